@@ -1,0 +1,140 @@
+"""Plain data records a run produces: one :class:`Step` per iteration and a
+final :class:`OptimizeResult`. No torch here: records hold Python floats, so
+they can be rendered, serialised or compared anywhere.
+
+Field names follow scipy's ``OptimizeResult`` (``x``, ``fun``, ``grad``,
+``nit``, ``nfev``, ``success``, ``status``, ``message``) so users meet names
+they already know.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
+
+from .status import Status, StopRule
+
+
+class Step(NamedTuple):
+    """One iteration: the values at ``x_k`` and the update made from there.
+
+    A NamedTuple rather than a dataclass: one is built per iteration, and a
+    tuple is the cheapest immutable record Python has.
+
+    Attributes:
+        k: iteration index, 0 for the start point.
+        x: the point ``x_k`` (one float per variable, in variable order).
+        f: the objective at ``x_k`` (the user's f, also when maximizing).
+        grad: the gradient of the minimized function at ``x_k``.
+        grad_norm: ``||grad||_2``.
+        step_norm: ``||x_{k+1} - x_k||_2``, the quantity the eps rule tests.
+        lr: the learning rate used for this update.
+        elapsed: seconds since the run started.
+        step_length: the accepted line-search step length, when a line
+            search ran (``None`` otherwise).
+    """
+
+    k: int
+    x: tuple[float, ...]
+    f: float
+    grad: tuple[float, ...]
+    grad_norm: float
+    step_norm: float
+    lr: float
+    elapsed: float
+    step_length: float | None = None
+
+
+@dataclass(frozen=True)
+class Point:
+    """A point with its objective value, e.g. the best iterate seen."""
+
+    x: dict[str, float]
+    fun: float
+    k: int
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    """One active stopping rule at the end of the run: measured value vs tolerance."""
+
+    rule: StopRule
+    value: float
+    tol: float
+    met: bool
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    """The outcome of a run.
+
+    Attributes:
+        x: the final point, ``{name: value}``.
+        fun: the objective at ``x`` (the user's f; for maximize, the maximum).
+        grad: the gradient of f at ``x``, ``{name: value}``.
+        grad_norm: ``||grad||_2`` at ``x``.
+        nit: the number of updates made.
+        nfev: objective evaluations; ``ngev``: gradient evaluations.
+        success: True when a convergence rule fired.
+        status: how the run ended (:class:`~gdsolve.status.Status`).
+        stop_rule: which rule ended it (:class:`~gdsolve.status.StopRule`).
+        message: the sentence explaining the stop, with measured values.
+        x0: the start point; ``seed``: the seed that drew it (``None`` if given).
+        best: the lowest-f iterate (highest when maximizing) seen.
+        checks: every active stopping rule, measured value against tolerance.
+        settings: every setting of the run, as JSON-ready values.
+    """
+
+    x: dict[str, float]
+    fun: float
+    grad: dict[str, float]
+    grad_norm: float
+    nit: int
+    nfev: int
+    ngev: int
+    status: Status
+    stop_rule: StopRule
+    message: str
+    x0: dict[str, float]
+    seed: int | None
+    expression: str
+    variables: tuple[str, ...]
+    sense: str
+    elapsed: float
+    best: Point
+    checks: tuple[RuleCheck, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.status.success
+
+    @property
+    def jac(self) -> dict[str, float]:
+        """scipy's name for :attr:`grad`."""
+        return self.grad
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict of every field (enums as their string values)."""
+        out = asdict(self)
+        out["status"] = self.status.value
+        out["stop_rule"] = self.stop_rule.value
+        out["success"] = self.success
+        out["variables"] = list(self.variables)
+        out["checks"] = [
+            {"rule": c.rule.value, "value": c.value, "tol": c.tol, "met": c.met} for c in self.checks
+        ]
+        return out
+
+    def __repr__(self) -> str:
+        xs = ", ".join(f"{k}={v:.6g}" for k, v in self.x.items())
+        return (
+            f"OptimizeResult(x={{{xs}}}, fun={self.fun:.6g}, nit={self.nit}, "
+            f"status={self.status.value!r}, message={self.message!r})"
+        )
+
+
+def is_finite(*values: float) -> bool:
+    """True when every value is a finite float."""
+    return all(math.isfinite(v) for v in values)

@@ -1,0 +1,143 @@
+"""Validated settings of a run, and the start point.
+
+Everything a user can get wrong is checked here, before any iteration, and
+reported as an :class:`~gdsolve.errors.OptionError` that names the option and
+the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .errors import OptionError
+
+#: A start point: ``{"x": 1, "y": 2}``, a sequence in variable order, or one
+#: number for a one-variable expression.
+X0 = Union[Mapping[str, float], Sequence[float], float, None]
+
+DTYPES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The tutorial's knobs. Defaults are the tutorial's: lr 0.1, eps 1e-6, 100 steps.
+
+    >>> Settings(lr=0.05).max_iter
+    100
+    """
+
+    lr: float = 0.1
+    eps: float = 1e-6
+    max_iter: int = 100
+    dtype: str = "float64"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise OptionError(f"--lr must be a positive number, got {self.lr}; try --lr 0.1")
+        if not (isinstance(self.eps, (int, float)) and self.eps >= 0 and not math.isnan(self.eps)):
+            raise OptionError(f"--eps must be >= 0, got {self.eps}; use --eps 0 to disable the step rule")
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 1:
+            raise OptionError(f"--max-iter must be an integer >= 1, got {self.max_iter}")
+        if self.dtype not in DTYPES:
+            raise OptionError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise OptionError(f"--seed must be an integer in [0, 2**63), got {self.seed}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"lr": self.lr, "eps": self.eps, "max_iter": self.max_iter, "dtype": self.dtype, "seed": self.seed}
+
+
+def resolve_x0(variables: Sequence[str], x0: X0) -> dict[str, float] | None:
+    """Check a user's start point against the expression's variables.
+
+    Returns ``{name: value}`` in variable order, or ``None`` when no start was
+    given (a random one is drawn later).
+
+    >>> resolve_x0(("x", "y"), {"y": 2, "x": 1})
+    {'x': 1.0, 'y': 2.0}
+    >>> resolve_x0(("x",), 0.5)
+    {'x': 0.5}
+    """
+    if x0 is None:
+        return None
+    names = list(variables)
+    if isinstance(x0, Mapping):
+        unknown = [k for k in x0 if k not in names]
+        if unknown:
+            raise OptionError(
+                f"--x0 names {', '.join(map(str, unknown))}, not a variable of the expression "
+                f"(variables: {', '.join(names)})"
+            )
+        missing = [n for n in names if n not in x0]
+        if missing:
+            raise OptionError(f"--x0 is missing {', '.join(missing)}; give every variable, e.g. --x0 "
+                              + ",".join(f"{n}=0" for n in names))
+        values = [x0[n] for n in names]
+    elif isinstance(x0, (int, float)) and not isinstance(x0, bool):
+        if len(names) != 1:
+            raise OptionError(
+                f"--x0 {x0} gives one number but the expression has {len(names)} variables; "
+                "use --x0 " + ",".join(f"{n}=0" for n in names)
+            )
+        values = [x0]
+    elif isinstance(x0, Sequence) and not isinstance(x0, str):
+        if len(x0) != len(names):
+            raise OptionError(
+                f"--x0 gives {len(x0)} values but the expression has {len(names)} variables ({', '.join(names)})"
+            )
+        values = list(x0)
+    else:
+        raise OptionError(f"--x0 must be a mapping, a sequence or a number, not {type(x0).__name__}")
+    out: dict[str, float] = {}
+    for n, v in zip(names, values):
+        try:
+            fv = float(v)
+        except (TypeError, ValueError):
+            raise OptionError(f"--x0 value for {n} is not a number: {v!r}") from None
+        if not math.isfinite(fv):
+            raise OptionError(f"--x0 value for {n} must be finite, got {v}")
+        out[n] = fv
+    return out
+
+
+def parse_assignments(text: str, option: str) -> dict[str, float] | list[float]:
+    """Parse ``x=1,y=2`` (or ``1,2`` / ``1``) as given to ``--x0`` or ``--param``.
+
+    >>> parse_assignments("x=1, y=-2.5", "--x0")
+    {'x': 1.0, 'y': -2.5}
+    >>> parse_assignments("0.5", "--x0")
+    [0.5]
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise OptionError(f"{option} {text!r} is empty or has an empty item; write it as x=1,y=2")
+    named = [p for p in parts if "=" in p]
+    if named and len(named) != len(parts):
+        raise OptionError(f"{option} {text!r} mixes name=value and bare values; use one form")
+    if not named:
+        return [_number(p, option) for p in parts]
+    out: dict[str, float] = {}
+    for p in parts:
+        name, _, value = p.partition("=")
+        name = name.strip()
+        if not name.isidentifier():
+            raise OptionError(f"{option} {text!r}: {name!r} is not a variable name")
+        if name in out:
+            raise OptionError(f"{option} {text!r} gives {name} twice")
+        out[name] = _number(value.strip(), option, name)
+    return out
+
+
+def _number(text: str, option: str, name: str | None = None) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        what = f" for {name}" if name else ""
+        raise OptionError(f"{option}: {text!r}{what} is not a number") from None
+    if not math.isfinite(value):
+        raise OptionError(f"{option}: {text!r} must be a finite number")
+    return value

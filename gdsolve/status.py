@@ -1,0 +1,138 @@
+"""Exit codes and the one table of stop messages shared by every method.
+
+Two enums live here:
+
+* :class:`ExitStatus` -- what the ``gdsolve`` process returns to its shell.
+* :class:`Status` -- how a run ended, as reported in ``OptimizeResult.status``.
+
+and :data:`STOP_MESSAGES`, the single table that turns "which rule fired" into
+the sentence users read, in the spirit of scipy's ``OptimizeResult.message``.
+This module imports nothing heavy: the CLI uses it before torch is loaded.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitStatus(enum.IntEnum):
+    """Process exit codes of the ``gdsolve`` command.
+
+    >>> int(ExitStatus.CONVERGED)
+    0
+    """
+
+    #: A stopping rule that means success fired (step, gradient, f-change or target).
+    CONVERGED = 0
+    #: The run used its whole budget (``--max-iter`` or ``--time-limit``) without converging.
+    NOT_CONVERGED = 1
+    #: Bad input or usage: a malformed expression, an invalid option, a missing file.
+    USAGE = 2
+    #: The run diverged: a non-finite value or gradient, or iterates blowing up.
+    DIVERGED = 3
+    #: A bug in gdsolve itself (please report it); ``--debug`` shows the traceback.
+    INTERNAL_ERROR = 70
+    #: Interrupted by Ctrl-C (SIGINT); the best point so far is still reported.
+    INTERRUPTED = 130
+
+
+class Status(str, enum.Enum):
+    """How a run ended; the string value is what JSON output carries."""
+
+    CONVERGED = "converged"
+    MAX_ITER = "max_iter"
+    TIME_LIMIT = "time_limit"
+    DIVERGED = "diverged"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def success(self) -> bool:
+        """True only for :attr:`CONVERGED`."""
+        return self is Status.CONVERGED
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        """The process exit code that reports this outcome."""
+        return _EXIT[self]
+
+
+_EXIT = {
+    Status.CONVERGED: ExitStatus.CONVERGED,
+    Status.MAX_ITER: ExitStatus.NOT_CONVERGED,
+    Status.TIME_LIMIT: ExitStatus.NOT_CONVERGED,
+    Status.DIVERGED: ExitStatus.DIVERGED,
+    Status.INTERRUPTED: ExitStatus.INTERRUPTED,
+}
+
+
+class StopRule(str, enum.Enum):
+    """The rule that ended a run. Several rules can be active; one fires."""
+
+    EPS = "eps"  # ||x_new - x_old|| < eps (the tutorial's rule)
+    GTOL = "gtol"  # ||grad f|| < gtol
+    FTOL = "ftol"  # |f_new - f_old| <= ftol * max(|f_new|, |f_old|, 1)
+    TARGET = "target"  # f <= target (for maximize: f >= target)
+    MAX_ITER = "max_iter"
+    TIME_LIMIT = "time_limit"
+    NONFINITE = "nonfinite"  # f or grad became inf/nan
+    BLOWUP = "blowup"  # f rising for many steps in a row, or ||x|| exploding
+    INTERRUPTED = "interrupted"
+
+    @property
+    def status(self) -> Status:
+        """The run outcome this rule implies."""
+        return _RULE_STATUS[self]
+
+
+_RULE_STATUS = {
+    StopRule.EPS: Status.CONVERGED,
+    StopRule.GTOL: Status.CONVERGED,
+    StopRule.FTOL: Status.CONVERGED,
+    StopRule.TARGET: Status.CONVERGED,
+    StopRule.MAX_ITER: Status.MAX_ITER,
+    StopRule.TIME_LIMIT: Status.TIME_LIMIT,
+    StopRule.NONFINITE: Status.DIVERGED,
+    StopRule.BLOWUP: Status.DIVERGED,
+    StopRule.INTERRUPTED: Status.INTERRUPTED,
+}
+
+#: One sentence per stop rule. Fields: ``value`` (what was measured), ``tol``
+#: (the tolerance), ``nit`` (iterations made), ``detail`` (free text).
+STOP_MESSAGES: dict[StopRule, str] = {
+    StopRule.EPS: "converged: step {value} < eps {tol}",
+    StopRule.GTOL: "converged: gradient norm {value} < gtol {tol}",
+    StopRule.FTOL: "converged: relative change in f {value} <= ftol {tol}",
+    StopRule.TARGET: "converged: f {value} reached target {tol}",
+    StopRule.MAX_ITER: "stopped after max-iter {nit} steps without converging (last step {value} >= eps {tol})",
+    StopRule.TIME_LIMIT: "stopped at the time limit of {tol} s after {nit} steps without converging",
+    StopRule.NONFINITE: "diverged: {detail}",
+    StopRule.BLOWUP: "diverged: {detail}",
+    StopRule.INTERRUPTED: "interrupted after {nit} steps; reporting the best point so far",
+}
+
+
+def stop_message(rule: StopRule, *, value: float = float("nan"), tol: float = float("nan"), nit: int = 0, detail: str = "") -> str:
+    """Format the message for ``rule`` from :data:`STOP_MESSAGES`.
+
+    >>> stop_message(StopRule.EPS, value=8.1e-07, tol=1e-06)
+    'converged: step 8.1e-07 < eps 1e-06'
+    """
+    v, t = format_pair(value, tol)
+    return STOP_MESSAGES[rule].format(value=v, tol=t, nit=nit, detail=detail)
+
+
+def format_pair(value: float, tol: float) -> tuple[str, str]:
+    """Format a measured value and its tolerance with just enough digits to differ.
+
+    ``9.996e-07`` against ``1e-06`` must not print as ``1e-06 < 1e-06``.
+
+    >>> format_pair(9.996e-07, 1e-06)
+    ('9.996e-07', '1e-06')
+    >>> format_pair(8.1e-07, 1e-06)
+    ('8.1e-07', '1e-06')
+    """
+    for digits in range(2, 18):
+        v, t = f"{value:.{digits}g}", f"{tol:.{digits}g}"
+        if v != t or value == tol:
+            return v, f"{tol:.{digits}g}"
+    return repr(value), repr(tol)

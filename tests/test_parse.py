@@ -1,0 +1,183 @@
+"""The safe parser: what it accepts, what it refuses, and that nothing runs."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import sympy
+
+from gdsolve.errors import ExpressionError
+from gdsolve.parse import MAX_DEPTH, MAX_LENGTH, natural_key, parse_expression
+
+x, y = sympy.symbols("x y")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("(x-4)**2", (x - 4) ** 2),
+        ("(x-4)^2", (x - 4) ** 2),
+        ("x^2+1", x**2 + 1),  # ^ binds like ** (not like Python's xor)
+        ("-x**2", -(x**2)),
+        ("2^3^x", 2 ** (3**x)),  # right-associative like **
+        ("x/4 - y", x / 4 - y),
+        ("+x", x),
+    ],
+)
+def test_accepts_arithmetic(text, expected):
+    p = parse_expression(text)
+    assert sympy.simplify(p.expr - expected) == 0
+
+
+def test_functions_and_constants_become_numbers():
+    p = parse_expression("sqrt(3)*x + exp(-1) + pi*y + E + log(8, 2)")
+    consts = [a for a in p.expr.args if a.is_Number]
+    assert len(consts) == 1 and math.isclose(float(consts[0]), math.exp(-1) + math.e + 3.0)
+    assert not any(a.is_NumberSymbol for a in sympy.preorder_traversal(p.expr))
+
+
+@pytest.mark.parametrize("name", ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "log", "sqrt", "abs"])
+def test_whitelisted_functions(name):
+    assert parse_expression(f"{name}(x/3 + 0.1)").variables == ("x",)
+
+
+def test_multi_argument_functions():
+    assert parse_expression("atan2(y, x)").variables == ("x", "y")
+    assert parse_expression("min(x, y, 2) + max(x, 1)").variables == ("x", "y")
+    assert parse_expression("log(x, 10)").variables == ("x",)
+
+
+def test_variables_natural_order_and_vars_override():
+    assert parse_expression("x10 + x2 + x1").variables == ("x1", "x2", "x10")
+    assert parse_expression("x + y", variables=["y", "x"]).variables == ("y", "x")
+    with pytest.raises(ExpressionError, match="--vars"):
+        parse_expression("x + y", variables=["x"])
+    with pytest.raises(ExpressionError, match="--vars"):
+        parse_expression("x + y", variables=["x", "y", "z"])
+
+
+@pytest.mark.parametrize("name", ["E_", "I", "S", "N", "beta", "gamma", "Q", "O", "lambda_"])
+def test_sympy_names_stay_variables(name):
+    p = parse_expression(f"{name}**2 + 1")
+    assert p.variables == (name,)
+    assert isinstance(p.symbols[0], sympy.Symbol)
+
+
+def test_params_substitute_constants():
+    p = parse_expression("a*(x-b)**2", params={"a": 2, "b": 3})
+    assert p.variables == ("x",)
+    assert sympy.simplify(p.expr - 2 * (x - 3) ** 2) == 0
+    with pytest.raises(ExpressionError, match="does not appear"):
+        parse_expression("x**2", params={"c": 1})
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "empty"),
+        ("   \n ", "empty"),
+        ("x +", "syntax error"),
+        ("2x", "2*x"),
+        ("x % 2", "%"),
+        ("x // 2", "//"),
+        ("x < 1", "comparisons"),
+        ("x and y", "and"),
+        ("not x", "not"),
+        ("x[0]", "subscripts"),
+        ("x.real", "attribute"),
+        ("lambda: 1", "lambda"),
+        ("[i for i in x]", "comprehensions"),
+        ("(i for i in x)", "generator"),
+        ("'abc'", "strings"),
+        ("b'x'", "bytes"),
+        ("f'{x}'", "f-strings"),
+        ("import os", "syntax error"),
+        ("__import__('os').system('true')", "attribute"),
+        ("__import__('os')", "double underscores"),
+        ("__builtins__", "double underscores"),
+        ("x.__class__", "attribute"),
+        ("sine(x)", "did you mean 'sin'"),
+        ("eval('1')", "unknown function"),
+        ("open('f', 'w')", "unknown function"),
+        ("sin(x, y)", "1 argument"),
+        ("sin(x=1)", "keyword"),
+        ("sin(*x)", "starred"),
+        ("sin", "is a function"),
+        ("(x := 2)", ":="),
+        ("x if y else 1", "conditional"),
+        ("1j * x", "complex"),
+        ("True * x", "not a number"),
+        ("x @ y", "@"),
+        ("~x", "~"),
+        ("x & y", "&"),
+        ("5", "no variables"),
+        ("pi * E", "no variables"),
+        ("x - x", "does not depend"),
+        ("1/0 + x", "division by zero"),
+        ("sqrt(-1) + x", "sqrt()"),
+        ("log(-1) + x", "log()"),
+        ("exp(1000) + x", "exp()"),
+        ("1e400 * x", "too large"),
+        ("10**400 + x", "overflows"),
+        ("9**9**9**9", "exponent"),
+        ("x**(9**9)", "exponent"),
+        ("x**1e6", "exponent"),
+        ("2**-5000 + x", "exponent"),
+        ("log(x, 1)", "base"),
+        ("α * x", "ASCII"),
+        ("_x + 1", "letter"),
+        ("x; y", "syntax error"),
+        ("x\x00", "NUL"),
+    ],
+)
+def test_refused(text, fragment):
+    with pytest.raises(ExpressionError) as info:
+        parse_expression(text)
+    assert fragment.lower() in str(info.value).lower()
+    assert "\n" not in str(info.value)  # one line, for the CLI's one-line error
+
+
+def test_length_limit():
+    ok = "+".join(["x"] * (MAX_LENGTH // 2))
+    assert len(ok) < MAX_LENGTH
+    assert parse_expression(ok).variables == ("x",)
+    with pytest.raises(ExpressionError, match="limit is 10,000"):
+        parse_expression("x" * (MAX_LENGTH + 1))
+
+
+def test_depth_limit():
+    assert parse_expression("sin(" * (MAX_DEPTH - 2) + "x" + ")" * (MAX_DEPTH - 2)).variables == ("x",)
+    with pytest.raises(ExpressionError, match="nested"):
+        parse_expression("sin(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1))
+    with pytest.raises(ExpressionError, match="nested"):
+        parse_expression("-" * 5000 + "x")
+
+
+def test_long_flat_sum_is_one_level_and_fast():
+    text = "+".join(f"x{i}**2" for i in range(1, 1200))
+    assert len(text) < MAX_LENGTH
+    t = time.perf_counter()
+    p = parse_expression(text)
+    assert len(p.variables) == 1199 and p.variables[:3] == ("x1", "x2", "x3")
+    assert time.perf_counter() - t < 10
+
+
+def test_huge_integer_literal_refused_quickly():
+    t = time.perf_counter()
+    with pytest.raises(ExpressionError):
+        parse_expression("1" * 5000 + "*x")
+    assert time.perf_counter() - t < 2
+
+
+def test_natural_key():
+    assert sorted(["b", "a10", "a9", "a"], key=natural_key) == ["a", "a9", "a10", "b"]
+
+
+def test_syntax_error_points_at_original_text():
+    with pytest.raises(ExpressionError) as info:
+        parse_expression("x^2 + * 3")
+    assert info.value.offset is not None
+    assert info.value.text == "x^2 + * 3"
+    assert "x^2 + * 3"[info.value.offset] == "*"

@@ -1,0 +1,31 @@
+"""Exit codes and stop messages: one table, each value documented and fixed."""
+
+from __future__ import annotations
+
+from gdsolve.status import STOP_MESSAGES, ExitStatus, Status, StopRule, format_pair, stop_message
+
+
+def test_exit_codes_are_the_documented_numbers():
+    assert {e.name: int(e) for e in ExitStatus} == {
+        "CONVERGED": 0, "NOT_CONVERGED": 1, "USAGE": 2, "DIVERGED": 3, "INTERNAL_ERROR": 70, "INTERRUPTED": 130,
+    }
+
+
+def test_status_maps_to_exit_code():
+    assert Status.CONVERGED.exit_status == 0 and Status.CONVERGED.success
+    assert Status.MAX_ITER.exit_status == 1 and not Status.MAX_ITER.success
+    assert Status.TIME_LIMIT.exit_status == 1
+    assert Status.DIVERGED.exit_status == 3
+    assert Status.INTERRUPTED.exit_status == 130
+
+
+def test_every_rule_has_a_message_and_status():
+    assert set(STOP_MESSAGES) == set(StopRule)
+    for rule in StopRule:
+        assert isinstance(rule.status, Status)
+        assert stop_message(rule, value=1e-7, tol=1e-6, nit=3, detail="x")
+
+
+def test_measured_value_against_tolerance():
+    assert stop_message(StopRule.EPS, value=8.1e-07, tol=1e-06) == "converged: step 8.1e-07 < eps 1e-06"
+    assert format_pair(9.9996e-07, 1e-06) == ("9.9996e-07", "1e-06")
