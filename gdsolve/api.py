@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from .objective import compile_objective
 from .result import OptimizeResult, Step
@@ -24,22 +25,20 @@ def prepare(
     *,
     sense: str = "minimize",
     x0: X0 = None,
-    lr: float = 0.1,
-    eps: float = 1e-6,
-    max_iter: int = 100,
-    dtype: str = "float64",
-    seed: int = 0,
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
+    **settings_kw: Any,
 ) -> Descent:
     """Validate everything and return a ready-to-iterate :class:`~gdsolve.solver.Descent`.
 
+    ``settings_kw`` are the fields of :class:`~gdsolve.settings.Settings`
+    (``lr``, ``eps``, ``max_iter``, ``method``, ``options``, ``gtol``, ``bounds``...).
     All input errors surface here, before the first iteration, as
     :class:`~gdsolve.errors.GdsolveError` subclasses.
     """
     if sense not in ("minimize", "maximize"):
         raise ValueError(f"sense must be 'minimize' or 'maximize', not {sense!r}")
-    settings = Settings(lr=lr, eps=eps, max_iter=max_iter, dtype=dtype, seed=seed)
+    settings = Settings(**settings_kw)
     objective = compile_objective(expression, params=params, variables=variables, maximize=sense == "maximize")
     return Descent(objective, settings, resolve_x0(objective.variables, x0))
 
@@ -68,14 +67,14 @@ def minimize(
     expression: str,
     *,
     x0: X0 = None,
-    lr: float = 0.1,
+    lr: float | None = None,
     eps: float = 1e-6,
     max_iter: int = 100,
-    dtype: str = "float64",
-    seed: int = 0,
+    method: str = "gd",
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
     callback: Callback | None = None,
+    **settings_kw: Any,
 ) -> OptimizeResult:
     """Minimize ``expression`` by gradient descent, ``x <- x - lr * grad f(x)``.
 
@@ -83,11 +82,17 @@ def minimize(
         expression: the formula, e.g. ``"(1-x)**2 + 100*(y-x^2)**2"``.
         x0: start point ``{name: value}`` (or a sequence in variable order, or one
             number); default: drawn from a standard normal with ``seed``.
-        lr: learning rate. eps: stop when ``||x_new - x_old|| < eps``.
-        max_iter: at most this many updates. dtype: ``"float64"`` or ``"float32"``.
-        seed: seed of the random start. params: constants, ``{"a": 2}``.
-        variables: the variable order (default natural: x1, x2, x10).
+        lr: learning rate (default: the method's; 0.1 for gd).
+        eps: stop when ``||x_new - x_old|| < eps``. max_iter: at most this many updates.
+        method: ``gd`` (the tutorial's), ``momentum``, ``nesterov``, ``adam``,
+            ``adamw``, ``rmsprop``, ``adagrad`` or ``lbfgs``.
+        params: constants, ``{"a": 2}``. variables: the variable order.
         callback: called with each :class:`~gdsolve.result.Step`.
+        settings_kw: any other :class:`~gdsolve.settings.Settings` field:
+            ``dtype``, ``seed``, ``options`` (``{"momentum": 0.8}``),
+            ``line_search``, ``gtol``, ``ftol``, ``time_limit``, ``target``,
+            ``schedule``, ``gamma``, ``step_size``, ``t_max``, ``bounds``
+            (``{"x": (0, 5)}``).
 
     Returns:
         An :class:`~gdsolve.result.OptimizeResult`; a run that meets a non-finite
@@ -101,8 +106,8 @@ def minimize(
         >>> {k: round(v, 3) for k, v in r.x.items()}
         {'x': 1.0, 'y': -2.0}
     """
-    descent = prepare(expression, sense="minimize", x0=x0, lr=lr, eps=eps, max_iter=max_iter,
-                      dtype=dtype, seed=seed, params=params, variables=variables)
+    descent = prepare(expression, sense="minimize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
+                      params=params, variables=variables, **settings_kw)
     return run(descent, callback)
 
 
@@ -110,14 +115,14 @@ def maximize(
     expression: str,
     *,
     x0: X0 = None,
-    lr: float = 0.1,
+    lr: float | None = None,
     eps: float = 1e-6,
     max_iter: int = 100,
-    dtype: str = "float64",
-    seed: int = 0,
+    method: str = "gd",
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
     callback: Callback | None = None,
+    **settings_kw: Any,
 ) -> OptimizeResult:
     """Maximize ``expression`` (gradient ascent); ``fun`` is the true maximum of f.
 
@@ -128,6 +133,6 @@ def maximize(
         >>> round(r.x["x"], 3), round(r.fun, 6)
         (1.0, 3.0)
     """
-    descent = prepare(expression, sense="maximize", x0=x0, lr=lr, eps=eps, max_iter=max_iter,
-                      dtype=dtype, seed=seed, params=params, variables=variables)
+    descent = prepare(expression, sense="maximize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
+                      params=params, variables=variables, **settings_kw)
     return run(descent, callback)

@@ -39,6 +39,37 @@ class DType(str, enum.Enum):
     float32 = "float32"
 
 
+# Kept in step with gdsolve.methods.METHODS (a test checks it); duplicated here
+# so that --help does not import torch.
+METHOD_HELP = ("gd (the tutorial's rule; lr 0.1), momentum/nesterov (lr 0.01, momentum 0.9), adam (lr 0.001, betas 0.9/0.999), "
+               "adamw (as adam, weight-decay 0.01), rmsprop (lr 0.01, alpha 0.99), adagrad (lr 0.01), "
+               "lbfgs (lr 1, history 100, strong Wolfe line search)")
+
+
+class Method(str, enum.Enum):
+    gd = "gd"
+    momentum = "momentum"
+    nesterov = "nesterov"
+    adam = "adam"
+    adamw = "adamw"
+    rmsprop = "rmsprop"
+    adagrad = "adagrad"
+    lbfgs = "lbfgs"
+
+
+class LineSearch(str, enum.Enum):
+    none = "none"
+    armijo = "armijo"
+    strong_wolfe = "strong_wolfe"
+
+
+class Schedule(str, enum.Enum):
+    constant = "constant"
+    exponential = "exponential"
+    cosine = "cosine"
+    step = "step"
+
+
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"gdsolve {__version__}")
@@ -81,9 +112,26 @@ def _solve_command(sense: str) -> Callable[..., None]:
     def command(
         expression: Annotated[str, typer.Argument(help="The formula, e.g. \"(x-4)**2\"; ^ also means power.", show_default=False)],
         x0: Annotated[Optional[str], typer.Option("--x0", help="Start point: x=1,y=2 (or 1 for one variable). Default: random, from --seed.")] = None,
-        lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 0.1,
+        method: Annotated[Method, typer.Option("--method", help=f"Update rule: {METHOD_HELP}.")] = Method.gd,
+        lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: the method's, 0.1 for gd).", show_default=False)] = None,
+        momentum: Annotated[Optional[float], typer.Option("--momentum", help="momentum, nesterov, rmsprop: momentum factor.")] = None,
+        beta1: Annotated[Optional[float], typer.Option("--beta1", help="adam, adamw: first-moment decay.")] = None,
+        beta2: Annotated[Optional[float], typer.Option("--beta2", help="adam, adamw: second-moment decay.")] = None,
+        weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", help="adam, adamw, rmsprop, adagrad: weight decay.")] = None,
+        alpha: Annotated[Optional[float], typer.Option("--alpha", help="rmsprop: smoothing constant.")] = None,
+        history_size: Annotated[Optional[int], typer.Option("--history-size", help="lbfgs: number of stored updates.")] = None,
+        line_search: Annotated[LineSearch, typer.Option("--line-search", help="armijo (gd, momentum); lbfgs: strong_wolfe.")] = LineSearch.none,
         eps: Annotated[float, typer.Option("--eps", help="Stop when the step norm ||x_new - x_old|| < eps (0 disables).")] = 1e-6,
+        gtol: Annotated[Optional[float], typer.Option("--gtol", help="Stop when ||grad f|| < gtol.")] = None,
+        ftol: Annotated[Optional[float], typer.Option("--ftol", help="Stop when |f_new - f_old| <= ftol * max(|f_new|, |f_old|, 1).")] = None,
         max_iter: Annotated[int, typer.Option("--max-iter", help="Stop after this many updates.")] = 100,
+        time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Stop after this many seconds (exit 1).")] = None,
+        target: Annotated[Optional[float], typer.Option("--target", help="Stop once f <= target (maximize: f >= target).")] = None,
+        schedule: Annotated[Schedule, typer.Option("--schedule", help="Learning-rate schedule (torch.optim.lr_scheduler).")] = Schedule.constant,
+        gamma: Annotated[Optional[float], typer.Option("--gamma", help="exponential (default 0.99), step (default 0.5): decay factor.")] = None,
+        step_size: Annotated[Optional[int], typer.Option("--step-size", help="step: iterations between decays (default 100).")] = None,
+        t_max: Annotated[Optional[int], typer.Option("--t-max", help="cosine: period in iterations (default --max-iter).")] = None,
+        bounds: Annotated[Optional[list[str]], typer.Option("--bounds", help="Box constraint x=0:5 (repeatable; open ends: x=:5, x=0:).")] = None,
         dtype: Annotated[DType, typer.Option("--dtype", help="Floating-point precision.")] = DType.float64,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the random start point.")] = 0,
         vars_: Annotated[Optional[str], typer.Option("--vars", help="Variable order, comma separated (default: natural order x1, x2, x10).")] = None,
@@ -93,8 +141,15 @@ def _solve_command(sense: str) -> Callable[..., None]:
         every: EveryOpt = None,
         debug: DebugOpt = False,
     ) -> None:
-        _solve(sense, expression, x0=x0, lr=lr, eps=eps, max_iter=max_iter, dtype=dtype.value, seed=seed,
-               vars_=vars_, param=param or [], json_=json_, quiet=quiet, every=every, debug=debug)
+        settings = {
+            "method": method.value, "lr": lr, "line_search": line_search.value, "eps": eps, "gtol": gtol, "ftol": ftol,
+            "max_iter": max_iter, "time_limit": time_limit, "target": target, "schedule": schedule.value,
+            "gamma": gamma, "step_size": step_size, "t_max": t_max, "dtype": dtype.value, "seed": seed,
+            "options": {"momentum": momentum, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay,
+                        "alpha": alpha, "history_size": history_size},
+        }
+        _solve(sense, expression, x0=x0, vars_=vars_, param=param or [], bounds=bounds or [], settings=settings,
+               json_=json_, quiet=quiet, every=every, debug=debug)
 
     command.__doc__ = (
         f"{sense.capitalize()} EXPRESSION by gradient descent: x <- x {'-' if sense == 'minimize' else '+'} lr * grad f(x).\n\n"
@@ -108,12 +163,11 @@ app.command("minimize")(_solve_command("minimize"))
 app.command("maximize")(_solve_command("maximize"))
 
 
-def _solve(sense: str, expression: str, *, x0: str | None, lr: float, eps: float, max_iter: int, dtype: str,
-           seed: int, vars_: str | None, param: Sequence[str], json_: bool, quiet: bool, every: int | None,
-           debug: bool) -> None:
+def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, param: Sequence[str], bounds: Sequence[str],
+           settings: dict[str, Any], json_: bool, quiet: bool, every: int | None, debug: bool) -> None:
     with _errors(debug):
         from .api import prepare, run
-        from .settings import parse_assignments
+        from .settings import parse_assignments, parse_bounds
 
         start = parse_assignments(x0, "--x0") if x0 is not None else None
         params: dict[str, float] = {}
@@ -125,16 +179,20 @@ def _solve(sense: str, expression: str, *, x0: str | None, lr: float, eps: float
         variables = [v.strip() for v in vars_.split(",")] if vars_ is not None else None
         if start is not None and isinstance(start, list) and len(start) == 1:
             start = start[0]
-        descent = prepare(expression, sense=sense, x0=start, lr=lr, eps=eps, max_iter=max_iter, dtype=dtype,
-                          seed=seed, params=params, variables=variables)
+        descent = prepare(expression, sense=sense, x0=start, params=params, variables=variables,
+                          bounds=parse_bounds(bounds), **settings)
         renderer = None
         if not json_:
             from rich.console import Console
 
             from .render import TableRenderer
 
-            renderer = TableRenderer(Console(), descent.objective.variables, max_iter=max_iter, every=every,
-                                     quiet=quiet)
+            s = descent.settings
+            extra = [name for name, on in (("lr", s.schedule != "constant"),
+                                           ("t", s.line_search != "none" or s.method == "lbfgs")) if on]
+            # soft_wrap: a row is never folded at 80 columns when piped to a file.
+            renderer = TableRenderer(Console(soft_wrap=True), descent.objective.variables, max_iter=s.max_iter, every=every,
+                                     quiet=quiet, extra=extra)
         result = run(descent, renderer, catch_interrupt=True)
         if json_:
             from .jsonio import dumps

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .result import OptimizeResult, Step
-from .status import Status, format_pair
+from .status import Status, StopRule, format_pair
 
 FIRST_ROWS = 10
 SPACED_ROWS = 40
@@ -86,7 +86,7 @@ class TableRenderer:
         self.shown_vars = self.variables[:MAX_VAR_COLUMNS]
         self.every = every or nice_every(max_iter)
         self.quiet = quiet
-        self.extra = tuple(extra)  # extra per-step columns: "lr", "alpha"
+        self.extra = tuple(extra)  # extra per-step columns: "lr" (scheduled rate), "t" (line-search step)
         self._header_done = False
         self._last_printed = -1
         self._widths = [7] + [13] * len(self.shown_vars) + [13, 11, 10] + [10] * len(self.extra)
@@ -120,7 +120,8 @@ class TableRenderer:
                  fmt(step.f), fmt(step.grad_norm, 3),
                  "—" if math.isnan(step.step_norm) else fmt(step.step_norm, 3)]
         for name in self.extra:
-            cells.append(fmt(step.lr if name == "lr" else (step.step_length or math.nan), 3))
+            value = step.lr if name == "lr" else step.step_length
+            cells.append("—" if value is None or math.isnan(value) else fmt(value, 3))
         self.console.print(self._line(cells, style))
         self._last_printed = step.k
 
@@ -149,15 +150,33 @@ def summary_panel(result: OptimizeResult) -> Panel:
     grid.add_row("iterations", f"{result.nit}  (f evaluations {result.nfev}, gradients {result.ngev})")
     grid.add_row("stopped", Text(result.message, style=_STYLE[result.status]))
     for i, check in enumerate(result.checks):
-        value, tol = format_pair(check.value, check.tol)
+        if check.rule is StopRule.MAX_ITER:
+            value, tol = f"{check.value:.0f}", f"{check.tol:.0f}"
+        else:
+            value, tol = format_pair(check.value, check.tol)
         mark = "met" if check.met else "not met"
         grid.add_row("rules" if i == 0 else "", Text(f"{check.rule.value}: {value} vs {tol}  ({mark})", style="dim"))
     if result.best.k != result.nit and not _same(result.best.fun, result.fun):
         bx = ", ".join(f"{k} = {fmt(v, 8)}" for k, v in list(result.best.x.items())[:6])
         grid.add_row("best seen", f"f = {fmt(result.best.fun, 10)} at iteration {result.best.k} ({bx})")
+    if result.active_bounds:
+        grid.add_row("active bounds", ", ".join(f"{k} at its {v} bound" for k, v in result.active_bounds.items()))
+    grid.add_row("method", _method_line(result.settings))
     grid.add_row("time", f"{result.elapsed:.3g} s")
     title = f"gdsolve {result.sense}: {result.status.value}"
     return Panel(grid, title=title, title_align="left", border_style=_STYLE[result.status], expand=False)
+
+
+def _method_line(settings: dict) -> str:
+    keys = ("momentum", "beta1", "beta2", "weight_decay", "alpha", "history_size")
+    opts = ", ".join(f"{k} {settings[k]:g}" for k in keys if k in settings)
+    line = f"{settings.get('method', 'gd')}, lr {settings.get('lr'):g}" + (f", {opts}" if opts else "")
+    if settings.get("line_search", "none") != "none":
+        line += f", line search {settings['line_search']}"
+    if settings.get("schedule", "constant") != "constant":
+        params = ", ".join(f"{k} {v:g}" for k, v in (settings.get("schedule_params") or {}).items())
+        line += f", {settings['schedule']} schedule ({params})"
+    return line
 
 
 def _same(a: float, b: float) -> bool:

@@ -84,6 +84,8 @@ class OptimizeResult:
         best: the lowest-f iterate (highest when maximizing) seen.
         checks: every active stopping rule, measured value against tolerance.
         settings: every setting of the run, as JSON-ready values.
+        active_bounds: variables sitting on a bound at ``x``: ``{name: "lower"|"upper"}``.
+        final_lr: the learning rate at the end (differs from ``lr`` under a schedule).
     """
 
     x: dict[str, float]
@@ -105,6 +107,8 @@ class OptimizeResult:
     best: Point
     checks: tuple[RuleCheck, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
+    active_bounds: dict[str, str] = field(default_factory=dict)
+    final_lr: float = math.nan
 
     @property
     def success(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 from .errors import OptionError
@@ -21,23 +21,50 @@ X0 = Union[Mapping[str, float], Sequence[float], float, None]
 DTYPES = ("float64", "float32")
 
 
+SCHEDULES = ("constant", "exponential", "cosine", "step")
+Bounds = dict[str, tuple[float, float]]
+
+
 @dataclass(frozen=True)
 class Settings:
-    """The tutorial's knobs. Defaults are the tutorial's: lr 0.1, eps 1e-6, 100 steps.
+    """Every knob of a run. Defaults are the tutorial's: gd, lr 0.1, eps 1e-6, 100 steps.
+
+    ``lr=None`` takes the method's default (see :mod:`gdsolve.methods`);
+    ``options`` holds method options by torch's names (``momentum``,
+    ``beta1``...), ``None`` meaning "the method's default".
 
     >>> Settings(lr=0.05).max_iter
     100
+    >>> Settings(method="lbfgs").lr
+    1.0
     """
 
-    lr: float = 0.1
+    lr: float | None = None
     eps: float = 1e-6
     max_iter: int = 100
     dtype: str = "float64"
     seed: int = 0
+    method: str = "gd"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    line_search: str = "none"
+    gtol: float | None = None
+    ftol: float | None = None
+    time_limit: float | None = None
+    target: float | None = None
+    schedule: str = "constant"
+    gamma: float | None = None
+    step_size: int | None = None
+    t_max: int | None = None
+    bounds: Bounds = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+        from .methods import LINE_SEARCHES, method_options  # imports torch: Settings is built after parsing, never for --help
+
+        if self.lr is not None and not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise OptionError(f"--lr must be a positive number, got {self.lr}; try --lr 0.1")
+        merged = method_options(self.method, self.lr, dict(self.options))
+        object.__setattr__(self, "lr", merged.pop("lr"))
+        object.__setattr__(self, "options", merged)
         if not (isinstance(self.eps, (int, float)) and self.eps >= 0 and not math.isnan(self.eps)):
             raise OptionError(f"--eps must be >= 0, got {self.eps}; use --eps 0 to disable the step rule")
         if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 1:
@@ -46,9 +73,75 @@ class Settings:
             raise OptionError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise OptionError(f"--seed must be an integer in [0, 2**63), got {self.seed}")
+        if self.line_search not in LINE_SEARCHES:
+            raise OptionError(f"--line-search must be one of {', '.join(LINE_SEARCHES)}, got {self.line_search!r}")
+        for name in ("gtol", "ftol", "time_limit"):
+            v = getattr(self, name)
+            if v is not None and not (math.isfinite(v) and v > 0):
+                raise OptionError(f"--{name.replace('_', '-')} must be a positive number, got {v}")
+        if self.target is not None and not math.isfinite(self.target):
+            raise OptionError(f"--target must be a finite number, got {self.target}")
+        self._check_schedule()
+        for name, (lo, hi) in self.bounds.items():
+            if math.isnan(lo) or math.isnan(hi) or lo > hi or lo == math.inf or hi == -math.inf:
+                raise OptionError(f"--bounds {name}={lo}:{hi} is empty; the lower bound must not exceed the upper")
+
+    def _check_schedule(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise OptionError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        uses = {"constant": set(), "exponential": {"gamma"}, "step": {"gamma", "step_size"}, "cosine": {"t_max"}}
+        for name in ("gamma", "step_size", "t_max"):
+            if getattr(self, name) is not None and name not in uses[self.schedule]:
+                raise OptionError(f"--{name.replace('_', '-')} does not apply to --schedule {self.schedule}")
+        if self.gamma is not None and not 0 < self.gamma <= 1:
+            raise OptionError(f"--gamma must be in (0, 1], got {self.gamma}")
+        for name in ("step_size", "t_max"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or v < 1):
+                raise OptionError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v}")
+
+    def schedule_params(self) -> dict[str, Any]:
+        """The schedule's parameters with their defaults filled in."""
+        if self.schedule == "exponential":
+            return {"gamma": 0.99 if self.gamma is None else self.gamma}
+        if self.schedule == "step":
+            return {"gamma": 0.5 if self.gamma is None else self.gamma, "step_size": self.step_size or 100}
+        if self.schedule == "cosine":
+            return {"t_max": self.t_max or self.max_iter}
+        return {}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"lr": self.lr, "eps": self.eps, "max_iter": self.max_iter, "dtype": self.dtype, "seed": self.seed}
+        return {
+            "method": self.method, "lr": self.lr, **dict(self.options), "line_search": self.line_search,
+            "eps": self.eps, "gtol": self.gtol, "ftol": self.ftol, "max_iter": self.max_iter,
+            "time_limit": self.time_limit, "target": self.target,
+            "schedule": self.schedule, "schedule_params": self.schedule_params(),
+            "bounds": {k: [lo, hi] for k, (lo, hi) in self.bounds.items()},
+            "dtype": self.dtype, "seed": self.seed,
+        }
+
+
+def parse_bounds(specs: Sequence[str]) -> Bounds:
+    """Parse ``--bounds x=0:5`` items; an empty side is open.
+
+    >>> parse_bounds(["x=0:5", "y=:2.5", "z=-1:"])
+    {'x': (0.0, 5.0), 'y': (-inf, 2.5), 'z': (-1.0, inf)}
+    """
+    out: Bounds = {}
+    for spec in specs:
+        name, eq, rng = spec.partition("=")
+        lo_s, colon, hi_s = rng.partition(":")
+        name = name.strip()
+        if not eq or not colon or not name.isidentifier():
+            raise OptionError(f"--bounds {spec!r} must look like x=0:5 (either side may be empty: x=:5)")
+        if name in out:
+            raise OptionError(f"--bounds gives {name} twice")
+        lo = _number(lo_s.strip(), "--bounds", name) if lo_s.strip() else -math.inf
+        hi = _number(hi_s.strip(), "--bounds", name) if hi_s.strip() else math.inf
+        if lo > hi:
+            raise OptionError(f"--bounds {spec!r} is empty: {lo:g} > {hi:g}")
+        out[name] = (lo, hi)
+    return out
 
 
 def resolve_x0(variables: Sequence[str], x0: X0) -> dict[str, float] | None:

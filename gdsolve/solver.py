@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterator
 
 import torch
 
+from .errors import OptionError
+from .methods import Updater, build_updater
 from .objective import Objective
 from .result import OptimizeResult, Point, RuleCheck, Step
 from .settings import Settings
@@ -39,17 +42,21 @@ from .status import StopRule, stop_message
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
+BLOWUP_RISES = 25  # consecutive increases of f (beyond the start value) that mean "blowing up"
+BLOWUP_NORM = 1e12  # ||x|| beyond this many times (1 + ||x0||) means "exploding"
+
+
 class Descent:
-    """One run of gradient descent, as an iterator of steps.
+    """One run, as an iterator of steps.
 
     Iterate it to run; call :meth:`result` afterwards (or after an interrupt)
     for the :class:`~gdsolve.result.OptimizeResult`.
 
     Args:
         objective: the compiled function (see :func:`~gdsolve.objective.compile_objective`).
-        settings: learning rate, tolerances, dtype, seed.
-        x0: the start point ``{name: value}``; ``None`` draws one from a
-            standard normal with ``settings.seed``.
+        settings: method, learning rate, stopping rules, schedule, bounds, dtype, seed.
+        x0: the start point ``{name: value}``; ``None`` draws one with
+            ``settings.seed`` (standard normal, or inside the bounds).
     """
 
     def __init__(self, objective: Objective, settings: Settings, x0: dict[str, float] | None = None) -> None:
@@ -57,14 +64,24 @@ class Descent:
         self.settings = settings
         self.dtype = _DTYPES[settings.dtype]
         names = objective.variables
+        unknown = [n for n in settings.bounds if n not in names]
+        if unknown:
+            raise OptionError(f"--bounds names {', '.join(unknown)}, not a variable of the expression ({', '.join(names)})")
+        lo = [settings.bounds.get(n, (-math.inf, math.inf))[0] for n in names]
+        hi = [settings.bounds.get(n, (-math.inf, math.inf))[1] for n in names]
         if x0 is None:
-            gen = torch.Generator().manual_seed(settings.seed)
-            X = torch.randn(1, len(names), generator=gen, dtype=torch.float64).to(self.dtype)
+            X = torch.tensor([_random_start(names, lo, hi, settings.seed)], dtype=torch.float64).to(self.dtype)
             self.seed: int | None = settings.seed
         else:
+            outside = [f"{n}={x0[n]:g}" for n, a, b in zip(names, lo, hi) if not a <= x0[n] <= b]
+            if outside:
+                raise OptionError(f"--x0 {', '.join(outside)} lies outside --bounds; start inside them")
             X = torch.tensor([[x0[n] for n in names]], dtype=self.dtype)
             self.seed = None
-        self.X = X
+        self.X = X.requires_grad_(True)
+        self.bounds = None
+        if settings.bounds:
+            self.bounds = (torch.tensor([lo], dtype=self.dtype), torch.tensor([hi], dtype=self.dtype))
         self.x0 = dict(zip(names, X[0].tolist()))
         self.nit = 0
         self.nfev = 0
@@ -72,27 +89,51 @@ class Descent:
         self.rule: StopRule | None = None
         self.detail = ""
         self.last_step = math.nan
+        self.last_fchange = math.nan
+        self.lr = settings.lr
         self._best: tuple[float, list[float], int] = (math.nan, list(self.x0.values()), 0)
         self._t0 = time.perf_counter()
         self._elapsed: float | None = None
+        self.updater = build_updater(settings.method, dict(settings.options, lr=settings.lr), self.X,
+                                     settings.line_search, self._evaluate_nograd, objective, self._count)
+        self.scheduler = _scheduler(settings, self.updater)
 
-    # The hot loop. Everything torch does per iteration is here and nothing
-    # else: one forward, one autograd.grad, one in-place update, and two
-    # tolist() calls that feed both the step record and the stop test (the
-    # step norm is the distance between the two lists, as the tutorial's
-    # torch.norm(prev_x - x), so a step lost to rounding counts as zero).
+    def _count(self) -> None:
+        self.nfev += 1
+        self.ngev += 1
+
+    def _evaluate_nograd(self, X: torch.Tensor) -> torch.Tensor:
+        self.nfev += 1
+        with torch.no_grad():
+            return self.objective(X)
+
+    # The hot loop. Per iteration torch does one forward, one autograd.grad,
+    # the method's update and two tolist() calls that feed both the step
+    # record and the stop tests (the step norm is the distance between the
+    # two lists, as the tutorial's torch.norm(prev_x - x), so a step lost to
+    # rounding counts as zero). Every stopping rule is a float comparison.
     def __iter__(self) -> Iterator[Step]:
         s = self.settings
         obj = self.objective
-        lr, eps, max_iter = s.lr, s.eps, s.max_iter
+        eps, max_iter, ftol = s.eps, s.max_iter, s.ftol
+        gtol = s.gtol or 0.0
+        time_limit = s.time_limit or math.inf
         sign = obj.sign
-        X = self.X.requires_grad_(True)
+        # target is on the user's f; compare on the minimized value sign*f.
+        target = -math.inf if s.target is None else sign * s.target
+        X = self.X
+        update = self.updater.update
+        scheduler, bounds = self.scheduler, self.bounds
         ones = torch.ones(X.shape[0], dtype=self.dtype)
         t0 = self._t0 = time.perf_counter()
         perf = time.perf_counter
         dist = math.dist
         isfinite = math.isfinite
-        best_f = math.inf  # the best point is kept as plain values; a Point is built at the end
+        best_f = f_prev = math.inf  # the best point is kept as plain values; a Point is built at the end
+        f_start = math.nan
+        rises = 0
+        x_limit = BLOWUP_NORM * (1.0 + math.hypot(*self.x0.values()))
+        lr = self.lr
         x = X.tolist()[0]
         for k in range(max_iter):
             F = obj(X)
@@ -102,28 +143,55 @@ class Descent:
             f = F.item()
             g = G.tolist()[0]
             gnorm = math.hypot(*g)
+            now = perf() - t0
             if not (isfinite(f) and isfinite(gnorm)):
-                self._diverged(k, f, gnorm, x)
+                self._nonfinite(k, f, gnorm, x)
                 return
+            if k == 0:
+                f_start = f
             if f < best_f:
                 best_f = f
                 self._best = (f, x, k)
-            # In place on a detached alias: same storage, no autograd record,
-            # and cheaper than entering torch.no_grad() every iteration.
-            X.detach().sub_(G, alpha=lr)
+            if f <= target:
+                return self._stop(StopRule.TARGET)
+            if gnorm < gtol:
+                return self._stop(StopRule.GTOL)
+            if ftol is not None and k > 0:
+                self.last_fchange = abs(f - f_prev) / max(abs(f), abs(f_prev), 1.0)
+                if self.last_fchange <= ftol:
+                    return self._stop(StopRule.FTOL)
+            if now >= time_limit:
+                return self._stop(StopRule.TIME_LIMIT)
+            rises = rises + 1 if f > f_prev else 0
+            if rises >= BLOWUP_RISES and f > f_start:
+                return self._blowup(k, f"f rose for {rises} steps in a row, to {sign * f:.6g}")
+            t = update(X, G, F, lr)
+            if bounds is not None:
+                X.detach().clamp_(bounds[0], bounds[1])
             x_new = X.tolist()[0]
             step = dist(x, x_new)
             self.nit = k + 1
             self.last_step = step
             grad = tuple(g) if sign > 0 else tuple([-v for v in g])
-            yield Step(k, tuple(x), sign * f, grad, gnorm, step, lr, perf() - t0)
+            yield Step(k, tuple(x), sign * f, grad, gnorm, step, lr, now, t)
             x = x_new
+            f_prev = f
+            if not isfinite(step) or math.hypot(*x) > x_limit:
+                return self._blowup(k + 1, f"||x|| exploded to {math.hypot(*x):.3g}")
+            if scheduler is not None:
+                lr = self.lr = _advance(scheduler)
             if step < eps:
-                self.rule = StopRule.EPS
-                return
-        self.rule = StopRule.MAX_ITER
+                return self._stop(StopRule.EPS)
+        self._stop(StopRule.MAX_ITER)
 
-    def _diverged(self, k: int, f: float, gnorm: float, x: list[float]) -> None:
+    def _stop(self, rule: StopRule) -> None:
+        self.rule = rule
+
+    def _blowup(self, k: int, what: str) -> None:
+        self.rule = StopRule.BLOWUP
+        self.detail = f"{what} at iteration {k}; try a smaller --lr (e.g. --lr {self.lr / 10:g})"
+
+    def _nonfinite(self, k: int, f: float, gnorm: float, x: list[float]) -> None:
         self.rule = StopRule.NONFINITE
         what = "f" if not math.isfinite(f) else "the gradient"
         value = f if not math.isfinite(f) else gnorm
@@ -131,7 +199,7 @@ class Descent:
         if k == 0:
             hint = "f is not finite at the start point; choose another --x0 inside the formula's domain"
         else:
-            hint = f"try a smaller --lr (e.g. --lr {self.settings.lr / 10:g})"
+            hint = f"try a smaller --lr (e.g. --lr {self.lr / 10:g})"
         self.detail = f"{what} became {value} at iteration {k} ({at}); {hint}"
 
     def interrupt(self) -> None:
@@ -147,44 +215,104 @@ class Descent:
         X = self.X.detach().requires_grad_(True)
         F = obj(X)
         (G,) = torch.autograd.grad(F, X, torch.ones_like(F))
-        self.nfev += 1
-        self.ngev += 1
+        self._count()
         f = obj.reported(F.item())
-        grad = G.tolist()[0]
+        grad = [obj.sign * v for v in G.tolist()[0]]
         x = dict(zip(names, X.tolist()[0]))
         bf, bx, bk = self._best
         best = Point(dict(zip(names, bx)), obj.reported(bf), bk)
         if _better(f, best.fun, obj.sign):
             best = Point(dict(x), f, self.nit)
+        gnorm = math.hypot(*grad)
         rule = self.rule or StopRule.INTERRUPTED
-        s = self.settings
-        value, tol = {
-            StopRule.EPS: (self.last_step, s.eps),
-            StopRule.MAX_ITER: (self.last_step, s.eps),
-        }.get(rule, (math.nan, math.nan))
+        checks = self._checks(f, gnorm)
+        measured = {c.rule: (c.value, c.tol) for c in checks}
+        value, tol = measured.get(rule, measured.get(StopRule.EPS, (math.nan, math.nan)))
+        if rule is StopRule.MAX_ITER:
+            value, tol = self.last_step, self.settings.eps
         message = stop_message(rule, value=value, tol=tol, nit=self.nit, detail=self.detail)
-        checks = (RuleCheck(StopRule.EPS, self.last_step, s.eps, self.last_step < s.eps),)
         return OptimizeResult(
-            x=x,
-            fun=f,
-            grad=dict(zip(names, (obj.sign * v for v in grad))),
-            grad_norm=math.hypot(*grad),
-            nit=self.nit,
-            nfev=self.nfev,
-            ngev=self.ngev,
-            status=rule.status,
-            stop_rule=rule,
-            message=message,
-            x0=self.x0,
-            seed=self.seed,
-            expression=obj.text,
-            variables=names,
+            x=x, fun=f, grad=dict(zip(names, grad)), grad_norm=gnorm,
+            nit=self.nit, nfev=self.nfev, ngev=self.ngev,
+            status=rule.status, stop_rule=rule, message=message,
+            x0=self.x0, seed=self.seed, expression=obj.text, variables=names,
             sense="maximize" if obj.sign < 0 else "minimize",
-            elapsed=self._elapsed,
-            best=best,
-            checks=checks,
-            settings={**s.as_dict(), "params": dict(obj.parsed.params), "vars": list(names)},
+            elapsed=self._elapsed, best=best, checks=checks,
+            settings={**self.settings.as_dict(), "params": dict(obj.parsed.params), "vars": list(names)},
+            active_bounds=self._active_bounds(x),
+            final_lr=self.lr,
         )
+
+    def _checks(self, f: float, gnorm: float) -> tuple[RuleCheck, ...]:
+        """Every active stopping rule, measured at the end against its tolerance."""
+        s = self.settings
+        out = []
+        if s.eps > 0:
+            out.append(RuleCheck(StopRule.EPS, self.last_step, s.eps, self.last_step < s.eps))
+        if s.gtol is not None:
+            out.append(RuleCheck(StopRule.GTOL, gnorm, s.gtol, gnorm < s.gtol))
+        if s.ftol is not None:
+            out.append(RuleCheck(StopRule.FTOL, self.last_fchange, s.ftol, self.last_fchange <= s.ftol))
+        if s.target is not None:
+            met = f <= s.target if self.objective.sign > 0 else f >= s.target
+            out.append(RuleCheck(StopRule.TARGET, f, s.target, met))
+        out.append(RuleCheck(StopRule.MAX_ITER, float(self.nit), float(s.max_iter), self.nit >= s.max_iter))
+        if s.time_limit is not None:
+            elapsed = self._elapsed or 0.0
+            out.append(RuleCheck(StopRule.TIME_LIMIT, elapsed, s.time_limit, elapsed >= s.time_limit))
+        return tuple(out)
+
+    def _active_bounds(self, x: dict[str, float]) -> dict[str, str]:
+        out = {}
+        for name, (lo, hi) in self.settings.bounds.items():
+            if x[name] <= lo:
+                out[name] = "lower"
+            elif x[name] >= hi:
+                out[name] = "upper"
+        return out
+
+
+def _random_start(names: tuple[str, ...], lo: list[float], hi: list[float], seed: int) -> list[float]:
+    """A seeded start: standard normal, or inside the bounds where there are some."""
+    gen = torch.Generator().manual_seed(seed)
+    normal = torch.randn(len(names), generator=gen, dtype=torch.float64).tolist()
+    uniform = torch.rand(len(names), generator=gen, dtype=torch.float64).tolist()
+    out = []
+    for n, u, a, b in zip(normal, uniform, lo, hi):
+        if math.isfinite(a) and math.isfinite(b):
+            out.append(a + (b - a) * u)
+        elif math.isfinite(a):
+            out.append(a + abs(n))
+        elif math.isfinite(b):
+            out.append(b - abs(n))
+        else:
+            out.append(n)
+    return out
+
+
+def _scheduler(settings: Settings, updater: Updater) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """torch's lr scheduler for ``settings.schedule``; ``None`` for a constant rate."""
+    if settings.schedule == "constant":
+        return None
+    holder = updater.lr_holder
+    if holder is None:  # gd has no optimizer: drive a stand-in one's learning rate
+        holder = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=settings.lr)
+    p = settings.schedule_params()
+    sched = torch.optim.lr_scheduler
+    if settings.schedule == "exponential":
+        return sched.ExponentialLR(holder, gamma=p["gamma"])
+    if settings.schedule == "step":
+        return sched.StepLR(holder, step_size=p["step_size"], gamma=p["gamma"])
+    return sched.CosineAnnealingLR(holder, T_max=p["t_max"])
+
+
+def _advance(scheduler: torch.optim.lr_scheduler.LRScheduler) -> float:
+    # torch warns when a scheduler steps before its optimizer; for gd's
+    # stand-in optimizer that order is intended.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scheduler.step()
+    return float(scheduler.optimizer.param_groups[0]["lr"])
 
 
 def _better(f: float, ref: float, sign: float) -> bool:

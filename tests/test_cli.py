@@ -86,6 +86,11 @@ BAD = [
     (["minimize", "x**2", "--max-iter", "0"], "--max-iter"),
     (["minimize", "x**2", "--param", "q=1"], "does not appear"),
     (["minimize", "x**2", "--vars", "y"], "--vars"),
+    (["minimize", "x**2", "--method", "gd", "--beta1", "0.9"], "does not apply"),
+    (["minimize", "x**2", "--method", "adam", "--line-search", "armijo"], "armijo applies"),
+    (["minimize", "x**2", "--bounds", "x=5:0"], "empty"),
+    (["minimize", "x**2", "--bounds", "x0:5"], "x=0:5"),
+    (["minimize", "x**2", "--gamma", "0.5"], "--gamma"),
 ]
 
 
@@ -98,6 +103,24 @@ def test_bad_input_one_line_exit_2_nothing_executed(args, fragment, tmp_path, mo
     assert fragment.lower() in err.lower()
     assert "Traceback" not in err and out == ""
     assert not Path(MARKER).exists() and os.listdir(tmp_path) == []
+
+
+def test_methods_rules_bounds_in_json():
+    code, out, _ = invoke("minimize", "(x-7)**2 + y**2", "--method", "gd", "--bounds", "x=0:5", "--ftol", "1e-12",
+                          "--x0", "x=1,y=1", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["settings"]["method"] == "gd" and doc["active_bounds"] == {"x": "upper"}
+    assert doc["settings"]["bounds"] == {"x": [0.0, 5.0]} and {c["rule"] for c in doc["checks"]} >= {"ftol", "eps"}
+
+
+def test_method_help_matches_library_defaults():
+    from gdsolve.cli import METHOD_HELP
+    from gdsolve.methods import METHODS
+
+    for name, defaults in METHODS.items():
+        assert name in METHOD_HELP
+        if name not in ("nesterov", "adamw"):  # described together with momentum / adam
+            assert f"lr {defaults['lr']:g}" in METHOD_HELP
 
 
 def test_usage_errors_through_main_are_one_line(capsys):

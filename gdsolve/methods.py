@@ -1,0 +1,222 @@
+"""Update rules: the tutorial's gd, torch.optim's methods, and line searches.
+
+Each method is a small :class:`Updater` that moves the batch ``X`` in place
+given the gradient ``G`` at ``X``. ``gd`` is the tutorial's rule, written out
+(``x <- x - lr * g``); every other method delegates to ``torch.optim`` so that
+its update is torch's own, not a re-derivation.
+
+Defaults (shown by ``--help`` and in the JSON ``settings``):
+
+========  =====  ==================================================
+method    lr     other options (torch's names and defaults)
+========  =====  ==================================================
+gd        0.1    (the tutorial's)
+momentum  0.01   momentum 0.9
+nesterov  0.01   momentum 0.9
+adam      0.001  beta1 0.9, beta2 0.999, weight_decay 0
+adamw     0.001  beta1 0.9, beta2 0.999, weight_decay 0.01
+rmsprop   0.01   alpha 0.99, momentum 0, weight_decay 0
+adagrad   0.01   weight_decay 0
+lbfgs     1.0    history_size 100, strong Wolfe line search
+========  =====  ==================================================
+
+torch's SGD has no default momentum; 0.9 is the usual choice and the value
+the convergence tests use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .errors import OptionError
+
+METHODS: dict[str, dict[str, float]] = {
+    "gd": {"lr": 0.1},
+    "momentum": {"lr": 0.01, "momentum": 0.9},
+    "nesterov": {"lr": 0.01, "momentum": 0.9},
+    "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.0},
+    "adamw": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.01},
+    "rmsprop": {"lr": 0.01, "alpha": 0.99, "momentum": 0.0, "weight_decay": 0.0},
+    "adagrad": {"lr": 0.01, "weight_decay": 0.0},
+    "lbfgs": {"lr": 1.0, "history_size": 100},
+}
+LINE_SEARCHES = ("none", "armijo", "strong_wolfe")
+ARMIJO_C = 1e-4  # sufficient-decrease constant
+ARMIJO_SHRINK = 0.5
+ARMIJO_MAX_HALVINGS = 40
+LBFGS_MAX_LS = 25  # strong Wolfe evaluations per iteration (torch's own default)
+
+
+def method_options(method: str, lr: float | None, given: dict[str, Any]) -> dict[str, Any]:
+    """Merge the user's options into ``method``'s defaults; refuse foreign ones.
+
+    >>> method_options("adam", None, {"beta1": 0.8})
+    {'lr': 0.001, 'beta1': 0.8, 'beta2': 0.999, 'weight_decay': 0.0}
+    """
+    if method not in METHODS:
+        raise OptionError(f"--method {method!r} is unknown; choose one of {', '.join(METHODS)}")
+    defaults = METHODS[method]
+    out = dict(defaults)
+    if lr is not None:
+        out["lr"] = lr
+    for name, value in given.items():
+        if value is None:
+            continue
+        if name not in defaults:
+            users = [m for m, d in METHODS.items() if name in d]
+            raise OptionError(
+                f"--{name.replace('_', '-')} does not apply to --method {method}; it is used by {', '.join(users)}"
+            )
+        out[name] = value
+    for name, value in out.items():
+        bad = (
+            (name == "lr" and not value > 0)
+            or (name in ("beta1", "beta2", "momentum", "alpha") and not 0 <= value < 1)
+            or (name == "weight_decay" and not value >= 0)
+            or (name == "history_size" and not (isinstance(value, int) and value >= 1))
+        )
+        if bad or (isinstance(value, float) and not math.isfinite(value)):
+            raise OptionError(f"--{name.replace('_', '-')} = {value} is out of range for --method {method}")
+    return out
+
+
+class Updater:
+    """Moves ``X`` in place from the gradient ``G`` at ``X``; returns the
+    accepted line-search step length, or ``None`` without a line search."""
+
+    lr_holder: Any = None  # the optimizer whose param_groups[0]["lr"] a scheduler drives
+
+    def update(self, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float) -> float | None:
+        raise NotImplementedError
+
+
+class GradientDescent(Updater):
+    """The tutorial's rule, ``x <- x - lr * g``, optionally with Armijo backtracking."""
+
+    def __init__(self, evaluate: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        self.evaluate = evaluate  # f without gradient, for the line search
+
+    def update(self, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float) -> float | None:
+        if self.evaluate is None:
+            X.detach().sub_(G, alpha=lr)
+            return None
+        return armijo(X, G, G, F, lr, self.evaluate)
+
+
+class ArmijoMomentum(Updater):
+    """Heavy-ball momentum (torch's SGD buffer rule) with Armijo backtracking on the buffer direction."""
+
+    def __init__(self, momentum: float, evaluate: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.momentum = momentum
+        self.evaluate = evaluate
+        self.buf: torch.Tensor | None = None
+
+    def update(self, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float) -> float | None:
+        buf = G.clone() if self.buf is None else self.buf.mul_(self.momentum).add_(G)
+        if float((buf * G).sum()) <= 0:  # not a descent direction: restart the buffer
+            buf = G.clone()
+        self.buf = buf
+        return armijo(X, buf, G, F, lr, self.evaluate)
+
+
+def armijo(X: torch.Tensor, d: torch.Tensor, G: torch.Tensor, F: torch.Tensor, t0: float,
+           evaluate: Callable[[torch.Tensor], torch.Tensor]) -> float:
+    """Backtrack ``t`` from ``t0`` until ``f(x - t d) <= f(x) - c t g.d``; move X there."""
+    f0 = float(F.detach().sum())
+    slope = float((G * d).sum())
+    base = X.detach().clone()
+    t = t0
+    for _ in range(ARMIJO_MAX_HALVINGS):
+        trial = base - t * d
+        ft = float(evaluate(trial).sum())
+        if math.isfinite(ft) and ft <= f0 - ARMIJO_C * t * slope:
+            break
+        t *= ARMIJO_SHRINK
+    X.detach().copy_(base - t * d)
+    return t
+
+
+class TorchOptim(Updater):
+    """Any first-order ``torch.optim`` optimizer: hand it the gradient, let it step."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.opt = optimizer
+        self.lr_holder = optimizer
+
+    def update(self, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float) -> float | None:
+        X.grad = G
+        self.opt.step()
+        return None
+
+
+class LBFGS(Updater):
+    """torch's L-BFGS with a strong Wolfe line search, one iteration per update.
+
+    Its closure re-evaluates f and the gradient at trial points; the first call
+    of each step is answered from the evaluation the loop already made.
+    """
+
+    def __init__(self, optimizer: torch.optim.LBFGS, evaluate: Callable[[torch.Tensor], torch.Tensor],
+                 count: Callable[[], None]) -> None:
+        self.opt = optimizer
+        self.lr_holder = optimizer
+        self.evaluate = evaluate
+        self.count = count
+
+    def update(self, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float) -> float | None:
+        cached = [F.sum().detach()]
+
+        def closure() -> torch.Tensor:
+            if cached:
+                X.grad = G
+                return cached.pop()
+            Fc = self.evaluate(X)
+            (Gc,) = torch.autograd.grad(Fc.sum(), X)
+            X.grad = Gc
+            self.count()
+            return Fc.sum().detach()
+
+        self.opt.step(closure)
+        t = self.opt.state[X].get("t")
+        return float(t) if t is not None else None
+
+
+def build_updater(method: str, options: dict[str, Any], X: torch.Tensor, line_search: str,
+                  evaluate_nograd: Callable[[torch.Tensor], torch.Tensor],
+                  evaluate: Callable[[torch.Tensor], torch.Tensor], count: Callable[[], None]) -> Updater:
+    """The :class:`Updater` for ``method`` over the leaf tensor ``X``."""
+    lr = options["lr"]
+    if line_search == "armijo" and method not in ("gd", "momentum"):
+        raise OptionError(f"--line-search armijo applies to --method gd or momentum, not {method}")
+    if line_search == "strong_wolfe" and method != "lbfgs":
+        raise OptionError("--line-search strong_wolfe applies to --method lbfgs only")
+    if method == "gd":
+        return GradientDescent(evaluate_nograd if line_search == "armijo" else None)
+    if method == "momentum" and line_search == "armijo":
+        return ArmijoMomentum(options["momentum"], evaluate_nograd)
+    if method in ("momentum", "nesterov"):
+        return TorchOptim(torch.optim.SGD([X], lr=lr, momentum=options["momentum"], nesterov=method == "nesterov"))
+    if method in ("adam", "adamw"):
+        cls = torch.optim.Adam if method == "adam" else torch.optim.AdamW
+        return TorchOptim(cls([X], lr=lr, betas=(options["beta1"], options["beta2"]), weight_decay=options["weight_decay"]))
+    if method == "rmsprop":
+        return TorchOptim(torch.optim.RMSprop([X], lr=lr, alpha=options["alpha"], momentum=options["momentum"],
+                                              weight_decay=options["weight_decay"]))
+    if method == "adagrad":
+        return TorchOptim(torch.optim.Adagrad([X], lr=lr, weight_decay=options["weight_decay"]))
+    if method == "lbfgs":
+        if line_search == "none":
+            line_search = "strong_wolfe"
+        # One iteration per step() call, so that one gdsolve iteration is one
+        # update. max_eval must then be set: its default, max_iter*5//4 = 1,
+        # would leave the line search no evaluations at all (step length 0).
+        # torch's own tolerances are zeroed: gdsolve's stopping rules decide, and
+        # report, when the run ends.
+        opt = torch.optim.LBFGS([X], lr=lr, max_iter=1, max_eval=1 + LBFGS_MAX_LS, tolerance_grad=0.0, tolerance_change=0.0,
+                                history_size=options["history_size"], line_search_fn=line_search)
+        return LBFGS(opt, evaluate, count)
+    raise OptionError(f"--method {method!r} is unknown; choose one of {', '.join(METHODS)}")  # pragma: no cover
