@@ -158,17 +158,32 @@ class LBFGS(Updater):
 
     Its closure re-evaluates f and the gradient at trial points; the first call
     of each step is answered from the evaluation the loop already made.
+
+    With bounds it works on the free variables only (a simple active-set
+    method): a variable on a bound whose gradient points out of the box is
+    frozen (its gradient component is zeroed), and the curvature history is
+    dropped whenever that set of frozen variables changes, since pairs
+    gathered on another face of the box describe a different function.
     """
 
     def __init__(self, optimizer: torch.optim.LBFGS, evaluate: Callable[[torch.Tensor], torch.Tensor],
-                 count: Callable[[], None]) -> None:
+                 count: Callable[[], None], bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
         self.opt = optimizer
         self.lr_holder = optimizer
         self.evaluate = evaluate
         self.count = count
+        self.bounds = bounds
+        self.frozen: torch.Tensor | None = None
 
     def update(self, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float) -> float | None:
-        cached = [F.sum().detach()]
+        frozen = None
+        if self.bounds is not None:
+            frozen = outward(X.detach(), G, self.bounds)
+            if self.frozen is None or not torch.equal(frozen, self.frozen):
+                self.opt.state[X].clear()
+                self.frozen = frozen
+            G = G.masked_fill(frozen, 0.0)
+        cached = [F.detach().sum()]
 
         def closure() -> torch.Tensor:
             if cached:
@@ -176,19 +191,26 @@ class LBFGS(Updater):
                 return cached.pop()
             Fc = self.evaluate(X)
             (Gc,) = torch.autograd.grad(Fc.sum(), X)
-            X.grad = Gc
+            X.grad = Gc if frozen is None else Gc.masked_fill(frozen, 0.0)
             self.count()
-            return Fc.sum().detach()
+            return Fc.detach().sum()
 
         self.opt.step(closure)
         t = self.opt.state[X].get("t")
         return float(t) if t is not None else None
 
 
+def outward(X: torch.Tensor, G: torch.Tensor, bounds: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Mask of variables on a bound whose descent direction (-G) leaves the box."""
+    lo, hi = bounds
+    return ((X <= lo) & (G > 0)) | ((X >= hi) & (G < 0))
+
+
 def build_updater(method: str, options: dict[str, Any], X: torch.Tensor, line_search: str,
                   evaluate_nograd: Callable[[torch.Tensor], torch.Tensor],
-                  evaluate: Callable[[torch.Tensor], torch.Tensor], count: Callable[[], None]) -> Updater:
-    """The :class:`Updater` for ``method`` over the leaf tensor ``X``."""
+                  evaluate: Callable[[torch.Tensor], torch.Tensor], count: Callable[[], None],
+                  bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> Updater:
+    """The :class:`Updater` for ``method`` over the leaf tensor ``X`` (``bounds``: lower and upper tensors)."""
     lr = options["lr"]
     if line_search == "armijo" and method not in ("gd", "momentum"):
         raise OptionError(f"--line-search armijo applies to --method gd or momentum, not {method}")
@@ -218,5 +240,5 @@ def build_updater(method: str, options: dict[str, Any], X: torch.Tensor, line_se
         # report, when the run ends.
         opt = torch.optim.LBFGS([X], lr=lr, max_iter=1, max_eval=1 + LBFGS_MAX_LS, tolerance_grad=0.0, tolerance_change=0.0,
                                 history_size=options["history_size"], line_search_fn=line_search)
-        return LBFGS(opt, evaluate, count)
+        return LBFGS(opt, evaluate, count, bounds)
     raise OptionError(f"--method {method!r} is unknown; choose one of {', '.join(METHODS)}")  # pragma: no cover

@@ -95,7 +95,7 @@ class Descent:
         self._t0 = time.perf_counter()
         self._elapsed: float | None = None
         self.updater = build_updater(settings.method, dict(settings.options, lr=settings.lr), self.X,
-                                     settings.line_search, self._evaluate_nograd, objective, self._count)
+                                     settings.line_search, self._evaluate_nograd, objective, self._count, self.bounds)
         self.scheduler = _scheduler(settings, self.updater)
 
     def _count(self) -> None:
@@ -154,7 +154,7 @@ class Descent:
                 self._best = (f, x, k)
             if f <= target:
                 return self._stop(StopRule.TARGET)
-            if gnorm < gtol:
+            if gnorm < gtol or (bounds is not None and gtol and self._projected_norm(x, g) < gtol):
                 return self._stop(StopRule.GTOL)
             if ftol is not None and k > 0:
                 self.last_fchange = abs(f - f_prev) / max(abs(f), abs(f_prev), 1.0)
@@ -183,6 +183,21 @@ class Descent:
             if step < eps:
                 return self._stop(StopRule.EPS)
         self._stop(StopRule.MAX_ITER)
+
+    def _projected_norm(self, x: list[float], g: list[float]) -> float:
+        """Norm of the gradient without the components that push out of the box.
+
+        On a bound, the part of the gradient that points outside cannot be
+        followed; what is left is what the gtol rule must compare.
+        """
+        bounds = self.settings.bounds
+        total = 0.0
+        for name, xi, gi in zip(self.objective.variables, x, g):
+            lo, hi = bounds.get(name, (-math.inf, math.inf))
+            if (xi <= lo and gi > 0) or (xi >= hi and gi < 0):
+                continue
+            total += gi * gi
+        return math.sqrt(total)
 
     def _stop(self, rule: StopRule) -> None:
         self.rule = rule
@@ -225,12 +240,16 @@ class Descent:
             best = Point(dict(x), f, self.nit)
         gnorm = math.hypot(*grad)
         rule = self.rule or StopRule.INTERRUPTED
-        checks = self._checks(f, gnorm)
+        # gtol is measured on the projected gradient when there are bounds.
+        gtest = self._projected_norm(list(x.values()), [obj.sign * v for v in grad]) if self.bounds is not None else gnorm
+        checks = self._checks(f, gtest)
         measured = {c.rule: (c.value, c.tol) for c in checks}
         value, tol = measured.get(rule, measured.get(StopRule.EPS, (math.nan, math.nan)))
         if rule is StopRule.MAX_ITER:
             value, tol = self.last_step, self.settings.eps
         message = stop_message(rule, value=value, tol=tol, nit=self.nit, detail=self.detail)
+        if rule is StopRule.GTOL and self.bounds is not None:
+            message = message.replace("gradient norm", "projected gradient norm")
         return OptimizeResult(
             x=x, fun=f, grad=dict(zip(names, grad)), grad_norm=gnorm,
             nit=self.nit, nfev=self.nfev, ngev=self.ngev,

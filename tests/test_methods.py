@@ -128,6 +128,14 @@ def test_bounds_keep_every_iterate_feasible(method):
         assert r.active_bounds == {"x": "upper", "y": "lower"}
 
 
+def test_lbfgs_with_bounds_converges_on_the_face():
+    r = minimize("(1-x)**2 + 100*(y-x^2)**2", method="lbfgs", bounds={"x": (-2, 0.5)}, x0={"x": -1, "y": 1},
+                 max_iter=500, gtol=1e-8)
+    assert r.success and r.active_bounds == {"x": "upper"}
+    assert r.x["x"] == 0.5 and r.x["y"] == pytest.approx(0.25, abs=1e-8)
+    assert "projected gradient norm" in r.message
+
+
 @pytest.mark.parametrize(
     ("kw", "fragment"),
     [
