@@ -63,6 +63,11 @@ class LineSearch(str, enum.Enum):
     strong_wolfe = "strong_wolfe"
 
 
+class TraceFormat(str, enum.Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
 class Schedule(str, enum.Enum):
     constant = "constant"
     exponential = "exponential"
@@ -104,6 +109,10 @@ EveryOpt = Annotated[
     Optional[int], typer.Option("--every", min=1, help="Show every N-th step after the first 10 (default: about 50 rows).")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks and warnings.")]
+TraceOpt = Annotated[
+    Optional[str], typer.Option("--trace", help="Write every step to FILE as JSON Lines (- for stdout, streamed live).")
+]
+TraceFormatOpt = Annotated[TraceFormat, typer.Option("--trace-format", help="Trace format: jsonl, or csv (one column per variable).")]
 
 
 def _solve_command(sense: str) -> Callable[..., None]:
@@ -139,6 +148,8 @@ def _solve_command(sense: str) -> Callable[..., None]:
         json_: JsonOpt = False,
         quiet: QuietOpt = False,
         every: EveryOpt = None,
+        trace: TraceOpt = None,
+        trace_format: TraceFormatOpt = TraceFormat.jsonl,
         debug: DebugOpt = False,
     ) -> None:
         settings = {
@@ -148,8 +159,11 @@ def _solve_command(sense: str) -> Callable[..., None]:
             "options": {"momentum": momentum, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay,
                         "alpha": alpha, "history_size": history_size},
         }
+        from .outputs import OutputOptions
+
+        outputs = OutputOptions(json=json_, quiet=quiet, every=every, trace=trace, trace_format=trace_format.value)
         _solve(sense, expression, x0=x0, vars_=vars_, param=param or [], bounds=bounds or [], settings=settings,
-               json_=json_, quiet=quiet, every=every, debug=debug)
+               outputs=outputs, debug=debug)
 
     command.__doc__ = (
         f"{sense.capitalize()} EXPRESSION by gradient descent: x <- x {'-' if sense == 'minimize' else '+'} lr * grad f(x).\n\n"
@@ -163,10 +177,60 @@ app.command("minimize")(_solve_command("minimize"))
 app.command("maximize")(_solve_command("maximize"))
 
 
+@app.command("plot")
+def plot_command(
+    traces: Annotated[Optional[list[str]], typer.Argument(help="JSON Lines trace files; - (or none) reads stdin.", show_default=False)] = None,
+    output: Annotated[
+        Optional[str], typer.Option("--output", "-o", help="Write FILE (.png, .svg, .pdf); without it, draw in the terminal.")
+    ] = None,
+    width: Annotated[
+        Optional[int], typer.Option("--width", min=1, help="Pixels with -o (default 900); characters in the terminal (default: its width).")
+    ] = None,
+    height: Annotated[
+        Optional[int], typer.Option("--height", min=1, help="Pixels with -o (default 450); lines in the terminal (default: its height).")
+    ] = None,
+    dpi: Annotated[int, typer.Option("--dpi", min=10, help="Resolution of -o files.")] = 100,
+    title: Annotated[Optional[str], typer.Option("--title", help="Figure title (default: the expression).")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Draw traces: f by iteration, and the path on the contour of f (two variables) or on f(x) (one).
+
+    gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr 0.001 --max-iter 5000 --trace - | gdsolve plot -o run.png
+    """
+    with _errors(debug):
+        from .plot import draw_file, draw_terminal
+        from .trace import read_trace
+
+        names = traces or ["-"]
+        if names.count("-") > 1:
+            raise OptionError("stdin (-) can be read only once")
+        loaded = []
+        for name in names:
+            if name == "-":
+                if sys.stdin is None or sys.stdin.isatty():
+                    raise OptionError("no trace given: name a trace file, or pipe one in "
+                                      "(gdsolve minimize ... --trace - | gdsolve plot -o run.png)")
+                loaded.append(read_trace(sys.stdin, "stdin"))
+                continue
+            try:
+                with open(name, encoding="utf-8") as fh:
+                    loaded.append(read_trace(fh, name))
+            except OSError as exc:
+                raise OptionError(f"cannot read {name}: {exc.strerror}") from None
+        if output is not None:
+            draw_file(loaded, output, width=width or 900, height=height or 450, dpi=dpi, title=title)
+            sys.stderr.write(f"wrote {output}\n")
+        elif not sys.stdout.isatty():
+            raise OptionError("stdout is not a terminal; write a picture with -o run.png (or .svg)")
+        else:
+            sys.stdout.write(draw_terminal(loaded, width=width, height=height) + "\n")
+
+
 def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, param: Sequence[str], bounds: Sequence[str],
-           settings: dict[str, Any], json_: bool, quiet: bool, every: int | None, debug: bool) -> None:
+           settings: dict[str, Any], outputs: Any, debug: bool) -> None:
     with _errors(debug):
         from .api import prepare, run
+        from .outputs import Outputs
         from .settings import parse_assignments, parse_bounds
 
         start = parse_assignments(x0, "--x0") if x0 is not None else None
@@ -181,28 +245,42 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
             start = start[0]
         descent = prepare(expression, sense=sense, x0=start, params=params, variables=variables,
                           bounds=parse_bounds(bounds), **settings)
-        renderer = None
-        if not json_:
-            from rich.console import Console
-
-            from .render import TableRenderer
-
-            s = descent.settings
-            extra = [name for name, on in (("lr", s.schedule != "constant"),
-                                           ("t", s.line_search != "none" or s.method == "lbfgs")) if on]
-            # soft_wrap: a row is never folded at 80 columns when piped to a file.
-            renderer = TableRenderer(Console(soft_wrap=True), descent.objective.variables, max_iter=s.max_iter, every=every,
-                                     quiet=quiet, extra=extra)
-        result = run(descent, renderer, catch_interrupt=True)
-        if json_:
-            from .jsonio import dumps
-
-            sys.stdout.write(dumps(result) + "\n")
-            sys.stdout.flush()
-        else:
-            assert renderer is not None
-            renderer.finish(result)
+        out = Outputs(descent, outputs)
+        try:
+            with _stop_on_sigint(descent):
+                result = run(descent, out.callback, catch_interrupt=True)
+            out.finish(result)
+        except BaseException:
+            out.abandon()
+            raise
     raise typer.Exit(int(result.status.exit_status))
+
+
+class _stop_on_sigint:
+    """Ctrl-C asks the run to stop after the current iteration (so the trace,
+    the JSON and the summary still come out whole); a second Ctrl-C stops at once."""
+
+    def __init__(self, descent: Any) -> None:
+        self.descent = descent
+        self.previous: Any = None
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.descent.stop_requested:
+            raise KeyboardInterrupt
+        self.descent.stop_requested = True
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 class _errors:
@@ -223,6 +301,14 @@ class _errors:
             return False
         if self.debug:
             traceback.print_exception(etype, exc, tb)
+        if isinstance(exc, BrokenPipeError):
+            # The reader went away (| head): say nothing, and keep Python from
+            # complaining when it flushes stdout at exit.
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(int(ExitStatus.BROKEN_PIPE)) from None
         if isinstance(exc, GdsolveError):
             raise fail(str(exc)) from None
         if isinstance(exc, (RecursionError, MemoryError)):

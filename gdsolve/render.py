@@ -83,13 +83,18 @@ class TableRenderer:
     ) -> None:
         self.console = console
         self.variables = tuple(variables)
-        self.shown_vars = self.variables[:MAX_VAR_COLUMNS]
         self.every = every or nice_every(max_iter)
         self.quiet = quiet
         self.extra = tuple(extra)  # extra per-step columns: "lr" (scheduled rate), "t" (line-search step)
         self._header_done = False
         self._last_printed = -1
-        self._widths = [7] + [13] * len(self.shown_vars) + [13, 11, 10] + [10] * len(self.extra)
+        fixed = [7, 13, 11, 10] + [10] * len(self.extra)
+        n_vars = min(len(self.variables), MAX_VAR_COLUMNS)
+        if console.is_terminal:  # fit the terminal: drop variable columns before wrapping
+            room = console.width - sum(fixed) - 2 * len(fixed)
+            n_vars = max(1, min(n_vars, room // 15))
+        self.shown_vars = self.variables[:n_vars]
+        self._widths = [7] + [13] * n_vars + fixed[1:]
 
     def _line(self, cells: Sequence[str], style: str = "") -> Text:
         parts = [c.rjust(w) for c, w in zip(cells, self._widths)]

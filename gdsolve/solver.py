@@ -87,6 +87,9 @@ class Descent:
         self.nfev = 0
         self.ngev = 0
         self.rule: StopRule | None = None
+        #: Set (by a signal handler, a callback, another thread) to end the run
+        #: after the current iteration with status "interrupted".
+        self.stop_requested = False
         self.detail = ""
         self.last_step = math.nan
         self.last_fchange = math.nan
@@ -176,6 +179,8 @@ class Descent:
             yield Step(k, tuple(x), sign * f, grad, gnorm, step, lr, now, t)
             x = x_new
             f_prev = f
+            if self.stop_requested:
+                return self._stop(StopRule.INTERRUPTED)
             if not isfinite(step) or math.hypot(*x) > x_limit:
                 return self._blowup(k + 1, f"||x|| exploded to {math.hypot(*x):.3g}")
             if scheduler is not None:

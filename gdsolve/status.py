@@ -34,6 +34,9 @@ class ExitStatus(enum.IntEnum):
     INTERNAL_ERROR = 70
     #: Interrupted by Ctrl-C (SIGINT); the best point so far is still reported.
     INTERRUPTED = 130
+    #: stdout was closed by its reader (``gdsolve ... | head``); ends quietly,
+    #: as a Unix tool stopped by SIGPIPE would (128 + 13).
+    BROKEN_PIPE = 141
 
 
 class Status(str, enum.Enum):

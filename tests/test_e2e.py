@@ -62,3 +62,65 @@ def test_help_and_version_do_not_import_torch_or_sympy():
 def test_python_dash_m():
     p = subprocess.run([sys.executable, "-m", "gdsolve", "--version"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout.startswith("gdsolve ")
+
+
+def test_sigint_reports_best_so_far_and_closes_trace(tmp_path):
+    import signal
+    import time
+
+    trace = tmp_path / "t.jsonl"
+    p = subprocess.Popen([GDSOLVE, "minimize", "(x-4)**2 + (y+1)**2", "--x0", "x=0,y=0", "--lr", "1e-7", "--eps", "0",
+                          "--max-iter", "100000000", "--json", "--trace", str(trace)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not trace.exists() or trace.stat().st_size < 20000):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err
+    doc = json.loads(out)
+    assert doc["status"] == "interrupted" and doc["stop_rule"] == "interrupted" and doc["nit"] > 0
+    assert doc["best"]["fun"] <= 17.0
+    lines = trace.read_text().splitlines()
+    last = json.loads(lines[-1])
+    assert last["type"] == "result" and last["status"] == "interrupted"
+    assert all(json.loads(line) for line in lines)  # every line whole
+
+
+def test_closed_pipe_ends_quietly():
+    p = subprocess.Popen([GDSOLVE, "minimize", "(x-4)**2", "--x0", "0", "--eps", "0", "--max-iter", "10000000",
+                          "--trace", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = [p.stdout.readline() for _ in range(3)]
+    p.stdout.close()  # like `| head -3`
+    err = p.stderr.read()
+    p.wait(timeout=60)
+    assert json.loads(first[0])["type"] == "header" and json.loads(first[2])["type"] == "step"
+    assert p.returncode == 141 and err == ""
+
+
+def test_trace_pipe_into_plot(tmp_path):
+    out = tmp_path / "run.png"
+    p = subprocess.run(f'"{GDSOLVE}" minimize "(1-x)**2 + 100*(y-x^2)**2" --lr 0.001 --max-iter 2000 --x0 x=-1,y=1 '
+                       f'--trace - --quiet | "{GDSOLVE}" plot -o "{out}" --width 500 --height 300',
+                       shell=True, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert out.stat().st_size > 10_000 and p.stderr.strip() == f"wrote {out}"
+
+
+def test_plot_needs_o_without_a_terminal(tmp_path):
+    trace = tmp_path / "t.jsonl"
+    gd("minimize", "(x-4)**2", "--trace", str(trace), "--quiet")
+    p = gd("plot", str(trace))
+    assert p.returncode == 2 and p.stderr.startswith("error: stdout is not a terminal")
+    p = gd("plot", str(tmp_path / "missing.jsonl"))
+    assert p.returncode == 2 and "cannot read" in p.stderr
+
+
+def test_no_color_is_honoured():
+    env = {**os.environ, "FORCE_COLOR": "1", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    colored = gd("minimize", "(x-4)**2", "--x0", "0", env=env)
+    assert "\x1b[" in colored.stdout  # a terminal gets colour...
+    plain = gd("minimize", "(x-4)**2", "--x0", "0", env={**env, "NO_COLOR": "1"})
+    assert "\x1b[3" not in plain.stdout and "\x1b[9" not in plain.stdout  # ...unless NO_COLOR: no colour codes

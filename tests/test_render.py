@@ -48,3 +48,19 @@ def test_every_and_quiet():
 
 def test_nice_every():
     assert nice_every(100) == 5 and nice_every(20000) == 500 and nice_every(10) == 1
+
+
+def test_table_fits_a_narrow_terminal():
+    buf = io.StringIO()
+    console = Console(file=buf, width=70, force_terminal=True, color_system=None)
+    d = prepare("a**2 + b**2 + c**2 + d**2 + e**2", x0=[1, 1, 1, 1, 1], max_iter=3)
+    r = TableRenderer(console, d.objective.variables, max_iter=3)
+    r.finish(run(d, r))
+    rows_ = [ln for ln in buf.getvalue().splitlines() if ln.strip()[:1].isdigit()]
+    assert rows_ and all(len(ln) <= 70 for ln in rows_)
+    assert "a…" in buf.getvalue()  # the header says columns were left out
+
+
+def test_no_color_when_piped():
+    out, _ = render("(x-4)**2", x0=0.0)
+    assert "\x1b[" not in out

@@ -8,6 +8,7 @@ from gdsolve.status import STOP_MESSAGES, ExitStatus, Status, StopRule, format_p
 def test_exit_codes_are_the_documented_numbers():
     assert {e.name: int(e) for e in ExitStatus} == {
         "CONVERGED": 0, "NOT_CONVERGED": 1, "USAGE": 2, "DIVERGED": 3, "INTERNAL_ERROR": 70, "INTERRUPTED": 130,
+        "BROKEN_PIPE": 141,
     }
 
 

@@ -1,0 +1,126 @@
+"""Where a run's output goes: table, progress bar, trace, JSON, summary.
+
+The CLI describes what the user asked for in :class:`OutputOptions`;
+:class:`Outputs` turns that into one step callback for the solver and, at the
+end, the closing output. The rules it enforces:
+
+* stdout is data: with ``--json`` it holds one JSON document; with
+  ``--trace -`` it holds the trace (then the summary, which is talk, goes to
+  stderr, and no table rows are drawn at all);
+* the progress bar appears only at a terminal, never with ``--json`` or
+  ``--trace -``;
+* colour follows rich's rules: none when stdout is not a terminal or when
+  ``NO_COLOR`` is set.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from rich.console import Console
+
+from .errors import OptionError
+from .result import OptimizeResult, Step
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """What the user asked to see. ``trace`` is a file name, ``"-"`` for stdout, or ``None``."""
+
+    json: bool = False
+    quiet: bool = False
+    every: int | None = None
+    trace: str | None = None
+    trace_format: str = "jsonl"
+
+
+class Outputs:
+    """Builds the step callback for a run and writes the closing output."""
+
+    def __init__(self, descent: Any, options: OutputOptions, *, stdout: IO[str] | None = None,
+                 stderr: IO[str] | None = None) -> None:
+        from .render import TableRenderer
+        from .trace import FORMATS, TraceWriter
+
+        self.options = options
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        trace_to_stdout = options.trace == "-"
+        if trace_to_stdout and options.json:
+            raise OptionError("--json and --trace - both write to stdout; send the trace to a file (--trace run.jsonl)")
+        if options.trace_format not in FORMATS:
+            raise OptionError(f"--trace-format must be one of {', '.join(FORMATS)}, got {options.trace_format!r}")
+        # soft_wrap: a row is never folded at 80 columns when piped to a file.
+        self.console = Console(file=self.stdout, soft_wrap=True)
+        self.talk = Console(file=self.stderr, soft_wrap=True) if trace_to_stdout else self.console
+        callbacks: list[Callable[[Step], None]] = []
+        s = descent.settings
+        extra = [name for name, on in (("lr", s.schedule != "constant"),
+                                       ("t", s.line_search != "none" or s.method == "lbfgs")) if on]
+        self.table = None
+        if not options.json:
+            rows_off = options.quiet or trace_to_stdout
+            self.table = TableRenderer(self.talk, descent.objective.variables, max_iter=s.max_iter,
+                                       every=options.every, quiet=rows_off, extra=extra)
+            if not rows_off:
+                callbacks.append(self.table)
+        self.trace = None
+        self._trace_file: IO[str] | None = None
+        if options.trace is not None:
+            if trace_to_stdout:
+                stream = self.stdout
+            else:
+                try:
+                    stream = self._trace_file = open(options.trace, "w", encoding="utf-8")
+                except OSError as exc:
+                    raise OptionError(f"cannot write the trace to {options.trace}: {exc.strerror}") from None
+            self.trace = TraceWriter(stream, descent, options.trace_format, flush=trace_to_stdout)
+            callbacks.append(self.trace)
+        self.progress = None
+        if self.console.is_terminal and not options.json and not trace_to_stdout:
+            from .progress import ProgressReporter
+
+            self.progress = ProgressReporter(self.console, s.max_iter)
+            callbacks.append(self.progress)
+        self.callback = _combine(callbacks)
+
+    def finish(self, result: OptimizeResult) -> None:
+        """Close the progress bar and the trace, then print the JSON or the summary."""
+        if self.progress is not None:
+            self.progress.close()
+        if self.trace is not None:
+            self.trace.close(result)
+        if self._trace_file is not None:
+            self._trace_file.close()
+        if self.options.json:
+            from .jsonio import dumps
+
+            self.stdout.write(dumps(result) + "\n")
+            self.stdout.flush()
+        elif self.table is not None and not (self.options.quiet and self.options.trace == "-"):
+            self.table.finish(result)
+
+    def abandon(self) -> None:
+        """Close what is open after a failure (a closed pipe, an error)."""
+        if self.progress is not None:
+            self.progress.close()
+        if self._trace_file is not None:
+            self._trace_file.close()
+
+
+def _combine(callbacks: list[Callable[[Step], None]]) -> Callable[[Step], None] | None:
+    # The solver calls this once per iteration: no loop when there is one sink.
+    if not callbacks:
+        return None
+    if len(callbacks) == 1:
+        return callbacks[0]
+    sinks = tuple(callbacks)
+
+    def all_of(step: Step) -> None:
+        for sink in sinks:
+            sink(step)
+
+    return all_of

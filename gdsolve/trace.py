@@ -1,0 +1,192 @@
+"""Traces: every step of a run as data, and reading them back.
+
+Two formats (both documented in the README, "Traces"):
+
+* ``jsonl`` -- JSON Lines. A ``header`` record describing the run, one
+  ``step`` record per iteration, and a final ``result`` record (the same
+  document ``--json`` prints, with ``"type": "result"``). Every record has a
+  ``type`` field.
+* ``csv`` -- one row per iteration, one column per variable (``x`` values,
+  then ``grad_<name>`` columns), for spreadsheets and gnuplot. The last row is
+  the final point, with an empty ``step_norm``.
+
+Step lines are formatted by hand rather than through ``json.dumps``: a trace
+is written on every iteration and must stay cheap (see
+``benchmarks/bench_trace.py``). Python's ``repr`` of a finite float is a valid
+JSON number; anything non-finite becomes ``null``.
+
+Example:
+    >>> import io
+    >>> from gdsolve.api import prepare, run
+    >>> d = prepare("(x-4)**2", x0=0.0, max_iter=3)
+    >>> buf = io.StringIO()
+    >>> w = TraceWriter(buf, d)
+    >>> w.close(run(d, w))
+    >>> [rec["type"] for rec in read_trace(io.StringIO(buf.getvalue())).records]
+    ['header', 'step', 'step', 'step', 'result']
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from ._version import __version__
+from .errors import GdsolveError
+from .jsonio import SCHEMA_VERSION, clean, result_document
+from .result import OptimizeResult, Step
+
+FORMATS = ("jsonl", "csv")
+
+
+def _num(v: float | None) -> str:
+    # v - v == 0 is False for inf and nan (and None never reaches it).
+    return "null" if v is None or v - v != 0 else repr(float(v))
+
+
+class TraceWriter:
+    """A step callback that writes a trace to ``stream``.
+
+    Args:
+        stream: an open text stream (a file, or stdout for ``--trace -``).
+        descent: the run being traced (for the header: expression, settings...).
+        fmt: ``"jsonl"`` or ``"csv"``.
+        flush: flush after every line (for live consumers of a pipe).
+    """
+
+    def __init__(self, stream: IO[str], descent: Any, fmt: str = "jsonl", *, flush: bool = False) -> None:
+        if fmt not in FORMATS:
+            raise GdsolveError(f"--trace-format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        self.stream = stream
+        self.fmt = fmt
+        self.flush = flush
+        self.variables = tuple(descent.objective.variables)
+        # Precomputed JSON keys: the per-step work is string joins only.
+        self._keys = [json.dumps(n) + ":" for n in self.variables]
+        self._write(self._header(descent))
+
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        if self.flush:
+            self.stream.flush()
+
+    def _header(self, descent: Any) -> str:
+        if self.fmt == "csv":
+            cols = ["iteration", *self.variables, "f", *(f"grad_{n}" for n in self.variables),
+                    "grad_norm", "step_norm", "lr", "step_length", "elapsed"]
+            return _csv_line(cols)
+        obj = descent.objective
+        header = {
+            "type": "header",
+            "format": "gdsolve.trace",
+            "schema_version": SCHEMA_VERSION,
+            "gdsolve_version": __version__,
+            "expression": obj.text,
+            "sense": "maximize" if obj.sign < 0 else "minimize",
+            "variables": list(self.variables),
+            "params": dict(obj.parsed.params),
+            "x0": descent.x0,
+            "seed": descent.seed,
+            "settings": descent.settings.as_dict(),
+        }
+        return json.dumps(clean(header), allow_nan=False, separators=(",", ":"))
+
+    def __call__(self, step: Step) -> None:
+        if self.fmt == "csv":
+            self._write(",".join([str(step.k), *map(_num, step.x), _num(step.f), *map(_num, step.grad),
+                                  _num(step.grad_norm), _num(step.step_norm), _num(step.lr),
+                                  "" if step.step_length is None else _num(step.step_length), _num(step.elapsed)]))
+            return
+        keys = self._keys
+        x = ",".join([k + _num(v) for k, v in zip(keys, step.x)])
+        g = ",".join([k + _num(v) for k, v in zip(keys, step.grad)])
+        self._write(
+            f'{{"type":"step","iteration":{step.k},"x":{{{x}}},"f":{_num(step.f)},"grad":{{{g}}},'
+            f'"grad_norm":{_num(step.grad_norm)},"step_norm":{_num(step.step_norm)},"lr":{_num(step.lr)},'
+            f'"step_length":{_num(step.step_length)},"elapsed":{_num(step.elapsed)}}}'
+        )
+
+    def close(self, result: OptimizeResult) -> None:
+        """Write the closing record (the final point for CSV) and flush."""
+        if self.fmt == "csv":
+            self._write(",".join([str(result.nit), *map(_num, result.x.values()), _num(result.fun),
+                                  *map(_num, result.grad.values()), _num(result.grad_norm), "",
+                                  _num(result.final_lr), "", _num(result.elapsed)]))
+        else:
+            doc = {"type": "result", **result_document(result)}
+            self._write(json.dumps(doc, allow_nan=False, separators=(",", ":")))
+        self.stream.flush()
+
+
+def _csv_line(cells: Iterable[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(list(cells))
+    return buf.getvalue()
+
+
+@dataclass
+class Trace:
+    """A JSON Lines trace read back: its header, steps and result (if any)."""
+
+    name: str
+    header: dict[str, Any]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        out = [self.header, *self.steps]
+        return [*out, self.result] if self.result is not None else out
+
+    @property
+    def label(self) -> str:
+        """A legend label: method and learning rate, or the file name."""
+        s = self.header.get("settings", {})
+        bits = [str(s.get("method", "gd")), f"lr {s.get('lr'):g}" if isinstance(s.get("lr"), (int, float)) else ""]
+        return " ".join(b for b in bits if b) or self.name
+
+    def path(self) -> list[tuple[int, list[float], float]]:
+        """(iteration, x, f) for every step, plus the final point."""
+        names = self.header["variables"]
+        pts = [(s["iteration"], [s["x"][n] for n in names], s["f"]) for s in self.steps]
+        if self.result is not None and self.result.get("x"):
+            pts.append((self.result["nit"], [self.result["x"][n] for n in names], self.result["fun"]))
+        return [(k, x, f) for k, x, f in pts if f is not None and all(v is not None for v in x)]
+
+
+def read_trace(stream: IO[str], name: str = "-") -> Trace:
+    """Parse a JSON Lines trace; raise :class:`GdsolveError` naming the bad line."""
+    header: dict[str, Any] | None = None
+    trace: Trace | None = None
+    for lineno, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if lineno == 1 and "," in line and not line.lstrip().startswith("{"):
+                raise GdsolveError(f"{name} is a CSV trace; gdsolve plot reads JSON Lines traces (--trace-format jsonl)") from None
+            raise GdsolveError(f"{name}, line {lineno}: not JSON ({exc.msg}); is it a gdsolve trace?") from None
+        kind = rec.get("type") if isinstance(rec, dict) else None
+        if header is None:
+            if kind != "header" or not isinstance(rec.get("variables"), list):
+                raise GdsolveError(f"{name}, line {lineno}: a gdsolve trace starts with a header record")
+            header = rec
+            trace = Trace(name, header)
+        elif kind == "step":
+            trace.steps.append(rec)  # type: ignore[union-attr]
+        elif kind == "result":
+            trace.result = rec  # type: ignore[union-attr]
+    if trace is None:
+        raise GdsolveError(f"{name} is empty; expected a gdsolve trace (gdsolve minimize ... --trace FILE)")
+    return trace
+
+
+def finite(values: Iterable[float | None]) -> list[float]:
+    """The finite numbers among ``values``."""
+    return [v for v in values if v is not None and math.isfinite(v)]

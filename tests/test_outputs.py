@@ -1,0 +1,49 @@
+"""Output routing: stdout is data, stderr is talk; progress only at a terminal."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from gdsolve.api import prepare, run
+from gdsolve.errors import OptionError
+from gdsolve.outputs import OutputOptions, Outputs
+
+
+def go(options, **kw):
+    d = prepare("(x-4)**2", x0=0.0, **kw)
+    out, err = io.StringIO(), io.StringIO()
+    o = Outputs(d, options, stdout=out, stderr=err)
+    o.finish(run(d, o.callback))
+    return o, out.getvalue(), err.getvalue()
+
+
+def test_json_alone_on_stdout():
+    _, out, err = go(OutputOptions(json=True))
+    assert json.loads(out)["status"] == "converged" and err == ""
+
+
+def test_trace_to_stdout_puts_summary_on_stderr():
+    _, out, err = go(OutputOptions(trace="-"))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["type"] == "header" and lines[-1]["type"] == "result"
+    assert "converged" in err and "iter " not in err  # summary only, no rows
+    _, out, err = go(OutputOptions(trace="-", quiet=True))
+    assert err == ""
+
+
+def test_conflicts_and_bad_paths(tmp_path):
+    d = prepare("(x-4)**2", x0=0.0)
+    with pytest.raises(OptionError, match="both write to stdout"):
+        Outputs(d, OutputOptions(json=True, trace="-"))
+    with pytest.raises(OptionError, match="cannot write the trace"):
+        Outputs(d, OutputOptions(trace=str(tmp_path / "no" / "such" / "dir.jsonl")))
+    with pytest.raises(OptionError, match="--trace-format"):
+        Outputs(d, OutputOptions(trace="x", trace_format="xml"))
+
+
+def test_no_progress_without_a_terminal():
+    o, _, _ = go(OutputOptions())
+    assert o.progress is None

@@ -1,0 +1,35 @@
+"""The progress bar: shown for long runs at a terminal, cheap, and gone at the end."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from gdsolve.progress import ProgressReporter
+from gdsolve.result import Step
+
+
+def step(k, elapsed):
+    return Step(k, (1.0,), 2.0, (0.5,), 0.5, 0.05, 0.1, elapsed)
+
+
+def test_appears_after_a_second_then_goes():
+    buf = io.StringIO()
+    p = ProgressReporter(Console(file=buf, force_terminal=True, width=120), max_iter=1000)
+    p(step(0, 0.01))
+    assert p.progress is None and buf.getvalue() == ""  # short runs never flicker
+    p(step(500, 1.5))
+    assert p.progress is not None
+    assert "iterating" in buf.getvalue() and "501/1000" in buf.getvalue()
+    p.close()
+    assert p.progress is None
+
+
+def test_refresh_is_throttled():
+    p = ProgressReporter(Console(file=io.StringIO(), force_terminal=True), max_iter=10)
+    p(step(1, 1.2))
+    first = p._next
+    p(step(2, 1.21))  # within 0.1 s: nothing redrawn
+    assert p._next == first
+    p.close()

@@ -1,0 +1,83 @@
+"""Traces: JSON Lines and CSV, written per step, read back, agreeing with the JSON result."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from gdsolve.api import prepare, run
+from gdsolve.errors import GdsolveError
+from gdsolve.jsonio import result_document
+from gdsolve.trace import TraceWriter, _num, read_trace
+
+
+def traced(text, fmt="jsonl", **kw):
+    d = prepare(text, **kw)
+    buf = io.StringIO()
+    w = TraceWriter(buf, d, fmt)
+    r = run(d, w)
+    w.close(r)
+    return buf.getvalue(), r
+
+
+def test_jsonl_every_line_parses_and_agrees_with_result():
+    text, r = traced("(1-x)**2 + 100*(y-x^2)**2", x0={"x": -1, "y": 1}, lr=0.001, max_iter=300)
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [rec["type"] for rec in (lines[0], lines[-1])] == ["header", "result"]
+    steps = lines[1:-1]
+    assert len(steps) == r.nit == 300
+    assert [s["iteration"] for s in steps] == list(range(300))
+    assert lines[0]["variables"] == ["x", "y"] and lines[0]["settings"]["lr"] == 0.001
+    for s in steps:
+        assert set(s) == {"type", "iteration", "x", "f", "grad", "grad_norm", "step_norm", "lr", "step_length", "elapsed"}
+        assert list(s["x"]) == ["x", "y"] and list(s["grad"]) == ["x", "y"]
+    result = dict(lines[-1])
+    del result["type"]
+    assert result == json.loads(json.dumps(result_document(r)))
+    # consecutive steps chain: x_{k+1} - x_k has the recorded norm
+    a, b = steps[10], steps[11]
+    dist = ((b["x"]["x"] - a["x"]["x"]) ** 2 + (b["x"]["y"] - a["x"]["y"]) ** 2) ** 0.5
+    assert dist == pytest.approx(a["step_norm"], rel=1e-12)
+
+
+def test_csv_one_column_per_variable():
+    text, r = traced("x1**2 + (x2-1)**2 + (x10+2)**2", "csv", x0=[1, 1, 1], max_iter=20)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0])[:4] == ["iteration", "x1", "x2", "x10"]
+    assert "grad_x10" in rows[0] and len(rows) == r.nit + 1
+    assert float(rows[-1]["x10"]) == pytest.approx(r.x["x10"]) and rows[-1]["step_norm"] == ""
+
+
+def test_maximize_trace_reports_true_f():
+    text, _r = traced("-(x-1)**2 + 3", x0=0.0, max_iter=5, sense="maximize")
+    steps = [json.loads(line) for line in text.splitlines()][1:-1]
+    assert steps[0]["f"] == 2.0 and steps[0]["grad"]["x"] == 2.0  # f and grad of f itself
+
+
+def test_diverged_trace_is_valid_json():
+    text, _r = traced("log(x)", x0=0.5, lr=1.0)
+    last = json.loads(text.splitlines()[-1])
+    assert last["status"] == "diverged" and last["fun"] is None
+    assert "NaN" not in text and "Infinity" not in text
+
+
+def test_num_formatting():
+    assert _num(1.5) == "1.5" and _num(float("nan")) == "null" and _num(float("-inf")) == "null" and _num(None) == "null"
+
+
+def test_read_trace_roundtrip_and_errors():
+    text, _r = traced("(x-4)**2", x0=0.0, max_iter=5)
+    t = read_trace(io.StringIO(text), "t")
+    assert len(t.steps) == 5 and t.result["nit"] == 5 and len(t.path()) == 6
+    assert t.label == "gd lr 0.1"
+    with pytest.raises(GdsolveError, match="header"):
+        read_trace(io.StringIO('{"type": "step"}\n'), "bad")
+    with pytest.raises(GdsolveError, match="not JSON"):
+        read_trace(io.StringIO(text.splitlines()[0] + "\n{oops\n"), "bad")
+    with pytest.raises(GdsolveError, match="CSV"):
+        read_trace(io.StringIO("iteration,x,f\n0,1,2\n"), "t.csv")
+    with pytest.raises(GdsolveError, match="empty"):
+        read_trace(io.StringIO(""), "e")
