@@ -20,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from rich.console import Console
-
 from .errors import OptionError
 from .result import OptimizeResult, Step
 
@@ -42,7 +40,6 @@ class Outputs:
 
     def __init__(self, descent: Any, options: OutputOptions, *, stdout: IO[str] | None = None,
                  stderr: IO[str] | None = None) -> None:
-        from .render import TableRenderer
         from .trace import FORMATS, TraceWriter
 
         self.options = options
@@ -53,15 +50,20 @@ class Outputs:
             raise OptionError("--json and --trace - both write to stdout; send the trace to a file (--trace run.jsonl)")
         if options.trace_format not in FORMATS:
             raise OptionError(f"--trace-format must be one of {', '.join(FORMATS)}, got {options.trace_format!r}")
-        # soft_wrap: a row is never folded at 80 columns when piped to a file.
-        self.console = Console(file=self.stdout, soft_wrap=True)
-        self.talk = Console(file=self.stderr, soft_wrap=True) if trace_to_stdout else self.console
         callbacks: list[Callable[[Step], None]] = []
         s = descent.settings
-        extra = [name for name, on in (("lr", s.schedule != "constant"),
-                                       ("t", s.line_search != "none" or s.method == "lbfgs")) if on]
         self.table = None
-        if not options.json:
+        self.console = None
+        if not options.json:  # rich is imported only when something is drawn
+            from rich.console import Console
+
+            from .render import TableRenderer
+
+            # soft_wrap: a row is never folded at 80 columns when piped to a file.
+            self.console = Console(file=self.stdout, soft_wrap=True)
+            self.talk = Console(file=self.stderr, soft_wrap=True) if trace_to_stdout else self.console
+            extra = [name for name, on in (("lr", s.schedule != "constant"),
+                                           ("t", s.line_search != "none" or s.method == "lbfgs")) if on]
             rows_off = options.quiet or trace_to_stdout
             self.table = TableRenderer(self.talk, descent.objective.variables, max_iter=s.max_iter,
                                        every=options.every, quiet=rows_off, extra=extra)
@@ -80,7 +82,7 @@ class Outputs:
             self.trace = TraceWriter(stream, descent, options.trace_format, flush=trace_to_stdout)
             callbacks.append(self.trace)
         self.progress = None
-        if self.console.is_terminal and not options.json and not trace_to_stdout:
+        if self.console is not None and self.console.is_terminal and not trace_to_stdout:
             from .progress import ProgressReporter
 
             self.progress = ProgressReporter(self.console, s.max_iter)

@@ -217,7 +217,7 @@ class Descent:
         value = f if not math.isfinite(f) else gnorm
         at = ", ".join(f"{n}={v:.6g}" for n, v in zip(self.objective.variables, x))
         if k == 0:
-            hint = "f is not finite at the start point; choose another --x0 inside the formula's domain"
+            hint = "f is not finite at the start point (outside the formula's domain, or overflowing); choose another --x0"
         else:
             hint = f"try a smaller --lr (e.g. --lr {self.lr / 10:g})"
         self.detail = f"{what} became {value} at iteration {k} ({at}); {hint}"
