@@ -123,6 +123,25 @@ def test_method_help_matches_library_defaults():
             assert f"lr {defaults['lr']:g}" in METHOD_HELP
 
 
+def test_internal_error_exit_70_one_line(monkeypatch):
+    import gdsolve.api
+
+    def broken(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(gdsolve.api, "run", broken)
+    code, out, err = invoke("minimize", "x**2")
+    assert code == ExitStatus.INTERNAL_ERROR and out == ""
+    assert err.startswith("error: internal error: RuntimeError: boom") and err.count("\n") == 1
+
+
+def test_time_limit_exit_1():
+    code, out, _ = invoke("minimize", "(x-4)**2", "--x0", "0", "--eps", "0", "--max-iter", "100000000",
+                          "--time-limit", "0.3", "--json")
+    doc = json.loads(out)
+    assert code == ExitStatus.NOT_CONVERGED and doc["status"] == "time_limit" and doc["stop_rule"] == "time_limit"
+
+
 def test_usage_errors_through_main_are_one_line(capsys):
     for args in (["minimize", "x**2", "--lr", "abc"], ["minimize", "x**2", "--bogus"], ["minimize"], ["nosuch"]):
         assert main(args) == ExitStatus.USAGE
