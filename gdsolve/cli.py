@@ -41,7 +41,7 @@ class DType(str, enum.Enum):
 
 # Kept in step with gdsolve.methods.METHODS (a test checks it); duplicated here
 # so that --help does not import torch.
-METHOD_HELP = ("gd (the tutorial's rule; lr 0.1), momentum/nesterov (lr 0.01, momentum 0.9), adam (lr 0.001, betas 0.9/0.999), "
+METHOD_HELP = ("gd (the tutorial's rule; lr 0.1), momentum/nesterov (lr 0.001, momentum 0.9), adam (lr 0.001, betas 0.9/0.999), "
                "adamw (as adam, weight-decay 0.01), rmsprop (lr 0.01, alpha 0.99), adagrad (lr 0.01), "
                "lbfgs (lr 1, history 100, strong Wolfe line search)")
 
