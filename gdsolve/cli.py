@@ -22,6 +22,7 @@ import typer
 
 from ._version import __version__
 from .errors import GdsolveError, OptionError
+from .settings import DTYPES, LINE_SEARCHES, METHODS, SCHEDULES, TRACE_FORMATS
 from .status import ExitStatus
 
 app = typer.Typer(
@@ -34,45 +35,27 @@ app = typer.Typer(
 )
 
 
-class DType(str, enum.Enum):
-    float64 = "float64"
-    float32 = "float32"
+def _choices(name: str, values: Sequence[str]) -> Any:
+    """A str Enum of the library's own choices, for typer's validation and --help."""
+    return enum.Enum(name, {v: v for v in values}, type=str)
 
 
-# Kept in step with gdsolve.methods.METHODS (a test checks it); duplicated here
-# so that --help does not import torch.
-METHOD_HELP = ("gd (the tutorial's rule; lr 0.1), momentum/nesterov (lr 0.001, momentum 0.9), adam (lr 0.001, betas 0.9/0.999), "
-               "adamw (as adam, weight-decay 0.01), rmsprop (lr 0.01, alpha 0.99), adagrad (lr 0.01), "
-               "lbfgs (lr 1, history 100, strong Wolfe line search)")
+# Built from gdsolve.settings' tables (torch-free), so the CLI can never offer
+# a choice the library does not know, and --help stays fast.
+DType = _choices("DType", DTYPES)
+Method = _choices("Method", tuple(METHODS))
+LineSearch = _choices("LineSearch", LINE_SEARCHES)
+Schedule = _choices("Schedule", SCHEDULES)
+TraceFormat = _choices("TraceFormat", TRACE_FORMATS)
 
 
-class Method(str, enum.Enum):
-    gd = "gd"
-    momentum = "momentum"
-    nesterov = "nesterov"
-    adam = "adam"
-    adamw = "adamw"
-    rmsprop = "rmsprop"
-    adagrad = "adagrad"
-    lbfgs = "lbfgs"
+def _method_help() -> str:
+    parts = [f"{name} (" + ", ".join(f"{k.replace('_', '-')} {v:g}" for k, v in defaults.items()) + ")"
+             for name, defaults in METHODS.items()]
+    return "; ".join(parts) + ". gd is the tutorial's rule; lbfgs uses a strong Wolfe line search"
 
 
-class LineSearch(str, enum.Enum):
-    none = "none"
-    armijo = "armijo"
-    strong_wolfe = "strong_wolfe"
-
-
-class TraceFormat(str, enum.Enum):
-    jsonl = "jsonl"
-    csv = "csv"
-
-
-class Schedule(str, enum.Enum):
-    constant = "constant"
-    exponential = "exponential"
-    cosine = "cosine"
-    step = "step"
+METHOD_HELP = _method_help()
 
 
 def _version_callback(value: bool) -> None:
@@ -121,7 +104,7 @@ def _solve_command(sense: str) -> Callable[..., None]:
     def command(
         expression: Annotated[str, typer.Argument(help="The formula, e.g. \"(x-4)**2\"; ^ also means power.", show_default=False)],
         x0: Annotated[Optional[str], typer.Option("--x0", help="Start point: x=1,y=2 (or 1 for one variable). Default: random, from --seed.")] = None,
-        method: Annotated[Method, typer.Option("--method", help=f"Update rule: {METHOD_HELP}.")] = Method.gd,
+        method: Annotated[Method, typer.Option("--method", help=f"Update rule and its defaults: {METHOD_HELP}.")] = Method.gd,
         lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: the method's, 0.1 for gd).", show_default=False)] = None,
         momentum: Annotated[Optional[float], typer.Option("--momentum", help="momentum, nesterov, rmsprop: momentum factor.")] = None,
         beta1: Annotated[Optional[float], typer.Option("--beta1", help="adam, adamw: first-moment decay.")] = None,

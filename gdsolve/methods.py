@@ -5,7 +5,7 @@ given the gradient ``G`` at ``X``. ``gd`` is the tutorial's rule, written out
 (``x <- x - lr * g``); every other method delegates to ``torch.optim`` so that
 its update is torch's own, not a re-derivation.
 
-Defaults (shown by ``--help`` and in the JSON ``settings``):
+Defaults (``gdsolve.settings.METHODS``, shown by ``--help`` and in the JSON ``settings``):
 
 ========  =====  ==================================================
 method    lr     other options (torch's names and defaults)
@@ -37,55 +37,13 @@ from typing import Any
 import torch
 
 from .errors import OptionError
+from .settings import METHODS
 
-METHODS: dict[str, dict[str, float]] = {
-    "gd": {"lr": 0.1},
-    "momentum": {"lr": 0.001, "momentum": 0.9},
-    "nesterov": {"lr": 0.001, "momentum": 0.9},
-    "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.0},
-    "adamw": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.01},
-    "rmsprop": {"lr": 0.01, "alpha": 0.99, "momentum": 0.0, "weight_decay": 0.0},
-    "adagrad": {"lr": 0.01, "weight_decay": 0.0},
-    "lbfgs": {"lr": 1.0, "history_size": 100},
-}
-LINE_SEARCHES = ("none", "armijo", "strong_wolfe")
 ARMIJO_C = 1e-4  # sufficient-decrease constant
 ARMIJO_SHRINK = 0.5
 ARMIJO_MAX_HALVINGS = 40
 LBFGS_MAX_LS = 25  # strong Wolfe evaluations per iteration (torch's own default)
 
-
-def method_options(method: str, lr: float | None, given: dict[str, Any]) -> dict[str, Any]:
-    """Merge the user's options into ``method``'s defaults; refuse foreign ones.
-
-    >>> method_options("adam", None, {"beta1": 0.8})
-    {'lr': 0.001, 'beta1': 0.8, 'beta2': 0.999, 'weight_decay': 0.0}
-    """
-    if method not in METHODS:
-        raise OptionError(f"--method {method!r} is unknown; choose one of {', '.join(METHODS)}")
-    defaults = METHODS[method]
-    out = dict(defaults)
-    if lr is not None:
-        out["lr"] = lr
-    for name, value in given.items():
-        if value is None:
-            continue
-        if name not in defaults:
-            users = [m for m, d in METHODS.items() if name in d]
-            raise OptionError(
-                f"--{name.replace('_', '-')} does not apply to --method {method}; it is used by {', '.join(users)}"
-            )
-        out[name] = value
-    for name, value in out.items():
-        bad = (
-            (name == "lr" and not value > 0)
-            or (name in ("beta1", "beta2", "momentum", "alpha") and not 0 <= value < 1)
-            or (name == "weight_decay" and not value >= 0)
-            or (name == "history_size" and not (isinstance(value, int) and value >= 1))
-        )
-        if bad or (isinstance(value, float) and not math.isfinite(value)):
-            raise OptionError(f"--{name.replace('_', '-')} = {value} is out of range for --method {method}")
-    return out
 
 
 class Updater:

@@ -20,6 +20,22 @@ X0 = Union[Mapping[str, float], Sequence[float], float, None]
 
 DTYPES = ("float64", "float32")
 
+#: Each method's defaults, by torch's option names (see :mod:`gdsolve.methods`
+#: for why these values). The single source of truth: the CLI builds its
+#: choices and help from it without importing torch.
+METHODS: dict[str, dict[str, float]] = {
+    "gd": {"lr": 0.1},
+    "momentum": {"lr": 0.001, "momentum": 0.9},
+    "nesterov": {"lr": 0.001, "momentum": 0.9},
+    "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.0},
+    "adamw": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.01},
+    "rmsprop": {"lr": 0.01, "alpha": 0.99, "momentum": 0.0, "weight_decay": 0.0},
+    "adagrad": {"lr": 0.01, "weight_decay": 0.0},
+    "lbfgs": {"lr": 1.0, "history_size": 100},
+}
+LINE_SEARCHES = ("none", "armijo", "strong_wolfe")
+TRACE_FORMATS = ("jsonl", "csv")
+
 
 SCHEDULES = ("constant", "exponential", "cosine", "step")
 Bounds = dict[str, tuple[float, float]]
@@ -58,8 +74,6 @@ class Settings:
     bounds: Bounds = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from .methods import LINE_SEARCHES, method_options  # imports torch: Settings is built after parsing, never for --help
-
         if self.lr is not None and not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise OptionError(f"--lr must be a positive number, got {self.lr}; try --lr 0.1")
         merged = method_options(self.method, self.lr, dict(self.options))
@@ -141,6 +155,39 @@ def parse_bounds(specs: Sequence[str]) -> Bounds:
         if lo > hi:
             raise OptionError(f"--bounds {spec!r} is empty: {lo:g} > {hi:g}")
         out[name] = (lo, hi)
+    return out
+
+
+def method_options(method: str, lr: float | None, given: dict[str, Any]) -> dict[str, Any]:
+    """Merge the user's options into ``method``'s defaults; refuse foreign ones.
+
+    >>> method_options("adam", None, {"beta1": 0.8})
+    {'lr': 0.001, 'beta1': 0.8, 'beta2': 0.999, 'weight_decay': 0.0}
+    """
+    if method not in METHODS:
+        raise OptionError(f"--method {method!r} is unknown; choose one of {', '.join(METHODS)}")
+    defaults = METHODS[method]
+    out = dict(defaults)
+    if lr is not None:
+        out["lr"] = lr
+    for name, value in given.items():
+        if value is None:
+            continue
+        if name not in defaults:
+            users = [m for m, d in METHODS.items() if name in d]
+            raise OptionError(
+                f"--{name.replace('_', '-')} does not apply to --method {method}; it is used by {', '.join(users)}"
+            )
+        out[name] = value
+    for name, value in out.items():
+        bad = (
+            (name == "lr" and not value > 0)
+            or (name in ("beta1", "beta2", "momentum", "alpha") and not 0 <= value < 1)
+            or (name == "weight_decay" and not value >= 0)
+            or (name == "history_size" and not (isinstance(value, int) and value >= 1))
+        )
+        if bad or (isinstance(value, float) and not math.isfinite(value)):
+            raise OptionError(f"--{name.replace('_', '-')} = {value} is out of range for --method {method}")
     return out
 
 

@@ -252,9 +252,8 @@ class Descent:
         value, tol = measured.get(rule, measured.get(StopRule.EPS, (math.nan, math.nan)))
         if rule is StopRule.MAX_ITER:
             value, tol = self.last_step, self.settings.eps
-        message = stop_message(rule, value=value, tol=tol, nit=self.nit, detail=self.detail)
-        if rule is StopRule.GTOL and self.bounds is not None:
-            message = message.replace("gradient norm", "projected gradient norm")
+        detail = "projected " if rule is StopRule.GTOL and self.bounds is not None else self.detail
+        message = stop_message(rule, value=value, tol=tol, nit=self.nit, detail=detail)
         return OptimizeResult(
             x=x, fun=f, grad=dict(zip(names, grad)), grad_norm=gnorm,
             nit=self.nit, nfev=self.nfev, ngev=self.ngev,

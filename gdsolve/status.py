@@ -103,7 +103,7 @@ _RULE_STATUS = {
 #: (the tolerance), ``nit`` (iterations made), ``detail`` (free text).
 STOP_MESSAGES: dict[StopRule, str] = {
     StopRule.EPS: "converged: step {value} < eps {tol}",
-    StopRule.GTOL: "converged: gradient norm {value} < gtol {tol}",
+    StopRule.GTOL: "converged: {detail}gradient norm {value} < gtol {tol}",
     StopRule.FTOL: "converged: relative change in f {value} <= ftol {tol}",
     StopRule.TARGET: "converged: f {value} reached target {tol}",
     StopRule.MAX_ITER: "stopped after max-iter {nit} steps without converging (last step {value} >= eps {tol})",

@@ -40,8 +40,9 @@ from ._version import __version__
 from .errors import GdsolveError
 from .jsonio import SCHEMA_VERSION, clean, result_document
 from .result import OptimizeResult, Step
+from .settings import TRACE_FORMATS
 
-FORMATS = ("jsonl", "csv")
+FORMATS = TRACE_FORMATS
 
 
 def _num(v: float | None) -> str:
