@@ -5,27 +5,8 @@ given the gradient ``G`` at ``X``. ``gd`` is the tutorial's rule, written out
 (``x <- x - lr * g``); every other method delegates to ``torch.optim`` so that
 its update is torch's own, not a re-derivation.
 
-Defaults (``gdsolve.settings.METHODS``, shown by ``--help`` and in the JSON ``settings``):
-
-========  =====  ==================================================
-method    lr     other options (torch's names and defaults)
-========  =====  ==================================================
-gd        0.1    (the tutorial's)
-momentum  0.001  momentum 0.9
-nesterov  0.001  momentum 0.9
-adam      0.001  beta1 0.9, beta2 0.999, weight_decay 0
-adamw     0.001  beta1 0.9, beta2 0.999, weight_decay 0.01
-rmsprop   0.01   alpha 0.99, momentum 0, weight_decay 0
-adagrad   0.01   weight_decay 0
-lbfgs     1.0    history_size 100, strong Wolfe line search
-========  =====  ==================================================
-
-The learning rates are torch's own defaults. torch's SGD has no default
-momentum; 0.9 is the usual choice. lr 0.01 was measured against torch's 0.001
-for momentum and nesterov (start (1, 1.5), eps 1e-6): 0.01 is about twice as
-fast on a bowl, Booth and Himmelblau but diverges on Rosenbrock in 4 steps,
-while 0.001 converges on all four (Rosenbrock in 1,813 / 1,592 iterations),
-so torch's default stays.
+Each method's defaults live in one table, :data:`gdsolve.settings.METHODS`
+(shown by ``--help`` and in the JSON ``settings``), with the reasons for them.
 """
 
 from __future__ import annotations
@@ -43,7 +24,6 @@ ARMIJO_C = 1e-4  # sufficient-decrease constant
 ARMIJO_SHRINK = 0.5
 ARMIJO_MAX_HALVINGS = 40
 LBFGS_MAX_LS = 25  # strong Wolfe evaluations per iteration (torch's own default)
-
 
 
 class Updater:

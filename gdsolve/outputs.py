@@ -40,7 +40,7 @@ class Outputs:
 
     def __init__(self, descent: Any, options: OutputOptions, *, stdout: IO[str] | None = None,
                  stderr: IO[str] | None = None) -> None:
-        from .trace import FORMATS, TraceWriter
+        from .trace import TraceWriter, check_format
 
         self.options = options
         self.stdout = stdout or sys.stdout
@@ -48,8 +48,7 @@ class Outputs:
         trace_to_stdout = options.trace == "-"
         if trace_to_stdout and options.json:
             raise OptionError("--json and --trace - both write to stdout; send the trace to a file (--trace run.jsonl)")
-        if options.trace_format not in FORMATS:
-            raise OptionError(f"--trace-format must be one of {', '.join(FORMATS)}, got {options.trace_format!r}")
+        check_format(options.trace_format)  # before a trace file is created
         callbacks: list[Callable[[Step], None]] = []
         s = descent.settings
         self.table = None

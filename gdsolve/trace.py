@@ -37,12 +37,18 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ._version import __version__
-from .errors import GdsolveError
+from .errors import GdsolveError, OptionError
 from .jsonio import SCHEMA_VERSION, clean, result_document
 from .result import OptimizeResult, Step
 from .settings import TRACE_FORMATS
 
 FORMATS = TRACE_FORMATS
+
+
+def check_format(fmt: str) -> None:
+    """Refuse a trace format gdsolve cannot write."""
+    if fmt not in FORMATS:
+        raise OptionError(f"--trace-format must be one of {', '.join(FORMATS)}, got {fmt!r}")
 
 
 def _num(v: float | None) -> str:
@@ -61,8 +67,7 @@ class TraceWriter:
     """
 
     def __init__(self, stream: IO[str], descent: Any, fmt: str = "jsonl", *, flush: bool = False) -> None:
-        if fmt not in FORMATS:
-            raise GdsolveError(f"--trace-format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        check_format(fmt)
         self.stream = stream
         self.fmt = fmt
         self.flush = flush
