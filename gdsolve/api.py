@@ -9,15 +9,32 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .errors import OptionError
 from .objective import compile_objective
 from .result import OptimizeResult, Step
 from .settings import X0, Settings, resolve_x0
 from .solver import Descent
 
 Callback = Callable[[Step], None]
+
+#: The keywords minimize/maximize take besides the Settings fields.
+_CALL_KEYWORDS = ("x0", "params", "variables", "callback")
+
+
+def _check_keywords(given: Mapping[str, Any]) -> None:
+    """Refuse an unknown keyword with gdsolve's own error, listing the valid ones."""
+    fields = [f.name for f in dataclasses.fields(Settings)]
+    unknown = [k for k in given if k not in fields]
+    if unknown:
+        valid = sorted([*fields, *_CALL_KEYWORDS])
+        close = difflib.get_close_matches(unknown[0], valid, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise OptionError(f"unknown setting {unknown[0]!r}; {hint}the settings are: {', '.join(valid)}")
 
 
 def prepare(
@@ -37,7 +54,8 @@ def prepare(
     :class:`~gdsolve.errors.GdsolveError` subclasses.
     """
     if sense not in ("minimize", "maximize"):
-        raise ValueError(f"sense must be 'minimize' or 'maximize', not {sense!r}")
+        raise OptionError(f"sense must be 'minimize' or 'maximize', not {sense!r}")
+    _check_keywords(settings_kw)
     settings = Settings(**settings_kw)
     objective = compile_objective(expression, params=params, variables=variables, maximize=sense == "maximize")
     return Descent(objective, settings, resolve_x0(objective.variables, x0))

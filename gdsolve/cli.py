@@ -1,8 +1,9 @@
 """The ``gdsolve`` command: parse options, call the library, render, exit.
 
 Nothing here computes: the library does. This module only turns argv into
-library calls, library errors into one ``error:`` line and an exit code
-(:class:`~gdsolve.status.ExitStatus`), and results into a table or JSON.
+library calls, and results into a table or JSON; :mod:`gdsolve.shell` turns
+errors, signals and closed pipes into one ``error:`` line and an exit code
+(:class:`~gdsolve.status.ExitStatus`).
 
 torch and sympy are imported inside the commands, never at module level, so
 ``gdsolve --help`` and ``gdsolve --version`` stay fast.
@@ -11,27 +12,42 @@ torch and sympy are imported inside the commands, never at module level, so
 from __future__ import annotations
 
 import enum
-import re
 import sys
-import traceback
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Optional
 
 import typer
 
 from ._version import __version__
-from .errors import GdsolveError, OptionError
+from .errors import OptionError
 from .settings import DTYPES, LINE_SEARCHES, METHODS, SCHEDULES, TRACE_FORMATS
+from .shell import Exit, errors, fail, quiet_stdout, scan_argv, stdout_stat, stdout_went_quiet, stop_on_sigint
 from .status import ExitStatus
+
+def _exit_code_table() -> str:
+    """The exit-code table for --help, from the one enum that defines the codes."""
+    words = {
+        ExitStatus.CONVERGED: "converged",
+        ExitStatus.NOT_CONVERGED: "not converged: stalled, max-iter or time limit",
+        ExitStatus.USAGE: "bad input or usage",
+        ExitStatus.DIVERGED: "diverged",
+        ExitStatus.INTERNAL_ERROR: "internal error (a bug: rerun with --debug and report it)",
+        ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",
+        ExitStatus.BROKEN_PIPE: "stdout closed by its reader (| head)",
+    }
+    return "[bold]Exit codes[/bold]\n" + "\n".join(f"  {int(code):<4} {words[code]}" for code in ExitStatus)
+
+
+EXIT_CODES = _exit_code_table()
 
 app = typer.Typer(
     name="gdsolve",
     help="Minimize or maximize a formula by gradient descent, every step in view.",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["--help", "-h"]},
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["--help", "-h"], "max_content_width": 100},
 )
 
 
@@ -50,12 +66,9 @@ TraceFormat = _choices("TraceFormat", TRACE_FORMATS)
 
 
 def _method_help() -> str:
-    parts = [f"{name} (" + ", ".join(f"{k.replace('_', '-')} {v:g}" for k, v in defaults.items()) + ")"
+    parts = [f"[bold]{name}[/bold] (" + ", ".join(f"{k.replace('_', '-')} {v:g}" for k, v in defaults.items()) + ")"
              for name, defaults in METHODS.items()]
-    return "; ".join(parts) + ". gd is the tutorial's rule; lbfgs uses a strong Wolfe line search"
-
-
-METHOD_HELP = _method_help()
+    return "; ".join(parts) + ". gd is the tutorial's rule; lbfgs searches with strong Wolfe"
 
 
 def _version_callback(value: bool) -> None:
@@ -64,75 +77,132 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
+@app.callback(epilog=EXIT_CODES)
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.")
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version and exit.",
+                           metavar="")
     ] = False,
 ) -> None:
     """Minimize or maximize a formula by gradient descent, every step in view.
 
-    Exit codes: 0 converged, 1 stopped at max-iter without converging, 2 bad
-    input or usage, 3 diverged, 70 internal error, 130 interrupted.
+    Start with: gdsolve minimize "(x-4)**2"
     """
 
 
-def fail(message: str, code: ExitStatus = ExitStatus.USAGE) -> typer.Exit:
-    """Print one ``error:`` line on stderr and return the Exit to raise."""
-    sys.stderr.write(f"error: {' '.join(message.split())}\n")
-    sys.stderr.flush()
-    return typer.Exit(int(code))
-
+# Help panels: what a reader scans for.
+START, METHOD, STOP, SCHEDULE, BOUNDS, OUTPUT = (
+    "Formula and start point", "Method and its options", "Stopping rules", "Learning-rate schedule",
+    "Bounds", "Output",
+)
 
 # Output options shared by every solving command (one definition, like
-# sqlite-utils' output decorator): table, quiet summary or JSON.
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", help="Print only the summary, not the table of steps.")]
-EveryOpt = Annotated[
-    Optional[int], typer.Option("--every", min=1, help="Show every N-th step after the first 10 (default: about 50 rows).")
-]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks and warnings.")]
-TraceOpt = Annotated[
-    Optional[str], typer.Option("--trace", help="Write every step to FILE as JSON Lines (- for stdout, streamed live).")
-]
-TraceFormatOpt = Annotated[TraceFormat, typer.Option("--trace-format", help="Trace format: jsonl, or csv (one column per variable).")]
+# sqlite-utils' output decorator): table, quiet summary, JSON or a trace.
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.",
+                                       rich_help_panel=OUTPUT, metavar="")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="Print only the summary, not the table of steps.",
+                                        rich_help_panel=OUTPUT, metavar="")]
+EveryOpt = Annotated[Optional[int], typer.Option(
+    "--every", metavar="N", rich_help_panel=OUTPUT,
+    help="Also show every N-th step (default: about 40 rows over --max-iter).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks and warnings.", rich_help_panel=OUTPUT,
+                                         metavar="")]
+TraceOpt = Annotated[Optional[str], typer.Option(
+    "--trace", metavar="FILE", rich_help_panel=OUTPUT,
+    help="Write every step to FILE as JSON Lines (- for stdout, streamed live).")]
+TraceFormatOpt = Annotated[Optional[TraceFormat], typer.Option(
+    "--trace-format", metavar="FORMAT", rich_help_panel=OUTPUT, show_default=False,
+    help="jsonl (default) or csv (one column per variable).")]
+
+
+#: The worked examples --help shows (tests run each of them).
+EXAMPLES = {
+    "minimize": [
+        ('gdsolve minimize "(x-4)**2" --x0 0.7421', "the tutorial's run"),
+        ('gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --json | jq .x', ""),
+        ('gdsolve minimize "x**2 + 3*y**2" --trace - | gdsolve plot -o run.png', ""),
+    ],
+    "maximize": [
+        ('gdsolve maximize "3 - (x-1)**2" --x0 0', "gradient ascent"),
+        ('gdsolve maximize "x*y*(3-x-y)" --method lbfgs --x0 0.5,0.5 --json | jq .fun', ""),
+        ('gdsolve maximize "-x**2 - 3*y**2" --trace - | gdsolve plot -o run.png', ""),
+    ],
+    "plot": [
+        ('gdsolve minimize "x**2 + 3*y**2" --trace - | gdsolve plot -o run.png', ""),
+        ("gdsolve plot a.jsonl b.jsonl -o compare.svg", "several runs, one legend"),
+        ("gdsolve plot run.jsonl", "in the terminal"),
+    ],
+}
+
+
+def _epilog(command: str) -> str:
+    lines = [f"  {cmd}" + (f"   # {note}" if note else "") for cmd, note in EXAMPLES[command]]
+    return "[bold]Examples[/bold]\n" + "\n".join(lines) + "\n\n" + EXIT_CODES
 
 
 def _solve_command(sense: str) -> Callable[..., None]:
     """Build the ``minimize`` or ``maximize`` command; both share every option."""
 
     def command(
-        expression: Annotated[str, typer.Argument(help="The formula, e.g. \"(x-4)**2\"; ^ also means power.", show_default=False)],
-        x0: Annotated[Optional[str], typer.Option("--x0", help="Start point: x=1,y=2 (or 1 for one variable). Default: random, from --seed.")] = None,
-        method: Annotated[Method, typer.Option("--method", help=f"Update rule and its defaults: {METHOD_HELP}.")] = Method.gd,
-        lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: the method's, 0.1 for gd).", show_default=False)] = None,
-        momentum: Annotated[Optional[float], typer.Option("--momentum", help="momentum, nesterov, rmsprop: momentum factor.")] = None,
-        beta1: Annotated[Optional[float], typer.Option("--beta1", help="adam, adamw: first-moment decay.")] = None,
-        beta2: Annotated[Optional[float], typer.Option("--beta2", help="adam, adamw: second-moment decay.")] = None,
-        weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", help="adam, adamw, rmsprop, adagrad: weight decay.")] = None,
-        alpha: Annotated[Optional[float], typer.Option("--alpha", help="rmsprop: smoothing constant.")] = None,
-        history_size: Annotated[Optional[int], typer.Option("--history-size", help="lbfgs: number of stored updates.")] = None,
-        line_search: Annotated[LineSearch, typer.Option("--line-search", help="armijo (gd, momentum); lbfgs: strong_wolfe.")] = LineSearch.none,
-        eps: Annotated[float, typer.Option("--eps", help="Stop when the step norm ||x_new - x_old|| < eps (0 disables).")] = 1e-6,
-        gtol: Annotated[Optional[float], typer.Option("--gtol", help="Stop when ||grad f|| < gtol.")] = None,
-        ftol: Annotated[Optional[float], typer.Option("--ftol", help="Stop when |f_new - f_old| <= ftol * max(|f_new|, |f_old|, 1).")] = None,
-        max_iter: Annotated[int, typer.Option("--max-iter", help="Stop after this many updates.")] = 100,
-        time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Stop after this many seconds (exit 1).")] = None,
-        target: Annotated[Optional[float], typer.Option("--target", help="Stop once f <= target (maximize: f >= target).")] = None,
-        schedule: Annotated[Schedule, typer.Option("--schedule", help="Learning-rate schedule (torch.optim.lr_scheduler).")] = Schedule.constant,
-        gamma: Annotated[Optional[float], typer.Option("--gamma", help="exponential (default 0.99), step (default 0.5): decay factor.")] = None,
-        step_size: Annotated[Optional[int], typer.Option("--step-size", help="step: iterations between decays (default 100).")] = None,
-        t_max: Annotated[Optional[int], typer.Option("--t-max", help="cosine: period in iterations (default --max-iter).")] = None,
-        bounds: Annotated[Optional[list[str]], typer.Option("--bounds", help="Box constraint x=0:5 (repeatable; open ends: x=:5, x=0:).")] = None,
-        dtype: Annotated[DType, typer.Option("--dtype", help="Floating-point precision.")] = DType.float64,
-        seed: Annotated[int, typer.Option("--seed", help="Seed of the random start point.")] = 0,
-        vars_: Annotated[Optional[str], typer.Option("--vars", help="Variable order, comma separated (default: natural order x1, x2, x10).")] = None,
-        param: Annotated[Optional[list[str]], typer.Option("--param", help="Substitute a constant: a=2 (repeatable).")] = None,
+        expression: Annotated[str, typer.Argument(metavar="EXPRESSION", show_default=False,
+                                                  help="The formula, e.g. \"(x-4)**2\"; ^ also means power.")],
+        x0: Annotated[Optional[str], typer.Option("--x0", metavar="x=1,y=2", rich_help_panel=START,
+                                                  help="Start point (or 1 for one variable). Default: random, from --seed.")] = None,
+        seed: Annotated[int, typer.Option("--seed", metavar="N", rich_help_panel=START,
+                                          help="Seed of the random start point.")] = 0,
+        vars_: Annotated[Optional[str], typer.Option("--vars", metavar="y,x", rich_help_panel=START,
+                                                     help="Variable order (default: natural order x1, x2, x10).")] = None,
+        param: Annotated[Optional[list[str]], typer.Option("--param", metavar="a=2", rich_help_panel=START,
+                                                           help="Substitute a constant for a name (repeatable).")] = None,
+        method: Annotated[Method, typer.Option("--method", metavar="NAME", rich_help_panel=METHOD,
+                                               help=f"Update rule, with its defaults: {_method_help()}.")] = Method.gd,
+        lr: Annotated[Optional[float], typer.Option("--lr", metavar="RATE", rich_help_panel=METHOD, show_default=False,
+                                                    help="Learning rate (default: the method's; 0.1 for gd).")] = None,
+        momentum: Annotated[Optional[float], typer.Option("--momentum", metavar="M", rich_help_panel=METHOD,
+                                                          help="momentum, nesterov, rmsprop: momentum factor, in [0, 1).")] = None,
+        beta1: Annotated[Optional[float], typer.Option("--beta1", metavar="B", rich_help_panel=METHOD,
+                                                       help="adam, adamw: first-moment decay, in [0, 1).")] = None,
+        beta2: Annotated[Optional[float], typer.Option("--beta2", metavar="B", rich_help_panel=METHOD,
+                                                       help="adam, adamw: second-moment decay, in [0, 1).")] = None,
+        weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", metavar="W", rich_help_panel=METHOD,
+                                                              help="adam, adamw, rmsprop, adagrad: weight decay, >= 0.")] = None,
+        alpha: Annotated[Optional[float], typer.Option("--alpha", metavar="A", rich_help_panel=METHOD,
+                                                       help="rmsprop: smoothing constant, in [0, 1).")] = None,
+        history_size: Annotated[Optional[int], typer.Option("--history-size", metavar="N", rich_help_panel=METHOD,
+                                                            help="lbfgs: number of stored updates.")] = None,
+        line_search: Annotated[LineSearch, typer.Option("--line-search", metavar="NAME", rich_help_panel=METHOD,
+                                                        help="none, or armijo (gd, momentum); lbfgs always uses strong_wolfe.")
+                               ] = LineSearch.none,
+        dtype: Annotated[DType, typer.Option("--dtype", metavar="TYPE", rich_help_panel=METHOD,
+                                             help="Floating-point precision: float64 or float32.")] = DType.float64,
+        eps: Annotated[float, typer.Option("--eps", metavar="TOL", rich_help_panel=STOP,
+                                           help="Stop when the step ||x_new - x_old|| < eps (0: off).")] = 1e-6,
+        gtol: Annotated[Optional[float], typer.Option("--gtol", metavar="TOL", rich_help_panel=STOP,
+                                                      help="Stop when ||grad f|| < gtol.")] = None,
+        ftol: Annotated[Optional[float], typer.Option("--ftol", metavar="TOL", rich_help_panel=STOP,
+                                                      help="Stop when |f_new - f_old| <= ftol * max(|f_new|, |f_old|, 1).")] = None,
+        max_iter: Annotated[int, typer.Option("--max-iter", metavar="N", rich_help_panel=STOP,
+                                              help="Stop after this many updates (exit 1).")] = 100,
+        time_limit: Annotated[Optional[float], typer.Option("--time-limit", metavar="SECONDS", rich_help_panel=STOP,
+                                                            help="Stop after this many seconds (exit 1).")] = None,
+        target: Annotated[Optional[float], typer.Option("--target", metavar="F", rich_help_panel=STOP,
+                                                        help="Stop once f <= target (maximize: f >= target).")] = None,
+        schedule: Annotated[Schedule, typer.Option("--schedule", metavar="NAME", rich_help_panel=SCHEDULE,
+                                                   help="constant, exponential, step or cosine (torch.optim.lr_scheduler).")
+                            ] = Schedule.constant,
+        gamma: Annotated[Optional[float], typer.Option("--gamma", metavar="G", rich_help_panel=SCHEDULE,
+                                                       help="exponential (default 0.99), step (default 0.5): decay factor.")] = None,
+        step_size: Annotated[Optional[int], typer.Option("--step-size", metavar="N", rich_help_panel=SCHEDULE,
+                                                         help="step: iterations between decays (default 100).")] = None,
+        t_max: Annotated[Optional[int], typer.Option("--t-max", metavar="N", rich_help_panel=SCHEDULE,
+                                                     help="cosine: period in iterations (default --max-iter).")] = None,
+        bounds: Annotated[Optional[list[str]], typer.Option("--bounds", metavar="x=0:5", rich_help_panel=BOUNDS,
+                                                            help="Box constraint (repeatable; open ends: x=:5, x=0:).")] = None,
         json_: JsonOpt = False,
         quiet: QuietOpt = False,
         every: EveryOpt = None,
         trace: TraceOpt = None,
-        trace_format: TraceFormatOpt = TraceFormat.jsonl,
+        trace_format: TraceFormatOpt = None,
         debug: DebugOpt = False,
     ) -> None:
         settings = {
@@ -142,230 +212,129 @@ def _solve_command(sense: str) -> Callable[..., None]:
             "options": {"momentum": momentum, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay,
                         "alpha": alpha, "history_size": history_size},
         }
-        from .outputs import OutputOptions
+        with errors(debug):
+            from .outputs import OutputOptions
 
-        outputs = OutputOptions(json=json_, quiet=quiet, every=every, trace=trace, trace_format=trace_format.value)
-        _solve(sense, expression, x0=x0, vars_=vars_, param=param or [], bounds=bounds or [], settings=settings,
-               outputs=outputs, debug=debug)
+            outputs = OutputOptions(json=json_, quiet=quiet, every=every, trace=trace,
+                                    trace_format=None if trace_format is None else trace_format.value)
+            code = _solve(sense, expression, x0=x0, vars_=vars_, param=param or [], bounds=bounds or [],
+                          settings=settings, outputs=outputs)
+        raise Exit(code)
 
     command.__doc__ = (
         f"{sense.capitalize()} EXPRESSION by gradient descent: x <- x {'-' if sense == 'minimize' else '+'} lr * grad f(x).\n\n"
-        "Stops when the step norm falls below --eps (converged, exit 0) or after --max-iter steps "
-        "(exit 1); a non-finite value ends the run as diverged (exit 3)."
+        "Converged (exit 0) when a stopping rule fires at a point where the gradient is small for the "
+        "problem's scale; stalled (exit 1) when the steps fell below --eps but the gradient is not small; "
+        "max-iter or time limit (exit 1); diverged (exit 3) when f or its gradient becomes non-finite or f "
+        "keeps getting worse."
     )
     return command
 
 
-app.command("minimize")(_solve_command("minimize"))
-app.command("maximize")(_solve_command("maximize"))
+app.command("minimize", epilog=_epilog("minimize"))(_solve_command("minimize"))
+app.command("maximize", epilog=_epilog("maximize"))(_solve_command("maximize"))
 
 
-@app.command("plot")
+def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, param: Sequence[str],
+           bounds: Sequence[str], settings: dict[str, Any], outputs: Any) -> int:
+    from .api import prepare, run
+    from .outputs import Outputs
+    from .settings import parse_assignments, parse_bounds
+
+    start = parse_assignments(x0, "--x0") if x0 is not None else None
+    params: dict[str, float] = {}
+    for p in param:
+        params.update(parse_assignments(p, "--param", names_required=True))
+    variables = [v.strip() for v in vars_.split(",")] if vars_ is not None else None
+    if start is not None and isinstance(start, list) and len(start) == 1:
+        start = start[0]
+    descent = prepare(expression, sense=sense, x0=start, params=params, variables=variables,
+                      bounds=parse_bounds(bounds), **settings)
+    out = Outputs(descent, outputs)
+    try:
+        with stop_on_sigint(descent):
+            result = run(descent, out.callback, catch_interrupt=True)
+        out.finish(result)
+    except BaseException:
+        out.abandon()
+        raise
+    return int(result.status.exit_status)
+
+
+@app.command("plot", epilog=_epilog("plot"))
 def plot_command(
-    traces: Annotated[Optional[list[str]], typer.Argument(help="JSON Lines trace files; - (or none) reads stdin.", show_default=False)] = None,
-    output: Annotated[
-        Optional[str], typer.Option("--output", "-o", help="Write FILE (.png, .svg, .pdf); without it, draw in the terminal.")
-    ] = None,
-    width: Annotated[
-        Optional[int], typer.Option("--width", min=1, help="Pixels with -o (default 900); characters in the terminal (default: its width).")
-    ] = None,
-    height: Annotated[
-        Optional[int], typer.Option("--height", min=1, help="Pixels with -o (default 450); lines in the terminal (default: its height).")
-    ] = None,
-    dpi: Annotated[int, typer.Option("--dpi", min=10, help="Resolution of -o files.")] = 100,
-    title: Annotated[Optional[str], typer.Option("--title", help="Figure title (default: the expression).")] = None,
+    traces: Annotated[Optional[list[str]], typer.Argument(metavar="[TRACE]...", show_default=False,
+                                                          help="JSON Lines trace files; - (or none) reads stdin.")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE",
+                                                  help="Write FILE (.png, .svg, .pdf); without it, draw in the terminal.")] = None,
+    width: Annotated[Optional[int], typer.Option("--width", metavar="N", show_default=False,
+                                                 help="Pixels with -o (16 to 8192, default 900); characters in the terminal "
+                                                      "(up to 1000, default: its width).")] = None,
+    height: Annotated[Optional[int], typer.Option("--height", metavar="N", show_default=False,
+                                                  help="Pixels with -o (16 to 8192, default 450); lines in the terminal "
+                                                       "(up to 1000, default: its height).")] = None,
+    dpi: Annotated[Optional[int], typer.Option("--dpi", metavar="N", show_default=False,
+                                               help="Resolution of -o files, 10 to 1200 (default 100).")] = None,
+    title: Annotated[Optional[str], typer.Option("--title", metavar="TEXT", help="Figure title (default: the expression).")] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Draw traces: f by iteration, and the path on the contour of f (two variables) or on f(x) (one).
 
-    gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr 0.001 --max-iter 5000 --trace - | gdsolve plot -o run.png
+    Ctrl-C while a trace is still coming in draws what has arrived (exit 130).
     """
-    with _errors(debug):
-        from .plot import draw_file, draw_terminal
-        from .trace import read_trace
+    with errors(debug):
+        from .plot import check_size, draw_file, draw_terminal
+        from .trace import read_traces
 
-        names = traces or ["-"]
-        if names.count("-") > 1:
-            raise OptionError("stdin (-) can be read only once")
-        loaded = []
-        for name in names:
-            if name == "-":
-                if sys.stdin is None or sys.stdin.isatty():
-                    raise OptionError("no trace given: name a trace file, or pipe one in "
-                                      "(gdsolve minimize ... --trace - | gdsolve plot -o run.png)")
-                loaded.append(read_trace(sys.stdin, "stdin"))
-                continue
-            try:
-                with open(name, encoding="utf-8") as fh:
-                    loaded.append(read_trace(fh, name))
-            except OSError as exc:
-                raise OptionError(f"cannot read {name}: {exc.strerror}") from None
-        if output is not None:
-            draw_file(loaded, output, width=width or 900, height=height or 450, dpi=dpi, title=title)
-            sys.stderr.write(f"wrote {output}\n")
-        elif not sys.stdout.isatty():
+        check_size(output, width, height, dpi)
+        if output is None and not sys.stdout.isatty():
             raise OptionError("stdout is not a terminal; write a picture with -o run.png (or .svg)")
+        interrupt = _Flag()
+        with stop_on_sigint(interrupt):
+            loaded = read_traces(traces or ["-"], sys.stdin)
+        if output is not None:
+            draw_file(loaded, output, width=width or 900, height=height or 450, dpi=dpi or 100, title=title)
+            sys.stderr.write(f"wrote {output}\n")
         else:
             sys.stdout.write(draw_terminal(loaded, width=width, height=height) + "\n")
+            sys.stdout.flush()
+    raise Exit(int(ExitStatus.INTERRUPTED) if interrupt.stop_requested else 0)
 
 
-def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, param: Sequence[str], bounds: Sequence[str],
-           settings: dict[str, Any], outputs: Any, debug: bool) -> None:
-    with _errors(debug):
-        from .api import prepare, run
-        from .outputs import Outputs
-        from .settings import parse_assignments, parse_bounds
+class _Flag:
+    """Set by the first Ctrl-C; reading goes on to the end of what the writer sends."""
 
-        start = parse_assignments(x0, "--x0") if x0 is not None else None
-        params: dict[str, float] = {}
-        for p in param:
-            parsed = parse_assignments(p, "--param")
-            if not isinstance(parsed, dict):
-                raise OptionError(f"--param {p!r} must be name=value, e.g. --param a=2")
-            params.update(parsed)
-        variables = [v.strip() for v in vars_.split(",")] if vars_ is not None else None
-        if start is not None and isinstance(start, list) and len(start) == 1:
-            start = start[0]
-        descent = prepare(expression, sense=sense, x0=start, params=params, variables=variables,
-                          bounds=parse_bounds(bounds), **settings)
-        out = Outputs(descent, outputs)
-        try:
-            with _stop_on_sigint(descent):
-                result = run(descent, out.callback, catch_interrupt=True)
-            out.finish(result)
-        except BaseException:
-            out.abandon()
-            raise
-    raise typer.Exit(int(result.status.exit_status))
-
-
-class _stop_on_sigint:
-    """Ctrl-C asks the run to stop after the current iteration (so the trace,
-    the JSON and the summary still come out whole); a second Ctrl-C stops at once."""
-
-    def __init__(self, descent: Any) -> None:
-        self.descent = descent
-        self.previous: Any = None
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self.descent.stop_requested:
-            raise KeyboardInterrupt
-        self.descent.stop_requested = True
-
-    def __enter__(self) -> None:
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handler)
-
-    def __exit__(self, *exc: Any) -> None:
-        import signal
-
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-
-
-class _errors:
-    """Context manager: library errors -> one ``error:`` line and exit 2."""
-
-    def __init__(self, debug: bool) -> None:
-        self.debug = debug
-        self._warnings = warnings.catch_warnings()
-
-    def __enter__(self) -> None:
-        self._warnings.__enter__()
-        if not self.debug:  # only our own words reach stderr
-            warnings.simplefilter("ignore")
-
-    def __exit__(self, etype: Any, exc: BaseException | None, tb: Any) -> bool:
-        self._warnings.__exit__(etype, exc, tb)
-        if exc is None or isinstance(exc, typer.Exit):
-            return False
-        if self.debug:
-            traceback.print_exception(etype, exc, tb)
-        if isinstance(exc, BrokenPipeError):
-            # The reader went away (| head): say nothing, and keep Python from
-            # complaining when it flushes stdout at exit.
-            import os
-
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(int(ExitStatus.BROKEN_PIPE)) from None
-        if isinstance(exc, GdsolveError):
-            raise fail(str(exc)) from None
-        if isinstance(exc, (RecursionError, MemoryError)):
-            raise fail("the expression is too large or too deeply nested to process; simplify it") from None
-        if isinstance(exc, KeyboardInterrupt):
-            raise fail("interrupted", ExitStatus.INTERRUPTED) from None
-        if isinstance(exc, Exception):
-            raise fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-                       ExitStatus.INTERNAL_ERROR) from None
-        return False
-
-
-_OPTION_SHAPE = re.compile(r"--?[A-Za-z][A-Za-z0-9-]*")
-
-
-def protect_leading_minus(command: Any, argv: list[str]) -> list[str]:
-    """Let a formula start with ``-`` without ``--``: ``gdsolve maximize "-(x-1)**2"``.
-
-    A token after the sub-command that starts with ``-`` but is neither one of
-    its options nor an option's value is the formula: it is moved behind a
-    ``--`` so the option parser reads it as the positional argument.
-    """
-    if not argv or not hasattr(command, "commands") or argv[0] not in command.commands:
-        return argv
-    sub = command.commands[argv[0]]
-    takes_value: set[str] = set()
-    flags: set[str] = {"--help", "-h"}
-    for p in sub.params:
-        # Duck-typed: typer has shipped both click's classes and its own.
-        if getattr(p, "param_type_name", "") == "option":
-            names = [*p.opts, *p.secondary_opts]
-            (flags if p.is_flag or p.count else takes_value).update(names)
-    out, moved, i = [argv[0]], [], 1
-    while i < len(argv):
-        a = argv[i]
-        if a == "--":
-            out.extend(argv[i:])
-            break
-        name = a.split("=", 1)[0]
-        if name in takes_value:
-            out.append(a)
-            if "=" not in a and i + 1 < len(argv):
-                out.append(argv[i + 1])
-                i += 1
-        elif a.startswith("-") and len(a) > 1 and name not in flags and not (
-            a.startswith("--") and _OPTION_SHAPE.fullmatch(name)
-        ):
-            moved.append(a)
-        else:
-            out.append(a)
-        i += 1
-    if moved:
-        if "--" in out:
-            idx = out.index("--")
-            out[idx + 1:idx + 1] = moved
-        else:
-            out.extend(["--", *moved])
-    return out
+    stop_requested = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gdsolve`` console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
-    args = protect_leading_minus(command, args)
+    before = stdout_stat()
     try:
+        args = scan_argv(command, args, OptionError)
         # standalone_mode=False: click returns an Exit's code instead of
         # calling sys.exit, and lets usage errors reach us for one-line output.
         rv = command.main(args=args, prog_name="gdsolve", standalone_mode=False)
-    except typer.Exit as exc:
-        return int(exc.exit_code)
+        sys.stdout.flush()  # a closed pipe is found here, not at interpreter exit
+    except Exit as exc:
+        code = int(exc.exit_code)
+    except OptionError as exc:  # from scan_argv
+        return fail(exc.cli_message())
+    except BrokenPipeError:
+        quiet_stdout()
+        return int(ExitStatus.BROKEN_PIPE)
+    except SystemExit as exc:
+        # A closed pipe met while typer itself was printing (--help, --version):
+        # rich's handler and click's both end with status 1, which a script
+        # would read as "not converged". Each leaves a mark on stdout.
+        if stdout_went_quiet(before) or type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            quiet_stdout()
+            return int(ExitStatus.BROKEN_PIPE)
+        raise exc
     except (typer.Abort, KeyboardInterrupt):
-        fail("interrupted", ExitStatus.INTERRUPTED)
-        return int(ExitStatus.INTERRUPTED)
+        return fail("interrupted", ExitStatus.INTERRUPTED)
     except Exception as exc:
         # click's usage errors (unknown option, bad value, missing argument).
         # Matched by shape, not class: typer has shipped click's classes and
@@ -374,15 +343,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not callable(format_message) or not isinstance(getattr(exc, "exit_code", None), int):
             raise
         if type(exc).__name__ == "NoArgsIsHelpError":
-            ctx = getattr(exc, "ctx", None)
-            sys.stdout.write(ctx.get_help() + "\n" if ctx is not None else "")
+            # Building the error already printed the (rich) help; plain help comes back as its message.
+            text = format_message()
+            if text:
+                sys.stdout.write(text + "\n")
             return 0
         ctx = getattr(exc, "ctx", None)
         path = getattr(ctx, "command_path", "") if ctx is not None else ""
         hint = f" (see '{path} --help')" if path else ""
-        fail(f"{format_message()}{hint}")
-        return int(ExitStatus.USAGE)
-    return rv if isinstance(rv, int) else 0
+        return fail(f"{format_message()}{hint}")
+    else:
+        code = rv if isinstance(rv, int) else 0
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_stdout()
+        return int(ExitStatus.BROKEN_PIPE)
+    return code
 
 
 def entry() -> None:  # pragma: no cover - thin wrapper for the console script

@@ -1,17 +1,65 @@
-"""The library's own error classes.
+"""The library's own error classes, speaking the caller's language.
 
 Every error a user can cause derives from :class:`GdsolveError`. Messages name
-the bad input and say how to fix it; the CLI prints them as one ``error:`` line
-and exits with :attr:`gdsolve.status.ExitStatus.USAGE`. Library callers catch
-``GdsolveError`` (or the more specific classes) and never see a sympy or torch
-exception for a mistake in their input.
+the bad input and say how to fix it. The same mistake is made through two
+doors, so a message is written once as a *template* and rendered for each:
+
+* ``str(error)`` speaks Python: options are keyword arguments (``lr``,
+  ``max_iter``, ``x0={'x': 0}``);
+* :meth:`GdsolveError.cli_message` speaks the command line: ``--lr``,
+  ``--max-iter``, ``--x0 x=0``. Only the CLI calls it; it prints the result as
+  one ``error:`` line and exits with :attr:`gdsolve.status.ExitStatus.USAGE`.
+
+Template markup (kept tiny on purpose): ``{lr}`` names an option; ``[[cli
+text||python text]]`` gives the two spellings of an example.
+
+>>> e = OptionError("{max_iter} must be an integer >= 1, got 0; try [[--max-iter 100||max_iter=100]]")
+>>> str(e)
+'max_iter must be an integer >= 1, got 0; try max_iter=100'
+>>> e.cli_message()
+'--max-iter must be an integer >= 1, got 0; try --max-iter 100'
 """
 
 from __future__ import annotations
 
+import re
+
+#: Python keyword -> command-line flag, where the flag is not just the name with dashes.
+_FLAGS = {"variables": "--vars", "params": "--param", "output": "-o"}
+_OPTION = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+_ALTERNATIVE = re.compile(r"\[\[(.*?)\|\|(.*?)\]\]", re.S)
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a Python keyword.
+
+    >>> flag("max_iter"), flag("variables")
+    ('--max-iter', '--vars')
+    """
+    return _FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def render(template: str, *, cli: bool) -> str:
+    """Render an error template for the command line (``cli=True``) or for Python."""
+    text = _ALTERNATIVE.sub(lambda m: m.group(1) if cli else m.group(2), template)
+    return _OPTION.sub(lambda m: flag(m.group(1)) if cli else m.group(1), text)
+
 
 class GdsolveError(Exception):
-    """Base class of every error gdsolve raises for bad input or usage."""
+    """Base class of every error gdsolve raises for bad input or usage.
+
+    Args:
+        template: the message, with ``{option}`` names and ``[[cli||python]]``
+            alternatives (see the module docstring).
+    """
+
+    def __init__(self, template: str = "") -> None:
+        self.template = template
+        super().__init__(render(template, cli=False))
+
+    def cli_message(self) -> str:
+        """The message as the command line says it (flags instead of keywords)."""
+        return render(self.template, cli=True)
 
 
 class ExpressionError(GdsolveError, ValueError):

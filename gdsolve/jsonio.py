@@ -33,10 +33,15 @@ def clean(value: Any) -> Any:
     return value
 
 
-def result_document(result: OptimizeResult) -> dict[str, Any]:
-    """The JSON-ready dict for ``result`` (non-finite numbers already ``None``)."""
+def result_document(result: OptimizeResult, *, cli: bool = False) -> dict[str, Any]:
+    """The JSON-ready dict for ``result`` (non-finite numbers already ``None``).
+
+    ``cli=True`` words the message for the command line (``--lr``); the
+    default words it for Python (``lr``).
+    """
     d = result.to_dict()
     best = d.pop("best")
+    d.pop("message")
     doc = {
         "schema_version": SCHEMA_VERSION,
         "gdsolve_version": __version__,
@@ -53,10 +58,10 @@ def result_document(result: OptimizeResult) -> dict[str, Any]:
         "success": d.pop("success"),
         "status": d.pop("status"),
         "stop_rule": d.pop("stop_rule"),
-        "message": d.pop("message"),
+        "message": result.message_for(cli=cli),
         "x0": d.pop("x0"),
         "seed": d.pop("seed"),
-        "best": {"x": best["x"], "fun": best["fun"], "iteration": best["k"]},
+        "best": None if best is None else {"x": best["x"], "fun": best["fun"], "iteration": best["k"]},
         "checks": d.pop("checks"),
         "settings": d.pop("settings"),
         "elapsed": d.pop("elapsed"),
@@ -65,6 +70,6 @@ def result_document(result: OptimizeResult) -> dict[str, Any]:
     return clean(doc)
 
 
-def dumps(result: OptimizeResult, *, indent: int | None = 2) -> str:
+def dumps(result: OptimizeResult, *, indent: int | None = 2, cli: bool = False) -> str:
     """Serialise ``result`` as one JSON document (strict: no NaN/Infinity)."""
-    return json.dumps(result_document(result), indent=indent, allow_nan=False)
+    return json.dumps(result_document(result, cli=cli), indent=indent, allow_nan=False)

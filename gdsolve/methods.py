@@ -2,8 +2,13 @@
 
 Each method is a small :class:`Updater` that moves the batch ``X`` in place
 given the gradient ``G`` at ``X``. ``gd`` is the tutorial's rule, written out
-(``x <- x - lr * g``); every other method delegates to ``torch.optim`` so that
-its update is torch's own, not a re-derivation.
+(``x <- x - lr * g``); momentum, nesterov, the Adam family, rmsprop, adagrad
+and lbfgs delegate to ``torch.optim`` so that their update is torch's own, not
+a re-derivation. Two pieces are gdsolve's own, because torch.optim has no
+line search for first-order methods: Armijo backtracking (``--line-search
+armijo``, for gd and momentum) and, with it, the heavy-ball buffer of
+momentum (torch's SGD rule ``buf = momentum * buf + g``, written out here so
+that the search can backtrack along it).
 
 Each method's defaults live in one table, :data:`gdsolve.settings.METHODS`
 (shown by ``--help`` and in the JSON ``settings``), with the reasons for them.
@@ -31,6 +36,9 @@ class Updater:
     accepted line-search step length, or ``None`` without a line search."""
 
     lr_holder: Any = None  # the optimizer whose param_groups[0]["lr"] a scheduler drives
+    failed = False  # the last update's line search found no decrease (the point did not move)
+    nonfinite_trial = False  # ...because a trial point's f was not finite
+    unbounded: Any = None  # a line-search trial where f ran off to -inf (divergence), if any
 
     def update(self, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float) -> float | None:
         raise NotImplementedError
@@ -46,11 +54,17 @@ class GradientDescent(Updater):
         if self.evaluate is None:
             X.detach().sub_(G, alpha=lr)
             return None
-        return armijo(X, G, G, F, lr, self.evaluate)
+        t, self.failed = armijo(X, G, G, F, lr, self.evaluate)
+        return t
 
 
 class ArmijoMomentum(Updater):
-    """Heavy-ball momentum (torch's SGD buffer rule) with Armijo backtracking on the buffer direction."""
+    """Heavy-ball momentum with Armijo backtracking along the buffer direction.
+
+    The buffer follows torch's SGD rule (``buf = momentum * buf + g``, no
+    dampening), written out because torch.optim cannot backtrack; it restarts
+    from ``g`` whenever it stops pointing downhill.
+    """
 
     def __init__(self, momentum: float, evaluate: Callable[[torch.Tensor], torch.Tensor]) -> None:
         self.momentum = momentum
@@ -62,12 +76,18 @@ class ArmijoMomentum(Updater):
         if float((buf * G).sum()) <= 0:  # not a descent direction: restart the buffer
             buf = G.clone()
         self.buf = buf
-        return armijo(X, buf, G, F, lr, self.evaluate)
+        t, self.failed = armijo(X, buf, G, F, lr, self.evaluate)
+        return t
 
 
 def armijo(X: torch.Tensor, d: torch.Tensor, G: torch.Tensor, F: torch.Tensor, t0: float,
-           evaluate: Callable[[torch.Tensor], torch.Tensor]) -> float:
-    """Backtrack ``t`` from ``t0`` until ``f(x - t d) <= f(x) - c t g.d``; move X there."""
+           evaluate: Callable[[torch.Tensor], torch.Tensor]) -> tuple[float, bool]:
+    """Backtrack ``t`` from ``t0`` until ``f(x - t d) <= f(x) - c t g.d``; move X there.
+
+    Returns ``(t, failed)``. When no trial in :data:`ARMIJO_MAX_HALVINGS`
+    halvings decreases f enough, X does not move (``failed`` is True, ``t``
+    the last trial): a step that raises f is never taken silently.
+    """
     f0 = float(F.detach().sum())
     slope = float((G * d).sum())
     base = X.detach().clone()
@@ -76,10 +96,10 @@ def armijo(X: torch.Tensor, d: torch.Tensor, G: torch.Tensor, F: torch.Tensor, t
         trial = base - t * d
         ft = float(evaluate(trial).sum())
         if math.isfinite(ft) and ft <= f0 - ARMIJO_C * t * slope:
-            break
+            X.detach().copy_(trial)
+            return t, False
         t *= ARMIJO_SHRINK
-    X.detach().copy_(base - t * d)
-    return t
+    return t / ARMIJO_SHRINK, True
 
 
 class TorchOptim(Updater):
@@ -126,20 +146,46 @@ class LBFGS(Updater):
                 self.frozen = frozen
             G = G.masked_fill(frozen, 0.0)
         cached = [F.detach().sum()]
+        base = X.detach().clone()
+        self.failed = self.nonfinite_trial = False
+        self.unbounded = None
 
         def closure() -> torch.Tensor:
             if cached:
                 X.grad = G
                 return cached.pop()
             Fc = self.evaluate(X)
+            self.count()
+            if not bool(torch.isfinite(Fc).all()):
+                raise _NonFiniteTrial(float(Fc.detach().sum()), X.detach()[0].tolist())
             (Gc,) = torch.autograd.grad(Fc.sum(), X)
             X.grad = Gc if frozen is None else Gc.masked_fill(frozen, 0.0)
-            self.count()
             return Fc.detach().sum()
 
-        self.opt.step(closure)
+        try:
+            self.opt.step(closure)
+        except (_NonFiniteTrial, IndexError) as exc:
+            # torch's strong Wolfe search cannot work with a non-finite trial
+            # value (it can fail with an IndexError of its own): stay put, say so.
+            with torch.no_grad():
+                X.copy_(base)
+            self.opt.state[X].clear()
+            self.failed = True
+            self.nonfinite_trial = isinstance(exc, _NonFiniteTrial)
+            if isinstance(exc, _NonFiniteTrial) and exc.value == -math.inf:
+                self.unbounded = exc  # f ran off to -inf along the step: that is divergence
+            return None
         t = self.opt.state[X].get("t")
         return float(t) if t is not None else None
+
+
+class _NonFiniteTrial(Exception):
+    """A line-search trial point where f is not finite (``value``, at ``x``)."""
+
+    def __init__(self, value: float, x: list[float]) -> None:
+        super().__init__(value)
+        self.value = value
+        self.x = x
 
 
 def outward(X: torch.Tensor, G: torch.Tensor, bounds: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -153,11 +199,7 @@ def build_updater(method: str, options: dict[str, Any], X: torch.Tensor, line_se
                   evaluate: Callable[[torch.Tensor], torch.Tensor], count: Callable[[], None],
                   bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> Updater:
     """The :class:`Updater` for ``method`` over the leaf tensor ``X`` (``bounds``: lower and upper tensors)."""
-    lr = options["lr"]
-    if line_search == "armijo" and method not in ("gd", "momentum"):
-        raise OptionError(f"--line-search armijo applies to --method gd or momentum, not {method}")
-    if line_search == "strong_wolfe" and method != "lbfgs":
-        raise OptionError("--line-search strong_wolfe applies to --method lbfgs only")
+    lr = options["lr"]  # settings were validated by gdsolve.settings.Settings
     if method == "gd":
         return GradientDescent(evaluate_nograd if line_search == "armijo" else None)
     if method == "momentum" and line_search == "armijo":
@@ -173,14 +215,12 @@ def build_updater(method: str, options: dict[str, Any], X: torch.Tensor, line_se
     if method == "adagrad":
         return TorchOptim(torch.optim.Adagrad([X], lr=lr, weight_decay=options["weight_decay"]))
     if method == "lbfgs":
-        if line_search == "none":
-            line_search = "strong_wolfe"
         # One iteration per step() call, so that one gdsolve iteration is one
         # update. max_eval must then be set: its default, max_iter*5//4 = 1,
         # would leave the line search no evaluations at all (step length 0).
         # torch's own tolerances are zeroed: gdsolve's stopping rules decide, and
         # report, when the run ends.
         opt = torch.optim.LBFGS([X], lr=lr, max_iter=1, max_eval=1 + LBFGS_MAX_LS, tolerance_grad=0.0, tolerance_change=0.0,
-                                history_size=options["history_size"], line_search_fn=line_search)
+                                history_size=options["history_size"], line_search_fn="strong_wolfe")
         return LBFGS(opt, evaluate, count, bounds)
-    raise OptionError(f"--method {method!r} is unknown; choose one of {', '.join(METHODS)}")  # pragma: no cover
+    raise OptionError(f"{{method}} {method!r} is unknown; choose one of {', '.join(METHODS)}")  # pragma: no cover

@@ -24,6 +24,7 @@ from functools import reduce
 import sympy
 import torch
 
+from .errors import ExpressionError
 from .parse import ParsedExpression, parse_expression
 
 
@@ -110,6 +111,10 @@ def compile_objective(
     # "exp" must not shadow what the generated code calls.
     private = [sympy.Symbol(f"_v{i}") for i in range(len(parsed.symbols))]
     target = -parsed.expr if maximize else parsed.expr
-    body = target.xreplace(dict(zip(parsed.symbols, private)))
-    fn = sympy.lambdify(private, body, modules=[_OVERRIDES, "torch"], docstring_limit=0)
+    try:
+        body = target.xreplace(dict(zip(parsed.symbols, private)))
+        fn = sympy.lambdify(private, body, modules=[_OVERRIDES, "torch"], docstring_limit=0)
+    except (RecursionError, MemoryError):
+        # The parser's limits bound size and depth; this is the last line of defence.
+        raise ExpressionError("the expression is too large or too deeply nested to compile; simplify it") from None
     return Objective(parsed, -1.0 if maximize else 1.0, fn)

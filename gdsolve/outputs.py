@@ -26,13 +26,37 @@ from .result import OptimizeResult, Step
 
 @dataclass(frozen=True)
 class OutputOptions:
-    """What the user asked to see. ``trace`` is a file name, ``"-"`` for stdout, or ``None``."""
+    """What the user asked to see. ``trace`` is a file name, ``"-"`` for stdout, or ``None``.
+
+    An option that would have no effect in the combination given is refused,
+    never silently ignored: ``trace_format`` without ``trace``; ``every``
+    when no table rows are drawn (``json``, ``quiet``, ``trace="-"``);
+    ``quiet`` with ``json``.
+    """
 
     json: bool = False
     quiet: bool = False
     every: int | None = None
     trace: str | None = None
-    trace_format: str = "jsonl"
+    trace_format: str | None = None  # None: jsonl
+
+    def __post_init__(self) -> None:
+        if self.every is not None and (isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1):
+            raise OptionError(f"{{every}} must be an integer >= 1, got {self.every!r}")
+        if self.trace_format is not None and self.trace is None:
+            raise OptionError("{trace_format} applies to a trace; add [[--trace FILE||trace='run.jsonl']]")
+        rows_off = next((why for why, on in (("{json} prints no table", self.json),
+                                              ("{quiet} prints no table rows", self.quiet),
+                                              ("[[--trace -||trace='-']] prints no table rows", self.trace == "-"))
+                         if on), None)
+        if self.every is not None and rows_off:
+            raise OptionError(f"{{every}} spaces the table's rows, but {rows_off}; leave one of them out")
+        if self.quiet and self.json:
+            raise OptionError("{quiet} has no effect with {json}, which prints only the JSON document; leave it out")
+
+    @property
+    def format(self) -> str:
+        return self.trace_format or "jsonl"
 
 
 class Outputs:
@@ -47,25 +71,25 @@ class Outputs:
         self.stderr = stderr or sys.stderr
         trace_to_stdout = options.trace == "-"
         if trace_to_stdout and options.json:
-            raise OptionError("--json and --trace - both write to stdout; send the trace to a file (--trace run.jsonl)")
-        check_format(options.trace_format)  # before a trace file is created
+            raise OptionError("{json} and [[--trace -||trace='-']] both write to stdout; "
+                              "send the trace to a file ([[--trace run.jsonl||trace='run.jsonl']])")
+        check_format(options.format)  # before a trace file is created
         callbacks: list[Callable[[Step], None]] = []
         s = descent.settings
         self.table = None
         self.console = None
         if not options.json:  # rich is imported only when something is drawn
-            from rich.console import Console
-
             from .render import TableRenderer
+            from .shell import pipe_console
 
             # soft_wrap: a row is never folded at 80 columns when piped to a file.
-            self.console = Console(file=self.stdout, soft_wrap=True)
-            self.talk = Console(file=self.stderr, soft_wrap=True) if trace_to_stdout else self.console
+            self.console = pipe_console(file=self.stdout, soft_wrap=True)
+            self.talk = pipe_console(file=self.stderr, soft_wrap=True) if trace_to_stdout else self.console
             extra = [name for name, on in (("lr", s.schedule != "constant"),
                                            ("t", s.line_search != "none" or s.method == "lbfgs")) if on]
             rows_off = options.quiet or trace_to_stdout
             self.table = TableRenderer(self.talk, descent.objective.variables, max_iter=s.max_iter,
-                                       every=options.every, quiet=rows_off, extra=extra)
+                                       every=options.every, quiet=rows_off, extra=extra, cli=True)
             if not rows_off:
                 callbacks.append(self.table)
         self.trace = None
@@ -78,7 +102,7 @@ class Outputs:
                     stream = self._trace_file = open(options.trace, "w", encoding="utf-8")
                 except OSError as exc:
                     raise OptionError(f"cannot write the trace to {options.trace}: {exc.strerror}") from None
-            self.trace = TraceWriter(stream, descent, options.trace_format, flush=trace_to_stdout)
+            self.trace = TraceWriter(stream, descent, options.format, flush=trace_to_stdout, cli=True)
             callbacks.append(self.trace)
         self.progress = None
         if self.console is not None and self.console.is_terminal and not trace_to_stdout:
@@ -99,7 +123,7 @@ class Outputs:
         if self.options.json:
             from .jsonio import dumps
 
-            self.stdout.write(dumps(result) + "\n")
+            self.stdout.write(dumps(result, cli=True) + "\n")
             self.stdout.flush()
         elif self.table is not None and not (self.options.quiet and self.options.trace == "-"):
             self.table.finish(result)

@@ -29,6 +29,7 @@ import difflib
 import math
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -198,13 +199,14 @@ def parse_expression(
         raise ExpressionError(
             f"the expression is {len(stripped):,} characters long; the limit is {MAX_LENGTH:,}"
         )
-    if "\x00" in stripped:
-        raise ExpressionError("the expression contains a NUL character; remove it")
+    _check_ascii(stripped)
     params = dict(params or {})
     for name, value in params.items():
+        if not isinstance(name, str):
+            raise ExpressionError(f"parameter names must be text, not {type(name).__name__}")
         _check_name(name, stripped, what="parameter")
-        if not math.isfinite(float(value)):
-            raise ExpressionError(f"parameter {name} = {value} is not a finite number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ExpressionError(f"parameter {name} = {value!r} is not a finite number")
 
     tree = _parse_ast(stripped)
     builder = _Builder(stripped, params)
@@ -229,14 +231,49 @@ def parse_expression(
     found = sorted(builder.names, key=natural_key)
     if variables is not None:
         order = tuple(variables)
+        if not all(isinstance(v, str) for v in order):
+            raise ExpressionError("{variables} must be a sequence of names")
         if sorted(order, key=natural_key) != found or len(set(order)) != len(order):
             raise ExpressionError(
-                f"--vars lists {', '.join(order) or 'nothing'} but the expression's variables are "
+                f"{{variables}} lists {', '.join(map(str, order)) or 'nothing'} but the expression's variables are "
                 f"{', '.join(found)}; list each of them exactly once"
             )
         found = list(order)
     symbols = tuple(sympy.Symbol(n) for n in found)
     return ParsedExpression(stripped, _numify(sym_expr), tuple(found), symbols, params)
+
+
+#: Look-alikes people paste from documents, and what to type instead.
+_MUL, _MINUS = "write multiplication as *, e.g. x*y", "type '-' instead"
+_LOOKALIKES = {
+    "\u2212": _MINUS, "\u2013": _MINUS, "\u2014": _MINUS, "\u00b7": _MUL, "\u22c5": _MUL, "\u00d7": _MUL,
+    "\u2217": _MUL, "\u00f7": "type '/' instead", "\u2215": "type '/' instead", "\u03c0": "type 'pi' instead",
+    "\u221a": "write sqrt(...)", "\u00a0": "type a plain space instead",
+}
+_SUPERSCRIPTS = dict(zip("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "0123456789"))
+
+
+def _check_ascii(text: str) -> None:
+    """Refuse any character that is not ASCII, with the ASCII to write instead.
+
+    Python would accept some of them silently (it folds the full-width ``ｘ``
+    into ``x``), so the check comes before the parser sees the text.
+    """
+    for i, ch in enumerate(text):
+        if 32 <= ord(ch) < 127 or ch in "\t\n\r":
+            continue
+        if ord(ch) < 32 or ord(ch) == 127:
+            what = "a NUL character" if ch == "\x00" else f"a control character (U+{ord(ch):04X})"
+            raise ExpressionError(f"the expression contains {what} at character {i + 1}; remove it", text, i)
+        name = unicodedata.name(ch, "unnamed")
+        if ch in _SUPERSCRIPTS:
+            hint = f"write a power with ** or ^, e.g. x**{_SUPERSCRIPTS[ch]}"
+        elif ch in _LOOKALIKES:
+            hint = _LOOKALIKES[ch]
+        else:
+            folded = unicodedata.normalize("NFKC", ch)
+            hint = f"type {folded!r} instead" if folded.isascii() and folded.isprintable() else "formulas are plain ASCII"
+        raise ExpressionError(f"character {i + 1}, {ch!r} (U+{ord(ch):04X} {name}), is not ASCII; {hint}", text, i)
 
 
 def _parse_ast(text: str) -> ast.Expression:
@@ -287,7 +324,7 @@ def _original_offset(text: str, offset: int) -> int:
 
 
 def _check_name(name: str, text: str, *, what: str = "name") -> None:
-    if name.startswith("__") or name.endswith("__"):
+    if "__" in name:
         raise ExpressionError(f"{what} {name!r} is not allowed: names with double underscores are refused")
     if not _NAME_RE.match(name):
         raise ExpressionError(
@@ -451,7 +488,7 @@ class _Builder:
                 node, f"not allowed in an expression: {_REFUSED.get(kind, 'this kind of call')}; call a function by name, as sin(x)"
             )
         name = node.func.id
-        if name.startswith("__") or name.endswith("__"):
+        if "__" in name:
             raise self.fail(node, f"name {name!r} is not allowed: names with double underscores are refused")
         spec = FUNCTIONS.get(name)
         if spec is None:

@@ -21,7 +21,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import GdsolveError
+from .errors import GdsolveError, OptionError
 from .trace import Trace, finite
 
 FILE_SUFFIXES = (".png", ".svg", ".pdf")
@@ -95,6 +95,28 @@ def path_ranges(traces: Sequence[Trace], dims: int) -> list[tuple[float, float]]
     return out
 
 
+MAX_PIXELS = 8192  # per side of a -o picture (matplotlib refuses 2**16; memory grows with the square)
+MIN_PIXELS = 16
+MAX_CHARS = 1000  # per side of a terminal picture
+DPI_RANGE = (10, 1200)
+
+
+def check_size(output: str | None, width: int | None, height: int | None, dpi: int | None) -> None:
+    """Refuse a picture size or resolution out of range, naming the range (before any work)."""
+    if output is None:
+        if dpi is not None:
+            raise OptionError("{dpi} sets the resolution of a file; add -o run.png, or leave it out")
+        for name, v in (("width", width), ("height", height)):
+            if v is not None and not 1 <= v <= MAX_CHARS:
+                raise OptionError(f"{{{name}}} {v} is out of range for the terminal: 1 to {MAX_CHARS} characters")
+        return
+    for name, v in (("width", width), ("height", height)):
+        if v is not None and not MIN_PIXELS <= v <= MAX_PIXELS:
+            raise OptionError(f"{{{name}}} {v} is out of range for -o: {MIN_PIXELS} to {MAX_PIXELS} pixels")
+    if dpi is not None and not DPI_RANGE[0] <= dpi <= DPI_RANGE[1]:
+        raise OptionError(f"{{dpi}} {dpi} is out of range: {DPI_RANGE[0]} to {DPI_RANGE[1]}")
+
+
 def draw_file(traces: Sequence[Trace], output: str, *, width: int = 900, height: int = 450, dpi: int = 100,
               title: str | None = None) -> Any:
     """Draw ``traces`` into ``output`` (PNG, SVG or PDF) at ``width`` x ``height`` pixels; return the Figure."""
@@ -158,8 +180,12 @@ def draw_file(traces: Sequence[Trace], output: str, *, width: int = 900, height:
             ax.legend(fontsize="small")
     fig.suptitle(title or traces[0].header.get("expression", ""), fontsize="medium")
     fig.tight_layout()
-    fig.savefig(output, dpi=dpi)
-    plt.close(fig)
+    try:
+        fig.savefig(output, dpi=dpi)
+    except OSError as exc:
+        raise OptionError(f"cannot write {output}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
     return fig
 
 

@@ -13,6 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
+from .errors import render
 from .status import Status, StopRule
 
 
@@ -33,6 +34,8 @@ class Step(NamedTuple):
         elapsed: seconds since the run started.
         step_length: the accepted line-search step length, when a line
             search ran (``None`` otherwise).
+        line_search_failed: the line search found no decrease, so the
+            point did not move (Armijo after all its halvings).
     """
 
     k: int
@@ -44,6 +47,7 @@ class Step(NamedTuple):
     lr: float
     elapsed: float
     step_length: float | None = None
+    line_search_failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,18 @@ class OptimizeResult:
         success: True when a convergence rule fired.
         status: how the run ended (:class:`~gdsolve.status.Status`).
         stop_rule: which rule ended it (:class:`~gdsolve.status.StopRule`).
-        message: the sentence explaining the stop, with measured values.
+        message: the sentence explaining the stop, with measured values
+            (options named as Python keywords; :meth:`message_for` gives the
+            command line's spelling).
         x0: the start point; ``seed``: the seed that drew it (``None`` if given).
-        best: the lowest-f iterate (highest when maximizing) seen.
+        best: the lowest-f iterate (highest when maximizing) seen, the final
+            point included; never a non-finite point (``None`` when no point was finite).
         checks: every active stopping rule, measured value against tolerance.
         settings: every setting of the run, as JSON-ready values.
         active_bounds: variables sitting on a bound at ``x``: ``{name: "lower"|"upper"}``.
         final_lr: the learning rate at the end (differs from ``lr`` under a schedule).
+        stationarity: when eps or ftol ended the run, the check that decided
+            between ``converged`` and ``stalled`` (see :mod:`gdsolve.stationarity`).
     """
 
     x: dict[str, float]
@@ -104,11 +113,17 @@ class OptimizeResult:
     variables: tuple[str, ...]
     sense: str
     elapsed: float
-    best: Point
+    best: Point | None
     checks: tuple[RuleCheck, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
     active_bounds: dict[str, str] = field(default_factory=dict)
     final_lr: float = math.nan
+    stationarity: dict[str, Any] | None = None
+    message_template: str = field(default="", repr=False, compare=False)
+
+    def message_for(self, *, cli: bool) -> str:
+        """The stop message for the command line (``--lr``) or for Python (``lr``)."""
+        return render(self.message_template or self.message, cli=cli)
 
     @property
     def success(self) -> bool:
@@ -122,6 +137,7 @@ class OptimizeResult:
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of every field (enums as their string values)."""
         out = asdict(self)
+        del out["message_template"]
         out["status"] = self.status.value
         out["stop_rule"] = self.stop_rule.value
         out["success"] = self.success

@@ -46,18 +46,56 @@ SCHEDULES = ("constant", "exponential", "cosine", "step")
 Bounds = dict[str, tuple[float, float]]
 
 
+#: Each method option's valid range, as torch.optim checks it (and a little
+#: stricter where torch would accept a value that cannot converge: a decay
+#: factor of 1). ``(low, high, low_open, high_open)``.
+OPTION_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "lr": (0.0, math.inf, True, True),
+    "momentum": (0.0, 1.0, False, True),
+    "beta1": (0.0, 1.0, False, True),
+    "beta2": (0.0, 1.0, False, True),
+    "alpha": (0.0, 1.0, False, True),
+    "weight_decay": (0.0, math.inf, False, True),
+    "history_size": (1, math.inf, False, True),
+}
+
+
+def describe_range(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
+    """Interval notation for a range.
+
+    >>> describe_range(0.0, 1.0, False, True), describe_range(0.0, math.inf, True, True)
+    ('[0, 1)', '(0, inf)')
+    """
+    return f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+
+def is_real(value: Any) -> bool:
+    """A real number (int or float, not bool).
+
+    >>> is_real(1), is_real(2.5), is_real(True), is_real("1")
+    (True, True, False, False)
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _positive(name: str, value: Any, example: str) -> None:
+    if not (is_real(value) and math.isfinite(value) and value > 0):
+        raise OptionError(f"{{{name}}} must be a positive number, got {value!r}; try {example}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of a run. Defaults are the tutorial's: gd, lr 0.1, eps 1e-6, 100 steps.
 
-    ``lr=None`` takes the method's default (see :mod:`gdsolve.methods`);
+    ``lr=None`` takes the method's default (see :data:`METHODS`);
     ``options`` holds method options by torch's names (``momentum``,
-    ``beta1``...), ``None`` meaning "the method's default".
+    ``beta1``...), ``None`` meaning "the method's default". ``line_search``
+    ``"none"`` means the method's own: none, except ``strong_wolfe`` for lbfgs.
 
     >>> Settings(lr=0.05).max_iter
     100
-    >>> Settings(method="lbfgs").lr
-    1.0
+    >>> Settings(method="lbfgs").lr, Settings(method="lbfgs").line_search
+    (1.0, 'strong_wolfe')
     """
 
     lr: float | None = None
@@ -79,45 +117,57 @@ class Settings:
     bounds: Bounds = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.lr is not None and not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise OptionError(f"--lr must be a positive number, got {self.lr}; try --lr 0.1")
+        if self.lr is not None:
+            _positive("lr", self.lr, "[[--lr 0.1||lr=0.1]]")
+        if not isinstance(self.options, Mapping):
+            raise OptionError(f"{{options}} must be a mapping such as {{'momentum': 0.9}}, not {type(self.options).__name__}")
         merged = method_options(self.method, self.lr, dict(self.options))
         object.__setattr__(self, "lr", merged.pop("lr"))
         object.__setattr__(self, "options", merged)
-        if not (isinstance(self.eps, (int, float)) and self.eps >= 0 and not math.isnan(self.eps)):
-            raise OptionError(f"--eps must be >= 0, got {self.eps}; use --eps 0 to disable the step rule")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 1:
-            raise OptionError(f"--max-iter must be an integer >= 1, got {self.max_iter}")
-        if self.dtype not in DTYPES:
-            raise OptionError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
-            raise OptionError(f"--seed must be an integer in [0, 2**63), got {self.seed}")
-        if self.line_search not in LINE_SEARCHES:
-            raise OptionError(f"--line-search must be one of {', '.join(LINE_SEARCHES)}, got {self.line_search!r}")
+        if not (is_real(self.eps) and math.isfinite(self.eps) and self.eps >= 0):
+            raise OptionError(f"{{eps}} must be a finite number >= 0, got {self.eps!r}; "
+                              "use [[--eps 0||eps=0]] to turn the step rule off")
+        if not _is_int(self.max_iter) or self.max_iter < 1:
+            raise OptionError(f"{{max_iter}} must be an integer >= 1, got {self.max_iter!r}")
+        if not isinstance(self.dtype, str) or self.dtype not in DTYPES:
+            raise OptionError(f"{{dtype}} must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if not _is_int(self.seed) or not 0 <= self.seed < 2**63:
+            raise OptionError(f"{{seed}} must be an integer in [0, 2**63), got {self.seed!r}")
+        self._check_line_search()
         for name in ("gtol", "ftol", "time_limit"):
             v = getattr(self, name)
-            if v is not None and not (math.isfinite(v) and v > 0):
-                raise OptionError(f"--{name.replace('_', '-')} must be a positive number, got {v}")
-        if self.target is not None and not math.isfinite(self.target):
-            raise OptionError(f"--target must be a finite number, got {self.target}")
+            if v is not None and not (is_real(v) and math.isfinite(v) and v > 0):
+                raise OptionError(f"{{{name}}} must be a positive finite number, got {v!r}")
+        if self.target is not None and not (is_real(self.target) and math.isfinite(self.target)):
+            raise OptionError(f"{{target}} must be a finite number, got {self.target!r}")
         self._check_schedule()
-        for name, (lo, hi) in self.bounds.items():
-            if math.isnan(lo) or math.isnan(hi) or lo > hi or lo == math.inf or hi == -math.inf:
-                raise OptionError(f"--bounds {name}={lo}:{hi} is empty; the lower bound must not exceed the upper")
+        object.__setattr__(self, "bounds", check_bounds(self.bounds))
+
+    def _check_line_search(self) -> None:
+        if not isinstance(self.line_search, str) or self.line_search not in LINE_SEARCHES:
+            raise OptionError(f"{{line_search}} must be one of {', '.join(LINE_SEARCHES)}, got {self.line_search!r}")
+        if self.line_search == "armijo" and self.method not in ("gd", "momentum"):
+            raise OptionError(f"[[--line-search armijo||line_search='armijo']] applies to {{method}} gd or momentum, "
+                              f"not {self.method}")
+        if self.line_search == "strong_wolfe" and self.method != "lbfgs":
+            raise OptionError("[[--line-search strong_wolfe||line_search='strong_wolfe']] applies to {method} lbfgs only")
+        if self.method == "lbfgs":  # lbfgs always searches; say so in every record of the run
+            object.__setattr__(self, "line_search", "strong_wolfe")
 
     def _check_schedule(self) -> None:
-        if self.schedule not in SCHEDULES:
-            raise OptionError(f"--schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if not isinstance(self.schedule, str) or self.schedule not in SCHEDULES:
+            raise OptionError(f"{{schedule}} must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         uses = {"constant": set(), "exponential": {"gamma"}, "step": {"gamma", "step_size"}, "cosine": {"t_max"}}
         for name in ("gamma", "step_size", "t_max"):
             if getattr(self, name) is not None and name not in uses[self.schedule]:
-                raise OptionError(f"--{name.replace('_', '-')} does not apply to --schedule {self.schedule}")
-        if self.gamma is not None and not 0 < self.gamma <= 1:
-            raise OptionError(f"--gamma must be in (0, 1], got {self.gamma}")
+                users = ", ".join(k for k, v in uses.items() if name in v)
+                raise OptionError(f"{{{name}}} does not apply to {{schedule}} {self.schedule}; it is used by {users}")
+        if self.gamma is not None and not (is_real(self.gamma) and 0 < self.gamma <= 1):
+            raise OptionError(f"{{gamma}} must be in (0, 1], got {self.gamma!r}")
         for name in ("step_size", "t_max"):
             v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or v < 1):
-                raise OptionError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v}")
+            if v is not None and (not _is_int(v) or v < 1):
+                raise OptionError(f"{{{name}}} must be an integer >= 1, got {v!r}")
 
     def schedule_params(self) -> dict[str, Any]:
         """The schedule's parameters with their defaults filled in."""
@@ -138,6 +188,30 @@ class Settings:
             "bounds": {k: [lo, hi] for k, (lo, hi) in self.bounds.items()},
             "dtype": self.dtype, "seed": self.seed,
         }
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_bounds(bounds: Any) -> Bounds:
+    """Validate ``{name: (lo, hi)}`` (``math.inf`` for an open end); return it with float ends.
+
+    >>> check_bounds({"x": (0, 5)})
+    {'x': (0.0, 5.0)}
+    """
+    if not isinstance(bounds, Mapping):
+        raise OptionError(f"{{bounds}} must be a mapping such as {{'x': (0, 5)}}, not {type(bounds).__name__}")
+    out: Bounds = {}
+    for name, pair in bounds.items():
+        if (not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2
+                or not all(is_real(v) for v in pair)):
+            raise OptionError(f"{{bounds}} for {name} must be a pair of numbers (lo, hi), got {pair!r}")
+        lo, hi = float(pair[0]), float(pair[1])
+        if math.isnan(lo) or math.isnan(hi) or lo > hi or lo == math.inf or hi == -math.inf:
+            raise OptionError(f"{{bounds}} {name}={lo:g}:{hi:g} is empty; the lower bound must not exceed the upper")
+        out[name] = (lo, hi)
+    return out
 
 
 def parse_bounds(specs: Sequence[str]) -> Bounds:
@@ -164,13 +238,13 @@ def parse_bounds(specs: Sequence[str]) -> Bounds:
 
 
 def method_options(method: str, lr: float | None, given: dict[str, Any]) -> dict[str, Any]:
-    """Merge the user's options into ``method``'s defaults; refuse foreign ones.
+    """Merge the user's options into ``method``'s defaults; refuse foreign ones and values out of range.
 
     >>> method_options("adam", None, {"beta1": 0.8})
     {'lr': 0.001, 'beta1': 0.8, 'beta2': 0.999, 'weight_decay': 0.0}
     """
-    if method not in METHODS:
-        raise OptionError(f"--method {method!r} is unknown; choose one of {', '.join(METHODS)}")
+    if not isinstance(method, str) or method not in METHODS:
+        raise OptionError(f"{{method}} {method!r} is unknown; choose one of {', '.join(METHODS)}")
     defaults = METHODS[method]
     out = dict(defaults)
     if lr is not None:
@@ -180,19 +254,25 @@ def method_options(method: str, lr: float | None, given: dict[str, Any]) -> dict
             continue
         if name not in defaults:
             users = [m for m, d in METHODS.items() if name in d]
-            raise OptionError(
-                f"--{name.replace('_', '-')} does not apply to --method {method}; it is used by {', '.join(users)}"
-            )
+            if not users:
+                known = sorted({k for d in METHODS.values() for k in d} - {"lr"})
+                raise OptionError(f"{name!r} is not a method option; the options are {', '.join(known)}")
+            raise OptionError(f"{{{name}}} does not apply to {{method}} {method}; it is used by {', '.join(users)}")
         out[name] = value
     for name, value in out.items():
-        bad = (
-            (name == "lr" and not value > 0)
-            or (name in ("beta1", "beta2", "momentum", "alpha") and not 0 <= value < 1)
-            or (name == "weight_decay" and not value >= 0)
-            or (name == "history_size" and not (isinstance(value, int) and value >= 1))
-        )
-        if bad or (isinstance(value, float) and not math.isfinite(value)):
-            raise OptionError(f"--{name.replace('_', '-')} = {value} is out of range for --method {method}")
+        lo, hi, lo_open, hi_open = OPTION_RANGES[name]
+        if name == "history_size":
+            ok = _is_int(value) and value >= 1
+        else:
+            ok = (is_real(value) and math.isfinite(value) and (lo < value if lo_open else lo <= value)
+                  and (value < hi if hi_open else value <= hi))
+        if not ok:
+            kind = "an integer >= 1" if name == "history_size" else f"in {describe_range(lo, hi, lo_open, hi_open)}"
+            raise OptionError(f"{{{name}}} must be {kind} for {{method}} {method}, got {value!r}")
+    if method == "nesterov" and out["momentum"] == 0:
+        # torch's SGD: "Nesterov momentum requires a momentum and zero dampening".
+        raise OptionError("{momentum} must be in (0, 1) for {method} nesterov (Nesterov's look-ahead needs momentum), "
+                          "got 0; use [[--method gd||method='gd']] for no momentum")
     return out
 
 
@@ -210,46 +290,46 @@ def resolve_x0(variables: Sequence[str], x0: X0) -> dict[str, float] | None:
     if x0 is None:
         return None
     names = list(variables)
+    example = "[[--x0 " + ",".join(f"{n}=0" for n in names) + "||x0={" + ", ".join(f"'{n}': 0" for n in names) + "}]]"
     if isinstance(x0, Mapping):
         unknown = [k for k in x0 if k not in names]
         if unknown:
             raise OptionError(
-                f"--x0 names {', '.join(map(str, unknown))}, not a variable of the expression "
+                f"{{x0}} names {', '.join(map(str, unknown))}, not a variable of the expression "
                 f"(variables: {', '.join(names)})"
             )
         missing = [n for n in names if n not in x0]
         if missing:
-            raise OptionError(f"--x0 is missing {', '.join(missing)}; give every variable, e.g. --x0 "
-                              + ",".join(f"{n}=0" for n in names))
+            raise OptionError(f"{{x0}} is missing {', '.join(missing)}; give every variable, e.g. {example}")
         values = [x0[n] for n in names]
-    elif isinstance(x0, (int, float)) and not isinstance(x0, bool):
+    elif is_real(x0):
         if len(names) != 1:
-            raise OptionError(
-                f"--x0 {x0} gives one number but the expression has {len(names)} variables; "
-                "use --x0 " + ",".join(f"{n}=0" for n in names)
-            )
+            raise OptionError(f"{{x0}} {x0} gives one number but the expression has {len(names)} variables; "
+                              f"use {example}")
         values = [x0]
-    elif isinstance(x0, Sequence) and not isinstance(x0, str):
+    elif isinstance(x0, Sequence) and not isinstance(x0, (str, bytes)):
         if len(x0) != len(names):
             raise OptionError(
-                f"--x0 gives {len(x0)} values but the expression has {len(names)} variables ({', '.join(names)})"
+                f"{{x0}} gives {len(x0)} values but the expression has {len(names)} variables ({', '.join(names)})"
             )
         values = list(x0)
     else:
-        raise OptionError(f"--x0 must be a mapping, a sequence or a number, not {type(x0).__name__}")
+        raise OptionError(f"{{x0}} must be a mapping, a sequence or a number, not {type(x0).__name__}")
     out: dict[str, float] = {}
     for n, v in zip(names, values):
         try:
+            if isinstance(v, (str, bytes, bool)):
+                raise TypeError
             fv = float(v)
         except (TypeError, ValueError):
-            raise OptionError(f"--x0 value for {n} is not a number: {v!r}") from None
+            raise OptionError(f"{{x0}} value for {n} is not a number: {v!r}") from None
         if not math.isfinite(fv):
-            raise OptionError(f"--x0 value for {n} must be finite, got {v}")
+            raise OptionError(f"{{x0}} value for {n} must be finite, got {v}")
         out[n] = fv
     return out
 
 
-def parse_assignments(text: str, option: str) -> dict[str, float] | list[float]:
+def parse_assignments(text: str, option: str, *, names_required: bool = False) -> dict[str, float] | list[float]:
     """Parse ``x=1,y=2`` (or ``1,2`` / ``1``) as given to ``--x0`` or ``--param``.
 
     >>> parse_assignments("x=1, y=-2.5", "--x0")
@@ -258,9 +338,12 @@ def parse_assignments(text: str, option: str) -> dict[str, float] | list[float]:
     [0.5]
     """
     parts = [p.strip() for p in text.split(",")]
+    form = "a=2" if names_required else "x=1,y=2"
     if not text.strip() or any(not p for p in parts):
-        raise OptionError(f"{option} {text!r} is empty or has an empty item; write it as x=1,y=2")
+        raise OptionError(f"{option} {text!r} is empty or has an empty item; write it as {option} {form}")
     named = [p for p in parts if "=" in p]
+    if names_required and len(named) != len(parts):
+        raise OptionError(f"{option} {text!r}: expected name=value, e.g. {option} {form}")
     if named and len(named) != len(parts):
         raise OptionError(f"{option} {text!r} mixes name=value and bare values; use one form")
     if not named:
@@ -270,7 +353,7 @@ def parse_assignments(text: str, option: str) -> dict[str, float] | list[float]:
         name, _, value = p.partition("=")
         name = name.strip()
         if not name.isidentifier():
-            raise OptionError(f"{option} {text!r}: {name!r} is not a variable name")
+            raise OptionError(f"{option} {text!r}: {name!r} is not a variable name; expected name=value, e.g. {option} {form}")
         if name in out:
             raise OptionError(f"{option} {text!r} gives {name} twice")
         out[name] = _number(value.strip(), option, name)

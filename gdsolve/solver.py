@@ -32,25 +32,30 @@ from collections.abc import Iterator
 
 import torch
 
-from .errors import OptionError
+from .errors import GdsolveError, OptionError, render
 from .methods import Updater, build_updater
 from .objective import Objective
 from .result import OptimizeResult, Point, RuleCheck, Step
 from .settings import Settings
-from .status import StopRule, stop_message
+from .stationarity import RunFacts, Stationarity, check, diagnose
+from .status import Status, StopRule, format_pair, stop_message
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-BLOWUP_RISES = 25  # consecutive increases of f (beyond the start value) that mean "blowing up"
-BLOWUP_NORM = 1e12  # ||x|| beyond this many times (1 + ||x0||) means "exploding"
+# Blow-up is judged on the behaviour of f, never on the size of x: a
+# minimizer may simply be far away (1e13) or very near zero (1e-8).
+BLOWUP_RISES = 25  # consecutive steps that made f worse, ending worse than at the start
+COLLAPSED = 1e-3  # a line search whose accepted step is below this fraction of its first trial collapsed
 
 
 class Descent:
     """One run, as an iterator of steps.
 
-    Iterate it to run; call :meth:`result` afterwards (or after an interrupt)
-    for the :class:`~gdsolve.result.OptimizeResult`.
+    Iterate it once to run (a finished run refuses a second pass: prepare a
+    new one); call :meth:`result` afterwards, or after an interrupt, for the
+    :class:`~gdsolve.result.OptimizeResult`. :meth:`result` is idempotent: it
+    evaluates the final point once and returns the same record every time.
 
     Args:
         objective: the compiled function (see :func:`~gdsolve.objective.compile_objective`).
@@ -66,7 +71,7 @@ class Descent:
         names = objective.variables
         unknown = [n for n in settings.bounds if n not in names]
         if unknown:
-            raise OptionError(f"--bounds names {', '.join(unknown)}, not a variable of the expression ({', '.join(names)})")
+            raise OptionError(f"{{bounds}} names {', '.join(unknown)}, not a variable of the expression ({', '.join(names)})")
         lo = [settings.bounds.get(n, (-math.inf, math.inf))[0] for n in names]
         hi = [settings.bounds.get(n, (-math.inf, math.inf))[1] for n in names]
         if x0 is None:
@@ -75,7 +80,7 @@ class Descent:
         else:
             outside = [f"{n}={x0[n]:g}" for n, a, b in zip(names, lo, hi) if not a <= x0[n] <= b]
             if outside:
-                raise OptionError(f"--x0 {', '.join(outside)} lies outside --bounds; start inside them")
+                raise OptionError(f"{{x0}} {', '.join(outside)} lies outside {{bounds}}; start inside them")
             X = torch.tensor([[x0[n] for n in names]], dtype=self.dtype)
             self.seed = None
         self.X = X.requires_grad_(True)
@@ -93,13 +98,27 @@ class Descent:
         self.detail = ""
         self.last_step = math.nan
         self.last_fchange = math.nan
+        self.last_t: float | None = None
+        self.ls_failed = self.ls_nonfinite = False
         self.lr = settings.lr
-        self._best: tuple[float, list[float], int] = (math.nan, list(self.x0.values()), 0)
+        # The best point is kept as plain values (minimized f, x, k); never a non-finite one.
+        self._best: tuple[float, list[float], int] | None = None
+        # Per variable, the largest |x_i| seen: each variable's own scale, for the stationarity check.
+        self._seen = [abs(v) for v in self.x0.values()]
+        self._final: tuple[float, list[float]] | None = None  # (F, G) at the final X when the loop evaluated it
+        self._started = False
+        self._result: OptimizeResult | None = None
         self._t0 = time.perf_counter()
         self._elapsed: float | None = None
         self.updater = build_updater(settings.method, dict(settings.options, lr=settings.lr), self.X,
                                      settings.line_search, self._evaluate_nograd, objective, self._count, self.bounds)
         self.scheduler = _scheduler(settings, self.updater)
+
+    def settings_dict(self) -> dict:
+        """Every setting of this run as JSON-ready values: the trace header and the result both carry it."""
+        obj = self.objective
+        return {**self.settings.as_dict(), "seed": self.seed, "params": dict(obj.parsed.params),
+                "vars": list(obj.variables)}
 
     def _count(self) -> None:
         self.nfev += 1
@@ -116,6 +135,9 @@ class Descent:
     # two lists, as the tutorial's torch.norm(prev_x - x), so a step lost to
     # rounding counts as zero). Every stopping rule is a float comparison.
     def __iter__(self) -> Iterator[Step]:
+        if self._started:
+            raise GdsolveError("this run has already been iterated; call gdsolve.prepare(...) again for a new run")
+        self._started = True
         s = self.settings
         obj = self.objective
         eps, max_iter, ftol = s.eps, s.max_iter, s.ftol
@@ -125,17 +147,18 @@ class Descent:
         # target is on the user's f; compare on the minimized value sign*f.
         target = -math.inf if s.target is None else sign * s.target
         X = self.X
-        update = self.updater.update
+        updater = self.updater
+        update = updater.update
         scheduler, bounds = self.scheduler, self.bounds
         ones = torch.ones(X.shape[0], dtype=self.dtype)
         t0 = self._t0 = time.perf_counter()
         perf = time.perf_counter
         dist = math.dist
         isfinite = math.isfinite
-        best_f = f_prev = math.inf  # the best point is kept as plain values; a Point is built at the end
+        seen = self._seen
+        best_f = f_prev = math.inf
         f_start = math.nan
         rises = 0
-        x_limit = BLOWUP_NORM * (1.0 + math.hypot(*self.x0.values()))
         lr = self.lr
         x = X.tolist()[0]
         for k in range(max_iter):
@@ -147,9 +170,9 @@ class Descent:
             g = G.tolist()[0]
             gnorm = math.hypot(*g)
             now = perf() - t0
+            self._final = (f, g)
             if not (isfinite(f) and isfinite(gnorm)):
-                self._nonfinite(k, f, gnorm, x)
-                return
+                return self._nonfinite(k, f, gnorm, x)
             if k == 0:
                 f_start = f
             if f < best_f:
@@ -167,25 +190,36 @@ class Descent:
                 return self._stop(StopRule.TIME_LIMIT)
             rises = rises + 1 if f > f_prev else 0
             if rises >= BLOWUP_RISES and f > f_start:
-                return self._blowup(k, f"f rose for {rises} steps in a row, to {sign * f:.6g}")
+                worse = "rose" if sign > 0 else "fell"
+                return self._blowup(k, f"f {worse} for {rises} steps in a row, to {sign * f:.6g}")
             t = update(X, G, F, lr)
+            if updater.unbounded is not None:  # a line-search trial found f = -inf
+                self.nit = k
+                trial = updater.unbounded
+                return self._nonfinite(k, trial.value, 0.0, trial.x, what="f (at a line-search trial point)")
             if bounds is not None:
                 X.detach().clamp_(bounds[0], bounds[1])
             x_new = X.tolist()[0]
             step = dist(x, x_new)
             self.nit = k + 1
             self.last_step = step
+            self.last_t = t
+            self._final = None
             grad = tuple(g) if sign > 0 else tuple([-v for v in g])
-            yield Step(k, tuple(x), sign * f, grad, gnorm, step, lr, now, t)
+            yield Step(k, tuple(x), sign * f, grad, gnorm, step, lr, now, t, updater.failed)
             x = x_new
             f_prev = f
+            for i, v in enumerate(x):
+                if not v <= seen[i] >= -v:  # |v| > seen[i], or v is nan
+                    seen[i] = abs(v)
             if self.stop_requested:
                 return self._stop(StopRule.INTERRUPTED)
-            if not isfinite(step) or math.hypot(*x) > x_limit:
-                return self._blowup(k + 1, f"||x|| exploded to {math.hypot(*x):.3g}")
+            if not isfinite(step):
+                return self._nonfinite(k + 1, math.nan, math.nan, x, what="x")
             if scheduler is not None:
                 lr = self.lr = _advance(scheduler)
             if step < eps:
+                self.ls_failed, self.ls_nonfinite = updater.failed, updater.nonfinite_trial
                 return self._stop(StopRule.EPS)
         self._stop(StopRule.MAX_ITER)
 
@@ -195,76 +229,150 @@ class Descent:
         On a bound, the part of the gradient that points outside cannot be
         followed; what is left is what the gtol rule must compare.
         """
+        return math.hypot(*[gi for gi, free in zip(g, self._free(x, g)) if free])
+
+    def _free(self, x: list[float], g: list[float]) -> list[bool]:
+        """Per variable: not held on a bound by a gradient that points outside."""
         bounds = self.settings.bounds
-        total = 0.0
+        out = []
         for name, xi, gi in zip(self.objective.variables, x, g):
             lo, hi = bounds.get(name, (-math.inf, math.inf))
-            if (xi <= lo and gi > 0) or (xi >= hi and gi < 0):
-                continue
-            total += gi * gi
-        return math.sqrt(total)
+            out.append(not ((xi <= lo and gi > 0) or (xi >= hi and gi < 0)))
+        return out
 
     def _stop(self, rule: StopRule) -> None:
         self.rule = rule
 
     def _blowup(self, k: int, what: str) -> None:
         self.rule = StopRule.BLOWUP
-        self.detail = f"{what} at iteration {k}; try a smaller --lr (e.g. --lr {self.lr / 10:g})"
+        self.detail = f"{what} at iteration {k}; try a smaller {{lr}} (e.g. [[--lr {self.lr / 10:g}||lr={self.lr / 10:g}]])"
 
-    def _nonfinite(self, k: int, f: float, gnorm: float, x: list[float]) -> None:
+    def _nonfinite(self, k: int, f: float, gnorm: float, x: list[float], what: str = "") -> None:
         self.rule = StopRule.NONFINITE
-        what = "f" if not math.isfinite(f) else "the gradient"
-        value = f if not math.isfinite(f) else gnorm
+        sign = self.objective.sign
+        if not what:
+            what = "f" if not math.isfinite(f) else "the gradient"
+        value = "" if what == "x" else f" {sign * f if what.startswith('f') else gnorm}"
         at = ", ".join(f"{n}={v:.6g}" for n, v in zip(self.objective.variables, x))
         if k == 0:
-            hint = "f is not finite at the start point (outside the formula's domain, or overflowing); choose another --x0"
+            hint = ("f is not finite at the start point (outside the formula's domain, or overflowing); "
+                    "choose another {x0}")
         else:
-            hint = f"try a smaller --lr (e.g. --lr {self.lr / 10:g})"
-        self.detail = f"{what} became {value} at iteration {k} ({at}); {hint}"
+            hint = f"try a smaller {{lr}} (e.g. [[--lr {self.lr / 10:g}||lr={self.lr / 10:g}]])"
+        became = "became non-finite" if what == "x" else "became"
+        self.detail = f"{what} {became}{value} at iteration {k} ({at}); {hint}"
 
     def interrupt(self) -> None:
         """Mark the run as interrupted (Ctrl-C); :meth:`result` still works."""
         self.rule = StopRule.INTERRUPTED
 
     def result(self) -> OptimizeResult:
-        """Evaluate f and its gradient at the final point and build the result."""
+        """The outcome: the final point evaluated once, the stop judged, the record built (once)."""
+        if self._result is not None:
+            return self._result
         if self._elapsed is None:
             self._elapsed = time.perf_counter() - self._t0
         obj = self.objective
         names = obj.variables
-        X = self.X.detach().requires_grad_(True)
-        F = obj(X)
-        (G,) = torch.autograd.grad(F, X, torch.ones_like(F))
-        self._count()
-        f = obj.reported(F.item())
-        grad = [obj.sign * v for v in G.tolist()[0]]
-        x = dict(zip(names, X.tolist()[0]))
-        bf, bx, bk = self._best
-        best = Point(dict(zip(names, bx)), obj.reported(bf), bk)
-        if _better(f, best.fun, obj.sign):
-            best = Point(dict(x), f, self.nit)
+        sign = obj.sign
+        if self._final is None:  # the last update moved X: evaluate the new point (counted once)
+            X = self.X.detach().requires_grad_(True)
+            F = obj(X)
+            (G,) = torch.autograd.grad(F, X, torch.ones_like(F))
+            self._count()
+            self._final = (F.item(), G.tolist()[0])
+        fmin, gmin = self._final
+        f = sign * fmin
+        grad = [sign * v for v in gmin]
+        xs = self.X.detach().tolist()[0]
+        x = dict(zip(names, xs))
+        best = self._best_point(x, fmin)
         gnorm = math.hypot(*grad)
         rule = self.rule or StopRule.INTERRUPTED
+        status = rule.status
         # gtol is measured on the projected gradient when there are bounds.
-        gtest = self._projected_norm(list(x.values()), [obj.sign * v for v in grad]) if self.bounds is not None else gnorm
+        gtest = self._projected_norm(xs, gmin) if self.bounds is not None else gnorm
         checks = self._checks(f, gtest)
         measured = {c.rule: (c.value, c.tol) for c in checks}
-        value, tol = measured.get(rule, measured.get(StopRule.EPS, (math.nan, math.nan)))
-        if rule is StopRule.MAX_ITER:
-            value, tol = self.last_step, self.settings.eps
+        value, tol = measured.get(rule, (math.nan, math.nan))
         detail = "projected " if rule is StopRule.GTOL and self.bounds is not None else self.detail
-        message = stop_message(rule, value=value, tol=tol, nit=self.nit, detail=detail)
-        return OptimizeResult(
+        verdict = None
+        if rule in (StopRule.EPS, StopRule.FTOL):
+            verdict = self._stationarity(xs, gmin)
+            if not verdict.stationary:
+                status = Status.STALLED
+                detail = diagnose(names, verdict, self._facts())
+        if rule is StopRule.MAX_ITER:
+            detail = self._max_iter_detail()
+        template = stop_message(rule, status, value=value, tol=tol, nit=self.nit, detail=detail)
+        if verdict is not None and not verdict.checked:
+            template += f" ({verdict.reason})"
+        self._result = OptimizeResult(
             x=x, fun=f, grad=dict(zip(names, grad)), grad_norm=gnorm,
             nit=self.nit, nfev=self.nfev, ngev=self.ngev,
-            status=rule.status, stop_rule=rule, message=message,
+            status=status, stop_rule=rule, message=render(template, cli=False),
             x0=self.x0, seed=self.seed, expression=obj.text, variables=names,
-            sense="maximize" if obj.sign < 0 else "minimize",
+            sense="maximize" if sign < 0 else "minimize",
             elapsed=self._elapsed, best=best, checks=checks,
-            settings={**self.settings.as_dict(), "params": dict(obj.parsed.params), "vars": list(names)},
+            settings=self.settings_dict(),
             active_bounds=self._active_bounds(x),
             final_lr=self.lr,
+            stationarity=_stationarity_record(names, verdict),
+            message_template=template,
         )
+        return self._result
+
+    def _best_point(self, x: dict[str, float], fmin: float) -> Point | None:
+        """The best finite point seen, the final one included; ``None`` when none was finite."""
+        sign = self.objective.sign
+        cand = self._best
+        if math.isfinite(fmin) and all(math.isfinite(v) for v in x.values()) and (cand is None or fmin < cand[0]):
+            return Point(dict(x), sign * fmin, self.nit)
+        if cand is None:
+            return None
+        bf, bx, bk = cand
+        return Point(dict(zip(self.objective.variables, bx)), sign * bf, bk)
+
+    def _stationarity(self, x: list[float], g: list[float]) -> Stationarity:
+        """Judge the final point; with bounds, only the variables free to move count."""
+        if self.bounds is None:
+            return check(self.objective, x, self._seen)
+        free = self._free(x, g)
+        if not any(free):
+            return Stationarity(True, True, tuple(0.0 for _ in x), tuple(self._seen), 0.0)
+        held = [xi for xi, fr in zip(x, free) if not fr]
+        idx = [i for i, fr in enumerate(free) if fr]
+
+        def restricted(Xf: torch.Tensor) -> torch.Tensor:
+            cols, it_f, it_h = [], iter(Xf.unbind(1)), iter(held)
+            for fr in free:
+                cols.append(next(it_f) if fr else torch.full_like(Xf[:, 0], next(it_h)))
+            return self.objective(torch.stack(cols, 1))
+
+        v = check(restricted, [x[i] for i in idx], [self._seen[i] for i in idx])
+        if not v.checked:
+            return v
+        dist, scale = [0.0] * len(x), list(self._seen)
+        for j, i in enumerate(idx):
+            dist[i], scale[i] = v.distance[j], v.scale[j]
+        return Stationarity(True, v.stationary, tuple(dist), tuple(scale), v.relative, idx[v.worst])
+
+    def _facts(self) -> RunFacts:
+        s = self.settings
+        t = self.last_t
+        collapsed = t is not None and s.line_search != "none" and t < COLLAPSED * self.lr
+        return RunFacts(method=s.method, schedule=s.schedule, lr0=s.lr, lr=self.lr, eps=s.eps,
+                        line_search=s.line_search, collapsed=collapsed, ls_failed=self.ls_failed,
+                        ls_nonfinite=self.ls_nonfinite)
+
+    def _max_iter_detail(self) -> str:
+        s = self.settings
+        if s.eps == 0:
+            return "eps is 0: the step rule is off"
+        if math.isnan(self.last_step):
+            return "no step was made"
+        step, eps = format_pair(self.last_step, s.eps)
+        return f"last step {step} >= eps {eps}"
 
     def _checks(self, f: float, gnorm: float) -> tuple[RuleCheck, ...]:
         """Every active stopping rule, measured at the end against its tolerance."""
@@ -293,6 +401,18 @@ class Descent:
             elif x[name] >= hi:
                 out[name] = "upper"
         return out
+
+
+def _stationarity_record(names: tuple[str, ...], v: Stationarity | None) -> dict | None:
+    """The JSON-ready account of the stationarity check, or ``None`` when it was not made."""
+    if v is None:
+        return None
+    from .stationarity import RTOL
+
+    if not v.checked:
+        return {"checked": False, "reason": v.reason}
+    return {"checked": True, "stationary": v.stationary, "relative_distance": v.relative, "tol": RTOL,
+            "variable": names[v.worst], "distance": dict(zip(names, v.distance))}
 
 
 def _random_start(names: tuple[str, ...], lo: list[float], hi: list[float], seed: int) -> list[float]:
@@ -336,10 +456,3 @@ def _advance(scheduler: torch.optim.lr_scheduler.LRScheduler) -> float:
         warnings.simplefilter("ignore")
         scheduler.step()
     return float(scheduler.optimizer.param_groups[0]["lr"])
-
-
-def _better(f: float, ref: float, sign: float) -> bool:
-    """Is f better than ref (lower when minimizing, higher when maximizing)?"""
-    if math.isnan(f):
-        return False
-    return math.isnan(ref) or sign * f < sign * ref

@@ -24,7 +24,9 @@ class ExitStatus(enum.IntEnum):
 
     #: A stopping rule that means success fired (step, gradient, f-change or target).
     CONVERGED = 0
-    #: The run used its whole budget (``--max-iter`` or ``--time-limit``) without converging.
+    #: The run did not converge: it used its whole budget (``--max-iter`` or
+    #: ``--time-limit``), or it stalled (steps fell below eps while the gradient
+    #: is not small on the problem's own scale).
     NOT_CONVERGED = 1
     #: Bad input or usage: a malformed expression, an invalid option, a missing file.
     USAGE = 2
@@ -32,7 +34,7 @@ class ExitStatus(enum.IntEnum):
     DIVERGED = 3
     #: A bug in gdsolve itself (please report it); ``--debug`` shows the traceback.
     INTERNAL_ERROR = 70
-    #: Interrupted by Ctrl-C (SIGINT); the best point so far is still reported.
+    #: Interrupted by Ctrl-C (SIGINT); the last point and the best point seen are still reported.
     INTERRUPTED = 130
     #: stdout was closed by its reader (``gdsolve ... | head``); ends quietly,
     #: as a Unix tool stopped by SIGPIPE would (128 + 13).
@@ -43,6 +45,7 @@ class Status(str, enum.Enum):
     """How a run ended; the string value is what JSON output carries."""
 
     CONVERGED = "converged"
+    STALLED = "stalled"
     MAX_ITER = "max_iter"
     TIME_LIMIT = "time_limit"
     DIVERGED = "diverged"
@@ -61,6 +64,7 @@ class Status(str, enum.Enum):
 
 _EXIT = {
     Status.CONVERGED: ExitStatus.CONVERGED,
+    Status.STALLED: ExitStatus.NOT_CONVERGED,
     Status.MAX_ITER: ExitStatus.NOT_CONVERGED,
     Status.TIME_LIMIT: ExitStatus.NOT_CONVERGED,
     Status.DIVERGED: ExitStatus.DIVERGED,
@@ -83,7 +87,12 @@ class StopRule(str, enum.Enum):
 
     @property
     def status(self) -> Status:
-        """The run outcome this rule implies."""
+        """The run outcome this rule implies when it fires.
+
+        ``eps`` and ``ftol`` measure the steps, not the point: when one of them
+        fires while the gradient is not small on the problem's own scale, the
+        run is :attr:`Status.STALLED` instead (see :mod:`gdsolve.stationarity`).
+        """
         return _RULE_STATUS[self]
 
 
@@ -99,29 +108,37 @@ _RULE_STATUS = {
     StopRule.INTERRUPTED: Status.INTERRUPTED,
 }
 
-#: One sentence per stop rule. Fields: ``value`` (what was measured), ``tol``
-#: (the tolerance), ``nit`` (iterations made), ``detail`` (free text).
-STOP_MESSAGES: dict[StopRule, str] = {
-    StopRule.EPS: "converged: step {value} < eps {tol}",
-    StopRule.GTOL: "converged: {detail}gradient norm {value} < gtol {tol}",
-    StopRule.FTOL: "converged: relative change in f {value} <= ftol {tol}",
-    StopRule.TARGET: "converged: f {value} reached target {tol}",
-    StopRule.MAX_ITER: "stopped after max-iter {nit} steps without converging (last step {value} >= eps {tol})",
-    StopRule.TIME_LIMIT: "stopped at the time limit of {tol} s after {nit} steps without converging",
-    StopRule.NONFINITE: "diverged: {detail}",
-    StopRule.BLOWUP: "diverged: {detail}",
-    StopRule.INTERRUPTED: "interrupted after {nit} steps; reporting the best point so far",
+#: The one table of stop messages, for every method: (rule, status) -> sentence.
+#: Fields: ``value`` (what was measured), ``tol`` (the tolerance), ``nit``
+#: (iterations made), ``detail`` (the cause and the fix, or a qualifier).
+STOP_MESSAGES: dict[tuple[StopRule, Status], str] = {
+    (StopRule.EPS, Status.CONVERGED): "converged: step {value} < eps {tol}",
+    (StopRule.EPS, Status.STALLED): "stalled: step {value} < eps {tol}, but {detail}",
+    (StopRule.GTOL, Status.CONVERGED): "converged: {detail}gradient norm {value} < gtol {tol}",
+    (StopRule.FTOL, Status.CONVERGED): "converged: relative change in f {value} <= ftol {tol}",
+    (StopRule.FTOL, Status.STALLED): "stalled: relative change in f {value} <= ftol {tol}, but {detail}",
+    (StopRule.TARGET, Status.CONVERGED): "converged: f {value} reached target {tol}",
+    (StopRule.MAX_ITER, Status.MAX_ITER): "stopped after max-iter {nit} steps without converging ({detail})",
+    (StopRule.TIME_LIMIT, Status.TIME_LIMIT): "stopped at the time limit of {tol} s after {nit} steps without converging",
+    (StopRule.NONFINITE, Status.DIVERGED): "diverged: {detail}",
+    (StopRule.BLOWUP, Status.DIVERGED): "diverged: {detail}",
+    (StopRule.INTERRUPTED, Status.INTERRUPTED): (
+        "interrupted after {nit} steps; x is the last point reached, best the best point seen"
+    ),
 }
 
 
-def stop_message(rule: StopRule, *, value: float = float("nan"), tol: float = float("nan"), nit: int = 0, detail: str = "") -> str:
-    """Format the message for ``rule`` from :data:`STOP_MESSAGES`.
+def stop_message(rule: StopRule, status: Status | None = None, *, value: float = float("nan"),
+                 tol: float = float("nan"), nit: int = 0, detail: str = "") -> str:
+    """Format the message for ``rule`` ending a run with ``status`` (default: the rule's own).
 
     >>> stop_message(StopRule.EPS, value=8.1e-07, tol=1e-06)
     'converged: step 8.1e-07 < eps 1e-06'
+    >>> stop_message(StopRule.MAX_ITER, nit=5, detail="the step rule is off: eps 0")
+    'stopped after max-iter 5 steps without converging (the step rule is off: eps 0)'
     """
     v, t = format_pair(value, tol)
-    return STOP_MESSAGES[rule].format(value=v, tol=t, nit=nit, detail=detail)
+    return STOP_MESSAGES[rule, status or rule.status].format(value=v, tol=t, nit=nit, detail=detail)
 
 
 def format_pair(value: float, tol: float) -> tuple[str, str]:

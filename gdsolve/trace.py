@@ -8,7 +8,8 @@ Two formats (both documented in the README, "Traces"):
   ``type`` field.
 * ``csv`` -- one row per iteration, one column per variable (``x`` values,
   then ``grad_<name>`` columns), for spreadsheets and gnuplot. The last row is
-  the final point, with an empty ``step_norm``.
+  the final point, with an empty ``step_norm``. Column names are always
+  unique (see :func:`csv_columns`).
 
 Step lines are formatted by hand rather than through ``json.dumps``: a trace
 is written on every iteration and must stay cheap (see
@@ -32,7 +33,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -48,12 +49,39 @@ FORMATS = TRACE_FORMATS
 def check_format(fmt: str) -> None:
     """Refuse a trace format gdsolve cannot write."""
     if fmt not in FORMATS:
-        raise OptionError(f"--trace-format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise OptionError(f"{{trace_format}} must be one of {', '.join(FORMATS)}, got {fmt!r}")
 
 
 def _num(v: float | None) -> str:
     # v - v == 0 is False for inf and nan (and None never reaches it).
     return "null" if v is None or v - v != 0 else repr(float(v))
+
+
+#: The CSV columns that are not per variable, in order around the variable columns.
+CSV_FIXED = ("iteration", "f", "grad_norm", "step_norm", "lr", "step_length", "line_search_failed", "elapsed")
+
+
+def csv_columns(variables: Iterable[str]) -> list[str]:
+    """The CSV header: unique names whatever the variables are called.
+
+    Variable columns carry the variable's name and gradient columns
+    ``grad_<name>``; if any of those would repeat a name (a variable called
+    ``f``, ``lr`` or ``grad_x`` beside ``x``), every variable column becomes
+    ``x[<name>]`` and every gradient column ``grad[<name>]`` (brackets never
+    occur in a variable's name).
+
+    >>> csv_columns(["x", "y"])[:6]
+    ['iteration', 'x', 'y', 'f', 'grad_x', 'grad_y']
+    >>> csv_columns(["f", "x"])[:6]
+    ['iteration', 'x[f]', 'x[x]', 'f', 'grad[f]', 'grad[x]']
+    """
+    names = list(variables)
+    plain = [*names, *(f"grad_{n}" for n in names)]
+    if len(set(plain) | set(CSV_FIXED)) == len(plain) + len(CSV_FIXED):
+        xs, gs = names, [f"grad_{n}" for n in names]
+    else:
+        xs, gs = [f"x[{n}]" for n in names], [f"grad[{n}]" for n in names]
+    return [CSV_FIXED[0], *xs, CSV_FIXED[1], *gs, *CSV_FIXED[2:]]
 
 
 class TraceWriter:
@@ -64,13 +92,16 @@ class TraceWriter:
         descent: the run being traced (for the header: expression, settings...).
         fmt: ``"jsonl"`` or ``"csv"``.
         flush: flush after every line (for live consumers of a pipe).
+        cli: word the closing record's message for the command line (``--lr``).
     """
 
-    def __init__(self, stream: IO[str], descent: Any, fmt: str = "jsonl", *, flush: bool = False) -> None:
+    def __init__(self, stream: IO[str], descent: Any, fmt: str = "jsonl", *, flush: bool = False,
+                 cli: bool = False) -> None:
         check_format(fmt)
         self.stream = stream
         self.fmt = fmt
         self.flush = flush
+        self.cli = cli
         self.variables = tuple(descent.objective.variables)
         # Precomputed JSON keys: the per-step work is string joins only.
         self._keys = [json.dumps(n) + ":" for n in self.variables]
@@ -83,10 +114,9 @@ class TraceWriter:
 
     def _header(self, descent: Any) -> str:
         if self.fmt == "csv":
-            cols = ["iteration", *self.variables, "f", *(f"grad_{n}" for n in self.variables),
-                    "grad_norm", "step_norm", "lr", "step_length", "elapsed"]
-            return _csv_line(cols)
+            return _csv_line(csv_columns(self.variables))
         obj = descent.objective
+        settings = descent.settings_dict()  # the very dict the result carries
         header = {
             "type": "header",
             "format": "gdsolve.trace",
@@ -95,18 +125,20 @@ class TraceWriter:
             "expression": obj.text,
             "sense": "maximize" if obj.sign < 0 else "minimize",
             "variables": list(self.variables),
-            "params": dict(obj.parsed.params),
+            "params": settings["params"],
             "x0": descent.x0,
             "seed": descent.seed,
-            "settings": descent.settings.as_dict(),
+            "settings": settings,
         }
         return json.dumps(clean(header), allow_nan=False, separators=(",", ":"))
 
     def __call__(self, step: Step) -> None:
+        failed = "true" if step.line_search_failed else "false"
         if self.fmt == "csv":
             self._write(",".join([str(step.k), *map(_num, step.x), _num(step.f), *map(_num, step.grad),
                                   _num(step.grad_norm), _num(step.step_norm), _num(step.lr),
-                                  "" if step.step_length is None else _num(step.step_length), _num(step.elapsed)]))
+                                  "" if step.step_length is None else _num(step.step_length), failed,
+                                  _num(step.elapsed)]))
             return
         keys = self._keys
         x = ",".join([k + _num(v) for k, v in zip(keys, step.x)])
@@ -114,7 +146,7 @@ class TraceWriter:
         self._write(
             f'{{"type":"step","iteration":{step.k},"x":{{{x}}},"f":{_num(step.f)},"grad":{{{g}}},'
             f'"grad_norm":{_num(step.grad_norm)},"step_norm":{_num(step.step_norm)},"lr":{_num(step.lr)},'
-            f'"step_length":{_num(step.step_length)},"elapsed":{_num(step.elapsed)}}}'
+            f'"step_length":{_num(step.step_length)},"line_search_failed":{failed},"elapsed":{_num(step.elapsed)}}}'
         )
 
     def close(self, result: OptimizeResult) -> None:
@@ -122,9 +154,9 @@ class TraceWriter:
         if self.fmt == "csv":
             self._write(",".join([str(result.nit), *map(_num, result.x.values()), _num(result.fun),
                                   *map(_num, result.grad.values()), _num(result.grad_norm), "",
-                                  _num(result.final_lr), "", _num(result.elapsed)]))
+                                  _num(result.final_lr), "", "", _num(result.elapsed)]))
         else:
-            doc = {"type": "result", **result_document(result)}
+            doc = {"type": "result", **result_document(result, cli=self.cli)}
             self._write(json.dumps(doc, allow_nan=False, separators=(",", ":")))
         self.stream.flush()
 
@@ -166,31 +198,64 @@ class Trace:
 
 
 def read_trace(stream: IO[str], name: str = "-") -> Trace:
-    """Parse a JSON Lines trace; raise :class:`GdsolveError` naming the bad line."""
+    """Parse a JSON Lines trace; raise :class:`GdsolveError` naming the bad line.
+
+    A trace cut short -- its writer stopped mid-line, or reading interrupted
+    by Ctrl-C -- gives what arrived whole (no ``result`` record).
+    """
     header: dict[str, Any] | None = None
     trace: Trace | None = None
-    for lineno, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if lineno == 1 and "," in line and not line.lstrip().startswith("{"):
-                raise GdsolveError(f"{name} is a CSV trace; gdsolve plot reads JSON Lines traces (--trace-format jsonl)") from None
-            raise GdsolveError(f"{name}, line {lineno}: not JSON ({exc.msg}); is it a gdsolve trace?") from None
-        kind = rec.get("type") if isinstance(rec, dict) else None
-        if header is None:
-            if kind != "header" or not isinstance(rec.get("variables"), list):
-                raise GdsolveError(f"{name}, line {lineno}: a gdsolve trace starts with a header record")
-            header = rec
-            trace = Trace(name, header)
-        elif kind == "step":
-            trace.steps.append(rec)  # type: ignore[union-attr]
-        elif kind == "result":
-            trace.result = rec  # type: ignore[union-attr]
+    try:
+        for lineno, line in enumerate(stream, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                if trace is not None and not line.endswith("\n"):
+                    break  # the writer was stopped mid-line (Ctrl-C, a kill): keep what came whole
+                if lineno == 1 and "," in line and not line.lstrip().startswith("{"):
+                    raise GdsolveError(f"{name} is a CSV trace; gdsolve plot reads JSON Lines traces "
+                                       "(--trace-format jsonl)") from None
+                raise GdsolveError(f"{name}, line {lineno}: not JSON ({exc.msg}); is it a gdsolve trace?") from None
+            kind = rec.get("type") if isinstance(rec, dict) else None
+            if header is None:
+                if kind != "header" or not isinstance(rec.get("variables"), list):
+                    raise GdsolveError(f"{name}, line {lineno}: a gdsolve trace starts with a header record")
+                header = rec
+                trace = Trace(name, header)
+            elif kind == "step":
+                trace.steps.append(rec)  # type: ignore[union-attr]
+            elif kind == "result":
+                trace.result = rec  # type: ignore[union-attr]
+    except KeyboardInterrupt:
+        if trace is None:
+            raise
     if trace is None:
         raise GdsolveError(f"{name} is empty; expected a gdsolve trace (gdsolve minimize ... --trace FILE)")
     return trace
+
+
+def read_traces(names: Sequence[str], stdin: IO[str] | None) -> list[Trace]:
+    """Read the named trace files (``-``: ``stdin``, once); errors name the file and the fix."""
+    if list(names).count("-") > 1:
+        raise OptionError("stdin (-) can be read only once")
+    loaded = []
+    for name in names:
+        if name == "-":
+            if stdin is None or stdin.isatty():
+                raise OptionError("no trace given: name a trace file, or pipe one in "
+                                  "(gdsolve minimize ... --trace - | gdsolve plot -o run.png)")
+            loaded.append(read_trace(stdin, "stdin"))
+            continue
+        try:
+            with open(name, encoding="utf-8") as fh:
+                loaded.append(read_trace(fh, name))
+        except OSError as exc:
+            raise OptionError(f"cannot read {name}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise GdsolveError(f"{name} is not text; expected a gdsolve trace (JSON Lines)") from None
+    return loaded
 
 
 def finite(values: Iterable[float | None]) -> list[float]:

@@ -45,3 +45,29 @@ def test_result_repr_and_dict():
     assert "converged" in repr(r)
     d = r.to_dict()
     assert d["status"] == "converged" and d["success"] is True
+
+
+def test_unknown_keyword_is_gdsolves_own_error_listing_the_valid_ones():
+    with pytest.raises(OptionError, match="unknown setting 'lrr'; did you mean 'lr'") as info:
+        minimize("x**2", lrr=0.1)
+    assert "max_iter" in str(info.value) and "x0" in str(info.value)
+
+
+@pytest.mark.parametrize(("kw", "python", "cli"), [
+    ({"lr": -1}, "lr must be a positive number", "--lr must be a positive number"),
+    ({"max_iter": 0}, "max_iter must be an integer", "--max-iter must be an integer"),
+    ({"x0": {"x": 1}, "variables": ["x", "y"]}, "variables lists x, y", "--vars lists x, y"),
+    ({"x0": {"z": 1}}, "x0 names z", "--x0 names z"),
+    ({"method": "adam", "options": {"beta1": 2}}, "beta1 must be in [0, 1) for method adam", "--beta1 must be in [0, 1)"),
+])
+def test_errors_name_keywords_in_python_and_flags_on_the_command_line(kw, python, cli):
+    with pytest.raises(gdsolve.GdsolveError) as info:
+        minimize("x**2", **kw)
+    assert python in str(info.value) and "--" not in str(info.value)
+    assert cli in info.value.cli_message()
+
+
+def test_result_message_speaks_python():
+    r = minimize("x**2 + y**2", x0={"x": 1, "y": 1}, lr=1.2, max_iter=5000)
+    assert "lr=0.12" in r.message and "--lr" not in r.message
+    assert "--lr 0.12" in r.message_for(cli=True)

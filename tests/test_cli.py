@@ -7,9 +7,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from gdsolve.cli import app, main, protect_leading_minus
+from gdsolve.cli import app, main
+from gdsolve.settings import METHODS
+from gdsolve.errors import OptionError
+from gdsolve.shell import scan_argv
 from gdsolve.status import ExitStatus
 
 runner = CliRunner()
@@ -139,11 +144,68 @@ def test_time_limit_exit_1():
     assert code == ExitStatus.NOT_CONVERGED and doc["status"] == "time_limit" and doc["stop_rule"] == "time_limit"
 
 
-def test_usage_errors_through_main_are_one_line(capsys):
-    for args in (["minimize", "x**2", "--lr", "abc"], ["minimize", "x**2", "--bogus"], ["minimize"], ["nosuch"]):
-        assert main(args) == ExitStatus.USAGE
+USAGE_ERRORS = [
+    (["minimize", "x**2", "--lr", "abc"], "Invalid value for '--lr'"),
+    (["minimize", "x**2", "--bogus"], "No such option"),
+    (["minimize"], "Missing argument"),
+    (["nosuch"], "No such command"),
+    (["minimize", "x**2", "--method", "nesterov", "--momentum", "0"], "--momentum must be in (0, 1) for --method nesterov"),
+    (["minimize", "x**2", "--lr", "0.1", "--lr", "0.2"], "--lr is given twice"),
+    (["minimize", "x**2", "--json", "--json"], "--json is given twice"),
+    (["minimize", "x**2", "--trace-format", "csv"], "--trace-format applies to a trace"),
+    (["minimize", "x**2", "--json", "--every", "5"], "--every spaces the table's rows, but --json prints no table"),
+    (["minimize", "x**2", "--quiet", "--every", "5"], "--quiet prints no table rows"),
+    (["minimize", "x**2", "--every", "0"], "--every must be an integer >= 1"),
+    (["minimize", "x**2", "--json", "--quiet"], "--quiet has no effect with --json"),
+    (["minimize", "x**2", "--param", "a"], "--param 'a': expected name=value"),
+    (["minimize", "x**2", "--eps", "inf"], "--eps must be a finite number"),
+    (["minimize", "x**2", "--momentum", "0.5"], "--momentum does not apply to --method gd"),
+    (["minimize", "x**2", "--method", "rmsprop", "--alpha", "1"], "--alpha must be in [0, 1) for --method rmsprop"),
+    (["minimize", "x\u00b7y"], "write multiplication as *"),
+    (["minimize", "x \u2212 1"], "type '-' instead"),
+    (["plot", "--dpi", "300"], "--dpi sets the resolution of a file"),
+]
+
+
+@pytest.mark.parametrize(("args", "fragment"), USAGE_ERRORS, ids=[" ".join(a)[:40] for a, _ in USAGE_ERRORS])
+def test_usage_errors_through_main_are_one_line_exit_2(args, fragment, capsys):
+    assert main(args) == ExitStatus.USAGE
+    out, err = capsys.readouterr()
+    assert err.startswith("error: ") and err.count("\n") == 1 and out == "", err
+    assert fragment in err
+
+
+def test_plot_errors_name_the_real_cause(tmp_path, capsys):
+    trace = tmp_path / "t.jsonl"
+    assert main(["minimize", "(x-4)**2", "--trace", str(trace), "--quiet"]) == 0
+    capsys.readouterr()
+    for args, fragment in [(["-o", "/no/such/dir/x.png"], "cannot write /no/such/dir/x.png: No such file or directory"),
+                           (["-o", str(tmp_path / "x.png"), "--width", "100000", "--height", "100000"],
+                            "--width 100000 is out of range for -o: 16 to 8192 pixels"),
+                           (["-o", str(tmp_path / "x.png"), "--dpi", "5"], "--dpi 5 is out of range"),
+                           (["-o", str(tmp_path / "x.bmp")], "must end in .png, .svg, .pdf")]:
+        assert main(["plot", str(trace), *args]) == ExitStatus.USAGE, args
         err = capsys.readouterr().err
-        assert err.startswith("error: ") and err.count("\n") == 1, err
+        assert err.startswith("error: ") and fragment in err and err.count("\n") == 1, err
+
+
+def test_no_arguments_prints_help_once(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Usage:") == 1 and "minimize" in out
+
+
+def test_json_message_speaks_the_command_line():
+    code, out, _ = invoke("minimize", "x**2 + y**2", "--x0", "x=1,y=1", "--lr", "1.2", "--max-iter", "5000", "--json")
+    doc = json.loads(out)
+    assert code == ExitStatus.DIVERGED and "--lr 0.12" in doc["message"]
+
+
+def test_stalled_is_exit_1_in_json():
+    code, out, _ = invoke("minimize", "(x-4)**2", "--x0", "0", "--schedule", "cosine", "--t-max", "10", "--json")
+    doc = json.loads(out)
+    assert code == ExitStatus.NOT_CONVERGED and doc["status"] == "stalled" and doc["success"] is False
+    assert doc["stop_rule"] == "eps" and "--t-max" in doc["message"] and doc["stationarity"]["stationary"] is False
 
 
 def test_leading_minus_formula(capsys):
@@ -157,8 +219,8 @@ def test_protect_leading_minus_leaves_options_alone():
     from typer.main import get_command
 
     cmd = get_command(app)
-    assert protect_leading_minus(cmd, ["minimize", "--lr", "-0.1", "x"]) == ["minimize", "--lr", "-0.1", "x"]
-    assert protect_leading_minus(cmd, ["minimize", "-x", "--json"]) == ["minimize", "--json", "--", "-x"]
+    assert scan_argv(cmd, ["minimize", "--lr", "-0.1", "x"], OptionError) == ["minimize", "--lr", "-0.1", "x"]
+    assert scan_argv(cmd, ["minimize", "-x", "--json"], OptionError) == ["minimize", "--json", "--", "-x"]
 
 
 def test_version_and_help(capsys):
@@ -168,7 +230,127 @@ def test_version_and_help(capsys):
     assert "--x0" in capsys.readouterr().out
 
 
+def help_text(*args, columns=80):
+    runner_ = CliRunner()
+    result = runner_.invoke(app, [*args, "--help"], env={"COLUMNS": str(columns), "TERMINAL_WIDTH": str(columns)})
+    assert result.exit_code == 0
+    return result.stdout
+
+
+@pytest.mark.parametrize("command", ["minimize", "maximize"])
+def test_help_teaches_in_panels_examples_and_exit_codes(command):
+    text = help_text(command)
+    for panel in ("Formula and start point", "Method and its options", "Stopping rules", "Learning-rate schedule",
+                  "Bounds", "Output", "Examples", "Exit codes"):
+        assert panel in text, panel
+    lines = text.splitlines()
+    assert max(len(ln) for ln in lines) <= 80
+    assert "<str>" not in text.split("Formula and start point")[1]  # options show what to type, not a type name
+    words = " ".join(" ".join(ln.replace("│", " ").split()) for ln in lines).split()
+    for method in METHODS:  # no method name cut mid-word
+        assert method in words or f"{method}," in words or f"{method};" in words or any(w.startswith(method) for w in words)
+    from gdsolve.cli import EXAMPLES
+    for cmd, _ in EXAMPLES[command]:
+        assert cmd in text
+    for code in ExitStatus:
+        assert any(ln.strip().startswith(f"{int(code)} ") for ln in lines), code
+
+
+def test_shell_completion_is_offered():
+    text = help_text()
+    assert "--install-completion" in text and "--show-completion" in text
+
+
 def test_debug_shows_traceback(capsys):
     assert main(["minimize", "sine(x)", "--debug"]) == ExitStatus.USAGE
     err = capsys.readouterr().err
     assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("error: ")
+
+
+# --- the whole option space: every combination ends with a documented code, for the right reason -------------
+
+HOSTILE = ["0", "-1", "nan", "inf", "-inf", "1e308", "abc", "", "1e-320", "2"]
+VALID = {
+    "--x0": ["1", "x=1,y=2", "y=1,x=-2", "x=0.5,y=0.5", "x=3,y=-1"],
+    "--lr": ["0.1", "0.01", "1e-3", "1", "3"], "--eps": ["1e-6", "0", "1e-3", "1e-12"],
+    "--gtol": ["1e-6", "1e-3"], "--ftol": ["1e-9", "1e-3"], "--target": ["0", "-5", "1"],
+    "--max-iter": ["1", "5", "50", "300"], "--momentum": ["0.9", "0.5", "0"], "--beta1": ["0.9", "0.5"],
+    "--beta2": ["0.999", "0.9"], "--weight-decay": ["0", "0.01"], "--alpha": ["0.99", "0.5"],
+    "--history-size": ["1", "10", "100"], "--gamma": ["0.5", "0.99", "1"], "--step-size": ["1", "3", "100"],
+    "--t-max": ["1", "10", "100"], "--bounds": ["x=0:5", "y=:1", "x=-1:", "x=1:1", "x=-2:2"],
+    "--dtype": ["float32", "float64"], "--seed": ["0", "7"], "--vars": ["x,y", "y,x"], "--param": ["a=2"],
+    "--every": ["1", "7"], "--trace-format": ["jsonl", "csv"],
+}
+EXTRA_HOSTILE = {"--x0": ["x=a", "1,2,3", "z=1", "x=1e400", "=", ","], "--bounds": ["x=5:0", "z=0:1", "x0:5", "x=a:b"],
+                 "--vars": ["x", "x,x,y", ""], "--param": ["a", "a=nan", "a=1,a=2"], "--seed": ["-1", "99999999999999999999"]}
+METHOD_OPTIONS = {"gd": [], "momentum": ["--momentum"], "nesterov": ["--momentum"],
+                  "adam": ["--beta1", "--beta2", "--weight-decay"], "adamw": ["--beta1", "--beta2", "--weight-decay"],
+                  "rmsprop": ["--alpha", "--momentum", "--weight-decay"], "adagrad": ["--weight-decay"],
+                  "lbfgs": ["--history-size"]}
+SCHEDULE_OPTIONS = {"constant": [], "exponential": ["--gamma"], "step": ["--gamma", "--step-size"], "cosine": ["--t-max"]}
+GENERAL = ["--x0", "--lr", "--eps", "--gtol", "--ftol", "--target", "--max-iter", "--bounds", "--dtype", "--seed", "--vars"]
+EXPRESSIONS = ["(x-4)**2 + y**2", "(1-x)**2 + 100*(y-x^2)**2", "x**2 + y**2", "log(x) + y**2", "x*y", "abs(x) + max(x, y)",
+               "exp(100*x) + y**2", "sin(x)/x + y**2", "1/x + y**2", "x**2 + y**2 - 1e300*x", "sqrt(x) + y**4",
+               "(x**2 + y - 11)**2 + (x + y**2 - 7)**2", "x +", "__import__('os')", "a*x**2 + y**2"]
+
+
+@st.composite
+def command_lines(draw, trace_dir):
+    """Mostly consistent options with valid values, and one time in five anything at all."""
+    method = draw(st.sampled_from(sorted(METHOD_OPTIONS)))
+    schedule = draw(st.sampled_from(sorted(SCHEDULE_OPTIONS)))
+    hostile = draw(st.integers(0, 4)) == 0
+    names = ["--method"] + (["--schedule"] if schedule != "constant" else [])
+    pool = GENERAL + METHOD_OPTIONS[method] + SCHEDULE_OPTIONS[schedule] + (sorted(VALID) if hostile else [])
+    names += draw(st.lists(st.sampled_from(pool), max_size=5, unique=True))
+    args = [draw(st.sampled_from(["minimize", "maximize"])), draw(st.sampled_from(EXPRESSIONS))]
+    for name in dict.fromkeys(names):
+        if name == "--method":
+            value = method if not hostile else draw(st.sampled_from([method, "sgd"]))
+        elif name == "--schedule":
+            value = schedule
+        elif hostile:
+            value = draw(st.sampled_from(VALID[name] + HOSTILE + EXTRA_HOSTILE.get(name, [])))
+        else:
+            value = draw(st.sampled_from(VALID[name]))
+        args += [name, value]
+    if method in ("gd", "momentum") and draw(st.booleans()):
+        args += ["--line-search", "armijo"]
+    output = draw(st.sampled_from(["table", "--json", "--quiet", "trace-", "tracefile", "csv"] + (["bad"] if hostile else [])))
+    args += {"table": [], "--json": ["--json"], "--quiet": ["--quiet"], "trace-": ["--trace", "-"],
+             "tracefile": ["--trace", str(trace_dir / "t.jsonl")],
+             "csv": ["--trace", str(trace_dir / "t.csv"), "--trace-format", "csv"],
+             "bad": ["--trace", "/no/such/dir/t.jsonl", "--json", "--quiet"]}[output]
+    return [*args, "--time-limit", "2"]  # every run is short
+
+
+EXPECTED_STATUS = {0: {"converged"}, 1: {"stalled", "max_iter", "time_limit"}, 3: {"diverged"}}
+
+
+@settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_option_combination_ends_with_a_documented_code_for_the_right_reason(data, tmp_path):
+    import contextlib
+    import io
+
+    args = data.draw(command_lines(tmp_path))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(args)
+    out, err = out.getvalue(), err.getvalue()
+    assert "Traceback" not in err and code != ExitStatus.INTERNAL_ERROR, (args, err)
+    assert code in (0, 1, 2, 3), (args, code, err)
+    if code == ExitStatus.USAGE:
+        assert err.startswith("error: ") and err.count("\n") == 1 and out == "", (args, err, out[:200])
+        return
+    assert "error:" not in err, (args, err)
+    if "--json" in args:
+        doc = json.loads(out)
+        assert doc["status"] in EXPECTED_STATUS[code], (args, doc["status"], code)
+        assert doc["success"] is (code == 0)
+    elif "--trace" in args and args[args.index("--trace") + 1] == "-":
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert lines[0]["type"] == "header" and lines[-1]["type"] == "result"
+        assert lines[-1]["status"] in EXPECTED_STATUS[code]
+    else:
+        assert any(status in out for status in EXPECTED_STATUS[code]), (args, out[-300:])

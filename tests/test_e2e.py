@@ -29,10 +29,12 @@ def test_json_pipeline():
     assert doc["x"]["x"] == pytest.approx(1, abs=1e-4)
 
 
-def test_rosenbrock_issue_example():
+def test_rosenbrock_with_a_small_rate_is_stalled_not_converged():
+    # gd at lr 0.001 stops (step < eps) about 0.002 short of (1, 1) along the valley: not converged, and it says why.
     p = gd("minimize", "(1-x)**2 + 100*(y-x^2)**2", "--lr", "0.001", "--max-iter", "20000", "--x0", "x=-1,y=1", "--json")
     doc = json.loads(p.stdout)
-    assert p.returncode == 0 and doc["x"]["x"] == pytest.approx(1, abs=0.02)
+    assert p.returncode == 1 and doc["status"] == "stalled" and doc["x"]["x"] == pytest.approx(1, abs=0.01)
+    assert "the rate 0.001 is small for this problem's curvature" in doc["message"] and "--method lbfgs" in doc["message"]
 
 
 def test_table_when_not_a_terminal_is_plain_text():
@@ -64,7 +66,7 @@ def test_python_dash_m():
     assert p.returncode == 0 and p.stdout.startswith("gdsolve ")
 
 
-def test_sigint_reports_best_so_far_and_closes_trace(tmp_path):
+def test_sigint_reports_last_and_best_and_closes_trace(tmp_path):
     import signal
     import time
 
@@ -81,7 +83,7 @@ def test_sigint_reports_best_so_far_and_closes_trace(tmp_path):
     assert "Traceback" not in err
     doc = json.loads(out)
     assert doc["status"] == "interrupted" and doc["stop_rule"] == "interrupted" and doc["nit"] > 0
-    assert doc["best"]["fun"] <= 17.0
+    assert doc["best"]["fun"] <= 17.0 and "x is the last point reached, best the best point seen" in doc["message"]
     lines = trace.read_text().splitlines()
     last = json.loads(lines[-1])
     assert last["type"] == "result" and last["status"] == "interrupted"
@@ -113,8 +115,56 @@ def test_plot_needs_o_without_a_terminal(tmp_path):
     gd("minimize", "(x-4)**2", "--trace", str(trace), "--quiet")
     p = gd("plot", str(trace))
     assert p.returncode == 2 and p.stderr.startswith("error: stdout is not a terminal")
-    p = gd("plot", str(tmp_path / "missing.jsonl"))
+    p = gd("plot", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "x.png"))
     assert p.returncode == 2 and "cannot read" in p.stderr
+
+
+CLOSED_PIPE_MODES = {
+    "table": ["minimize", "(1-x)**2 + 100*(y-x^2)**2", "--lr", "0.001", "--max-iter", "20000", "--x0", "x=-1,y=1"],
+    "quiet": ["minimize", "(x-4)**2", "--quiet"],
+    "json": ["minimize", "(x-4)**2", "--json"],
+    "trace": ["minimize", "(x-4)**2", "--trace", "-"],
+    "help": ["--help"],
+    "command help": ["minimize", "--help"],
+    "plot help": ["plot", "--help"],
+    "version": ["--version"],
+    "stalled": ["minimize", "(x-4)**2", "--schedule", "cosine", "--t-max", "10"],
+}
+
+
+@pytest.mark.parametrize("mode", CLOSED_PIPE_MODES)
+def test_closed_pipe_is_141_in_every_mode(mode):
+    # The reader is gone before anything is written: the first write meets a closed pipe.
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([GDSOLVE, *CLOSED_PIPE_MODES[mode]], stdout=w, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert p.returncode == 141 and p.stderr == "", (p.returncode, p.stderr)
+
+
+def test_head_3_on_the_table_is_141():
+    p = subprocess.run(f'"{GDSOLVE}" minimize "(1-x)**2 + 100*(y-x^2)**2" --lr 0.001 --max-iter 20000 --x0 x=-1,y=1 '
+                       '| head -3; echo "status=${PIPESTATUS[0]}" >&2', shell=True, executable="/bin/bash",
+                       capture_output=True, text=True, timeout=120)
+    assert len(p.stdout.splitlines()) == 3 and p.stderr.strip() == "status=141", p.stderr
+
+
+def test_ctrl_c_in_the_live_pipeline_still_draws_the_picture(tmp_path):
+    import signal
+    import time
+
+    png = tmp_path / "run.png"
+    script = (f'"{GDSOLVE}" minimize "(1-x)**2 + 100*(y-x^2)**2" --lr 1e-5 --eps 0 --max-iter 100000000 '
+              f'--x0 x=-1,y=1 --trace - | "{GDSOLVE}" plot -o "{png}"; echo "plot=$?" >&2')
+    p = subprocess.Popen(["bash", "-c", script], start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(4)
+    os.killpg(p.pid, signal.SIGINT)  # Ctrl-C at the terminal: SIGINT to the whole process group
+    _, err = p.communicate(timeout=120)
+    assert png.exists() and png.stat().st_size > 5_000, err
+    assert f"wrote {png}" in err and "plot=130" in err and "interrupted" in err and "Traceback" not in err
 
 
 def test_no_color_is_honoured():

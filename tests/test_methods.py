@@ -103,7 +103,7 @@ def test_best_differs_from_final():
 
 def test_blowup_hint():
     r = minimize("x**2 + y**2", x0={"x": 1, "y": 1}, lr=1.2, max_iter=5000)
-    assert r.stop_rule is StopRule.BLOWUP and "--lr 0.12" in r.message
+    assert r.stop_rule is StopRule.BLOWUP and "lr=0.12" in r.message and "--lr 0.12" in r.message_for(cli=True)
 
 
 @pytest.mark.parametrize("schedule,kw", [("exponential", {"gamma": 0.9}), ("step", {"gamma": 0.5, "step_size": 3}),
@@ -139,18 +139,25 @@ def test_lbfgs_with_bounds_converges_on_the_face():
 @pytest.mark.parametrize(
     ("kw", "fragment"),
     [
-        ({"method": "gd", "options": {"beta1": 0.9}}, "--beta1 does not apply to --method gd"),
-        ({"method": "adam", "options": {"momentum": 0.9}}, "--momentum does not apply"),
-        ({"method": "lbfgs", "options": {"weight_decay": 0.1}}, "--weight-decay does not apply"),
-        ({"method": "adam", "options": {"beta1": 1.5}}, "out of range"),
+        ({"method": "gd", "options": {"beta1": 0.9}}, "beta1 does not apply to method gd"),
+        ({"method": "adam", "options": {"momentum": 0.9}}, "momentum does not apply"),
+        ({"method": "lbfgs", "options": {"weight_decay": 0.1}}, "weight_decay does not apply"),
+        ({"method": "adam", "options": {"beta1": 1.5}}, r"beta1 must be in \[0, 1\) for method adam, got 1.5"),
         ({"method": "sgd"}, "unknown"),
-        ({"method": "adam", "line_search": "armijo"}, "armijo applies to"),
-        ({"schedule": "constant", "gamma": 0.5}, "--gamma does not apply"),
-        ({"schedule": "exponential", "gamma": 2.0}, "--gamma"),
-        ({"gtol": -1.0}, "--gtol"),
+        ({"method": "adam", "line_search": "armijo"}, "armijo' applies to"),
+        ({"schedule": "constant", "gamma": 0.5}, "gamma does not apply"),
+        ({"schedule": "exponential", "gamma": 2.0}, r"gamma must be in \(0, 1\]"),
+        ({"gtol": -1.0}, "gtol"),
         ({"bounds": {"x": (5, 0)}}, "empty"),
-        ({"bounds": {"z": (0, 1)}}, "--bounds names z"),
-        ({"x0": 9.0, "bounds": {"x": (0, 5)}}, "outside --bounds"),
+        ({"bounds": {"z": (0, 1)}}, "bounds names z"),
+        ({"x0": 9.0, "bounds": {"x": (0, 5)}}, "outside bounds"),
+        ({"method": "nesterov", "options": {"momentum": 0.0}}, r"momentum must be in \(0, 1\) for method nesterov"),
+        ({"method": "momentum", "options": {"momentum": "0.9"}}, "momentum must be in"),
+        ({"options": [0.9]}, "options must be a mapping"),
+        ({"bounds": {"x": "0:5"}}, "pair of numbers"),
+        ({"lrr": 0.1}, "unknown setting 'lrr'; did you mean 'lr'"),
+        ({"eps": float("inf")}, "eps must be a finite number"),
+        ({"target": "1"}, "target must be a finite number"),
     ],
 )
 def test_bad_method_options(kw, fragment):

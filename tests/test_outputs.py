@@ -40,7 +40,7 @@ def test_conflicts_and_bad_paths(tmp_path):
         Outputs(d, OutputOptions(json=True, trace="-"))
     with pytest.raises(OptionError, match="cannot write the trace"):
         Outputs(d, OutputOptions(trace=str(tmp_path / "no" / "such" / "dir.jsonl")))
-    with pytest.raises(OptionError, match="--trace-format"):
+    with pytest.raises(OptionError, match="trace_format must be one of"):
         Outputs(d, OutputOptions(trace="x", trace_format="xml"))
 
 

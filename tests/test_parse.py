@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import pytest
@@ -52,9 +53,9 @@ def test_multi_argument_functions():
 def test_variables_natural_order_and_vars_override():
     assert parse_expression("x10 + x2 + x1").variables == ("x1", "x2", "x10")
     assert parse_expression("x + y", variables=["y", "x"]).variables == ("y", "x")
-    with pytest.raises(ExpressionError, match="--vars"):
+    with pytest.raises(ExpressionError, match="variables lists"):
         parse_expression("x + y", variables=["x"])
-    with pytest.raises(ExpressionError, match="--vars"):
+    with pytest.raises(ExpressionError, match="variables lists"):
         parse_expression("x + y", variables=["x", "y", "z"])
 
 
@@ -181,3 +182,26 @@ def test_syntax_error_points_at_original_text():
     assert info.value.offset is not None
     assert info.value.text == "x^2 + * 3"
     assert "x^2 + * 3"[info.value.offset] == "*"
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("x__y + 1", "double underscores"),
+    ("a__ * x", "double underscores"),
+    ("\uff58**2", "type 'x' instead"),  # full-width x: Python would fold it into x silently
+    ("x\u00b7y", "write multiplication as *"),
+    ("x\u00d7y", "write multiplication as *"),
+    ("x \u2212 1", "type '-' instead"),
+    ("x\u00b2", "x**2"),
+    ("\u03c0*x", "type 'pi' instead"),
+    ("caf\u00e9 + x", "not ASCII"),
+    ("x\x01", "control character"),
+])
+def test_names_and_characters_the_readme_refuses(text, fragment):
+    with pytest.raises(ExpressionError, match=re.escape(fragment)):
+        parse_expression(text)
+
+
+def test_non_finite_or_non_numeric_params_are_refused():
+    for bad in (float("nan"), "2", None, True):
+        with pytest.raises(ExpressionError, match="not a finite number"):
+            parse_expression("a*x", params={"a": bad})

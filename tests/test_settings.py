@@ -11,21 +11,42 @@ from gdsolve.settings import Settings, parse_assignments, resolve_x0
 @pytest.mark.parametrize(
     ("kw", "fragment"),
     [
-        ({"lr": 0}, "--lr"),
-        ({"lr": -0.1}, "--lr"),
-        ({"lr": float("nan")}, "--lr"),
-        ({"lr": float("inf")}, "--lr"),
-        ({"eps": -1e-6}, "--eps"),
-        ({"eps": float("nan")}, "--eps"),
-        ({"max_iter": 0}, "--max-iter"),
-        ({"max_iter": 2.5}, "--max-iter"),
-        ({"dtype": "float16"}, "--dtype"),
-        ({"seed": -1}, "--seed"),
+        ({"lr": 0}, "^lr must be a positive number, got 0; try lr=0.1$"),
+        ({"lr": -0.1}, "^lr "),
+        ({"lr": float("nan")}, "^lr "),
+        ({"lr": float("inf")}, "^lr "),
+        ({"lr": "0.1"}, "^lr "),
+        ({"eps": -1e-6}, "^eps "),
+        ({"eps": float("nan")}, "^eps "),
+        ({"eps": float("inf")}, "^eps "),
+        ({"max_iter": 0}, "^max_iter "),
+        ({"max_iter": 2.5}, "^max_iter "),
+        ({"max_iter": True}, "^max_iter "),
+        ({"dtype": "float16"}, "^dtype "),
+        ({"dtype": ["float64"]}, "^dtype "),
+        ({"method": ["gd"]}, "^method "),
+        ({"seed": -1}, "^seed "),
+        ({"gtol": "1e-6"}, "^gtol "),
     ],
 )
 def test_bad_settings(kw, fragment):
     with pytest.raises(OptionError, match=fragment):
         Settings(**kw)
+
+
+def test_cli_wording_of_the_same_errors():
+    with pytest.raises(OptionError) as info:
+        Settings(max_iter=0)
+    assert info.value.cli_message() == "--max-iter must be an integer >= 1, got 0"
+    with pytest.raises(OptionError) as info:
+        Settings(method="adam", options={"beta2": 1.0})
+    assert info.value.cli_message() == "--beta2 must be in [0, 1) for --method adam, got 1.0"
+    assert str(info.value) == "beta2 must be in [0, 1) for method adam, got 1.0"
+
+
+def test_lbfgs_reports_its_line_search():
+    assert Settings(method="lbfgs").line_search == "strong_wolfe"
+    assert Settings(method="lbfgs").as_dict()["line_search"] == "strong_wolfe"
 
 
 def test_defaults_are_the_tutorials():
@@ -64,3 +85,5 @@ def test_parse_assignments():
                       ("x=1,x=2", "twice"), ("1x=2", "not a variable"), ("x=inf", "finite")]:
         with pytest.raises(OptionError, match=frag):
             parse_assignments(bad, "--x0")
+    with pytest.raises(OptionError, match="--param 'a': expected name=value, e.g. --param a=2"):
+        parse_assignments("a", "--param", names_required=True)

@@ -21,10 +21,19 @@ def test_status_maps_to_exit_code():
 
 
 def test_every_rule_has_a_message_and_status():
-    assert set(STOP_MESSAGES) == set(StopRule)
+    assert {rule for rule, _ in STOP_MESSAGES} == set(StopRule)
     for rule in StopRule:
         assert isinstance(rule.status, Status)
         assert stop_message(rule, value=1e-7, tol=1e-6, nit=3, detail="x")
+    # the step rules alone can end a run as stalled; every status but stalled has a rule of its own
+    assert {rule for rule, status in STOP_MESSAGES if status is Status.STALLED} == {StopRule.EPS, StopRule.FTOL}
+    assert {status for _, status in STOP_MESSAGES} == set(Status)
+
+
+def test_stalled_is_exit_1_and_not_success():
+    assert Status.STALLED.exit_status == 1 and not Status.STALLED.success
+    msg = stop_message(StopRule.EPS, Status.STALLED, value=1e-7, tol=1e-6, detail="the gradient is not small")
+    assert msg == "stalled: step 1e-07 < eps 1e-06, but the gradient is not small"
 
 
 def test_measured_value_against_tolerance():

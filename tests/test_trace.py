@@ -11,7 +11,7 @@ import pytest
 from gdsolve.api import prepare, run
 from gdsolve.errors import GdsolveError
 from gdsolve.jsonio import result_document
-from gdsolve.trace import TraceWriter, _num, read_trace
+from gdsolve.trace import CSV_FIXED, TraceWriter, _num, csv_columns, read_trace
 
 
 def traced(text, fmt="jsonl", **kw):
@@ -32,11 +32,13 @@ def test_jsonl_every_line_parses_and_agrees_with_result():
     assert [s["iteration"] for s in steps] == list(range(300))
     assert lines[0]["variables"] == ["x", "y"] and lines[0]["settings"]["lr"] == 0.001
     for s in steps:
-        assert set(s) == {"type", "iteration", "x", "f", "grad", "grad_norm", "step_norm", "lr", "step_length", "elapsed"}
+        assert set(s) == {"type", "iteration", "x", "f", "grad", "grad_norm", "step_norm", "lr", "step_length",
+                          "line_search_failed", "elapsed"}
         assert list(s["x"]) == ["x", "y"] and list(s["grad"]) == ["x", "y"]
     result = dict(lines[-1])
     del result["type"]
     assert result == json.loads(json.dumps(result_document(r)))
+    assert lines[0]["settings"] == result["settings"]  # one settings record, in the header and the result
     # consecutive steps chain: x_{k+1} - x_k has the recorded norm
     a, b = steps[10], steps[11]
     dist = ((b["x"]["x"] - a["x"]["x"]) ** 2 + (b["x"]["y"] - a["x"]["y"]) ** 2) ** 0.5
@@ -81,3 +83,32 @@ def test_read_trace_roundtrip_and_errors():
         read_trace(io.StringIO("iteration,x,f\n0,1,2\n"), "t.csv")
     with pytest.raises(GdsolveError, match="empty"):
         read_trace(io.StringIO(""), "e")
+
+
+@pytest.mark.parametrize("names", [["f", "x"], ["lr", "y"], ["x", "grad_x"], ["iteration"], ["elapsed", "step_norm"],
+                                   ["grad_norm"], ["x", "y"]])
+def test_csv_column_names_are_unique_whatever_the_variables(names):
+    cols = csv_columns(names)
+    assert len(cols) == len(set(cols)) == 2 * len(names) + len(CSV_FIXED)
+    assert cols[0] == "iteration" and "f" in cols
+
+
+def test_csv_with_a_variable_called_f_reads_back_unambiguously():
+    text, r = traced("(f-1)**2 + (lr+2)**2", "csv", x0={"f": 0, "lr": 0}, max_iter=5)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows[0]) == len(text.splitlines()[0].split(","))  # no column lost to a duplicate name
+    assert float(rows[0]["f"]) == 5.0 and float(rows[0]["x[f]"]) == 0.0 and float(rows[0]["x[lr]"]) == 0.0
+    assert float(rows[-1]["x[f]"]) == pytest.approx(r.x["f"])
+
+
+def test_seed_in_header_and_result_agree():
+    text, r = traced("(x-4)**2", x0=1.0, max_iter=3)
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert lines[0]["seed"] is None and lines[0]["settings"]["seed"] is None and lines[-1]["seed"] is None
+
+
+def test_truncated_trace_reads_what_came_whole():
+    text, _ = traced("(x-4)**2", x0=0.0, max_iter=5)
+    cut = text[: text.rindex("\n", 0, len(text) - 1) - 20]  # the writer stopped mid-line
+    t = read_trace(io.StringIO(cut), "cut")
+    assert t.result is None and 1 <= len(t.steps) < 5
