@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Read gdsolve's JSON from a shell script with jq.
-# Exit codes: 0 converged, 1 max-iter, 2 bad input, 3 diverged (see README).
+# Exit codes: 0 converged, 1 not converged (stalled, max-iter), 2 bad input, 3 diverged (see README).
 set -euo pipefail
 
-# The maximizer, as an object: {"x": 1.0000010363426544, "y": -1.99999673085926}
+# The maximizer, as an object: {"x": 1.0000010363426544, "y": -1.9999967308592599}
 gdsolve maximize "-(x-1)**2 - (y+2)**2 + 3" --json | jq .x
 
 # One number for a script variable.

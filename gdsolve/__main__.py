@@ -1,8 +1,6 @@
 """``python -m gdsolve``: the same as the ``gdsolve`` command."""
 
-import sys
-
-from .cli import main
+from .launch import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

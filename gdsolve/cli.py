@@ -20,9 +20,11 @@ import typer
 
 from ._version import __version__
 from .errors import OptionError
+from .launch import imports_done
 from .settings import DTYPES, LINE_SEARCHES, METHODS, SCHEDULES, TRACE_FORMATS
 from .shell import Exit, errors, fail, quiet_stdout, scan_argv, stdout_stat, stdout_went_quiet, stop_on_sigint
 from .status import ExitStatus
+
 
 def _exit_code_table() -> str:
     """The exit-code table for --help, from the one enum that defines the codes."""
@@ -251,6 +253,7 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
     descent = prepare(expression, sense=sense, x0=start, params=params, variables=variables,
                       bounds=parse_bounds(bounds), **settings)
     out = Outputs(descent, outputs)
+    imports_done()  # torch, sympy and the renderer are in: the collector may run again
     try:
         with stop_on_sigint(descent):
             result = run(descent, out.callback, catch_interrupt=True)
@@ -287,6 +290,7 @@ def plot_command(
         from .trace import read_traces
 
         check_size(output, width, height, dpi)
+        imports_done()
         if output is None and not sys.stdout.isatty():
             raise OptionError("stdout is not a terminal; write a picture with -o run.png (or .svg)")
         interrupt = _Flag()
@@ -362,5 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def entry() -> None:  # pragma: no cover - thin wrapper for the console script
-    sys.exit(main())
+def entry() -> None:  # pragma: no cover - kept for scripts that named gdsolve.cli:entry
+    from .launch import entry as launch
+
+    launch()

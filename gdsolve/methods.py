@@ -17,13 +17,14 @@ Each method's defaults live in one table, :data:`gdsolve.settings.METHODS`
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from .errors import OptionError
-from .settings import METHODS
+from .settings import METHODS, Settings
 
 ARMIJO_C = 1e-4  # sufficient-decrease constant
 ARMIJO_SHRINK = 0.5
@@ -164,9 +165,10 @@ class LBFGS(Updater):
 
         try:
             self.opt.step(closure)
-        except (_NonFiniteTrial, IndexError) as exc:
+        except (_NonFiniteTrial, IndexError, ZeroDivisionError) as exc:
             # torch's strong Wolfe search cannot work with a non-finite trial
-            # value (it can fail with an IndexError of its own): stay put, say so.
+            # value, and breaks down on a zero step (a schedule annealed the
+            # rate to 0) with IndexError or ZeroDivisionError: stay put, say so.
             with torch.no_grad():
                 X.copy_(base)
             self.opt.state[X].clear()
@@ -224,3 +226,28 @@ def build_updater(method: str, options: dict[str, Any], X: torch.Tensor, line_se
                                 history_size=options["history_size"], line_search_fn="strong_wolfe")
         return LBFGS(opt, evaluate, count, bounds)
     raise OptionError(f"{{method}} {method!r} is unknown; choose one of {', '.join(METHODS)}")  # pragma: no cover
+
+
+def build_scheduler(settings: Settings, updater: Updater) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """torch's lr scheduler for ``settings.schedule``; ``None`` for a constant rate."""
+    if settings.schedule == "constant":
+        return None
+    holder = updater.lr_holder
+    if holder is None:  # gd has no optimizer: drive a stand-in one's learning rate
+        holder = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=settings.lr)
+    p = settings.schedule_params()
+    sched = torch.optim.lr_scheduler
+    if settings.schedule == "exponential":
+        return sched.ExponentialLR(holder, gamma=p["gamma"])
+    if settings.schedule == "step":
+        return sched.StepLR(holder, step_size=p["step_size"], gamma=p["gamma"])
+    return sched.CosineAnnealingLR(holder, T_max=p["t_max"])
+
+
+def advance(scheduler: torch.optim.lr_scheduler.LRScheduler) -> float:
+    # torch warns when a scheduler steps before its optimizer; for gd's
+    # stand-in optimizer that order is intended.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scheduler.step()
+    return float(scheduler.optimizer.param_groups[0]["lr"])

@@ -109,7 +109,7 @@ def compile_objective(
     )
     # Lambdify over private argument names: a variable called "torch" or
     # "exp" must not shadow what the generated code calls.
-    private = [sympy.Symbol(f"_v{i}") for i in range(len(parsed.symbols))]
+    private = [sympy.Symbol(f"_v{i}", real=True) for i in range(len(parsed.symbols))]
     target = -parsed.expr if maximize else parsed.expr
     try:
         body = target.xreplace(dict(zip(parsed.symbols, private)))

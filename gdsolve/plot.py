@@ -178,7 +178,8 @@ def draw_file(traces: Sequence[Trace], output: str, *, width: int = 900, height:
         ax.set_xlim(*ranges[0])
         if len(traces) > 1:
             ax.legend(fontsize="small")
-    fig.suptitle(title or traces[0].header.get("expression", ""), fontsize="medium")
+    # Titles are plain text: a "$" must not switch matplotlib to math mode (an odd one is a parse error).
+    fig.suptitle((title or traces[0].header.get("expression", "")).replace("$", r"\$"), fontsize="medium")
     fig.tight_layout()
     try:
         fig.savefig(output, dpi=dpi)

@@ -27,17 +27,16 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Iterator
 
 import torch
 
 from .errors import GdsolveError, OptionError, render
-from .methods import Updater, build_updater
+from .methods import advance, build_scheduler, build_updater
 from .objective import Objective
 from .result import OptimizeResult, Point, RuleCheck, Step
 from .settings import Settings
-from .stationarity import RunFacts, Stationarity, check, diagnose
+from .stationarity import RTOL, RunFacts, Stationarity, check, diagnose
 from .status import Status, StopRule, format_pair, stop_message
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -99,6 +98,7 @@ class Descent:
         self.last_step = math.nan
         self.last_fchange = math.nan
         self.last_t: float | None = None
+        self.last_lr = settings.lr  # the rate of the last update (a schedule may have moved on since)
         self.ls_failed = self.ls_nonfinite = False
         self.lr = settings.lr
         # The best point is kept as plain values (minimized f, x, k); never a non-finite one.
@@ -112,7 +112,7 @@ class Descent:
         self._elapsed: float | None = None
         self.updater = build_updater(settings.method, dict(settings.options, lr=settings.lr), self.X,
                                      settings.line_search, self._evaluate_nograd, objective, self._count, self.bounds)
-        self.scheduler = _scheduler(settings, self.updater)
+        self.scheduler = build_scheduler(settings, self.updater)
 
     def settings_dict(self) -> dict:
         """Every setting of this run as JSON-ready values: the trace header and the result both carry it."""
@@ -150,7 +150,10 @@ class Descent:
         updater = self.updater
         update = updater.update
         scheduler, bounds = self.scheduler, self.bounds
-        ones = torch.ones(X.shape[0], dtype=self.dtype)
+        # One start (B = 1): f has one element, so autograd makes its own seed of
+        # ones; an explicit one would make autograd import torch.fx (~30 ms) to
+        # compare shapes, on every run's first step.
+        ones = None if X.shape[0] == 1 else torch.ones(X.shape[0], dtype=self.dtype)
         t0 = self._t0 = time.perf_counter()
         perf = time.perf_counter
         dist = math.dist
@@ -204,6 +207,7 @@ class Descent:
             self.nit = k + 1
             self.last_step = step
             self.last_t = t
+            self.last_lr = lr
             self._final = None
             grad = tuple(g) if sign > 0 else tuple([-v for v in g])
             yield Step(k, tuple(x), sign * f, grad, gnorm, step, lr, now, t, updater.failed)
@@ -217,7 +221,7 @@ class Descent:
             if not isfinite(step):
                 return self._nonfinite(k + 1, math.nan, math.nan, x, what="x")
             if scheduler is not None:
-                lr = self.lr = _advance(scheduler)
+                lr = self.lr = advance(scheduler)
             if step < eps:
                 self.ls_failed, self.ls_nonfinite = updater.failed, updater.nonfinite_trial
                 return self._stop(StopRule.EPS)
@@ -278,7 +282,7 @@ class Descent:
         if self._final is None:  # the last update moved X: evaluate the new point (counted once)
             X = self.X.detach().requires_grad_(True)
             F = obj(X)
-            (G,) = torch.autograd.grad(F, X, torch.ones_like(F))
+            (G,) = torch.autograd.grad(F, X, None if F.numel() == 1 else torch.ones_like(F))
             self._count()
             self._final = (F.item(), G.tolist()[0])
         fmin, gmin = self._final
@@ -335,33 +339,14 @@ class Descent:
 
     def _stationarity(self, x: list[float], g: list[float]) -> Stationarity:
         """Judge the final point; with bounds, only the variables free to move count."""
-        if self.bounds is None:
-            return check(self.objective, x, self._seen)
-        free = self._free(x, g)
-        if not any(free):
-            return Stationarity(True, True, tuple(0.0 for _ in x), tuple(self._seen), 0.0)
-        held = [xi for xi, fr in zip(x, free) if not fr]
-        idx = [i for i, fr in enumerate(free) if fr]
-
-        def restricted(Xf: torch.Tensor) -> torch.Tensor:
-            cols, it_f, it_h = [], iter(Xf.unbind(1)), iter(held)
-            for fr in free:
-                cols.append(next(it_f) if fr else torch.full_like(Xf[:, 0], next(it_h)))
-            return self.objective(torch.stack(cols, 1))
-
-        v = check(restricted, [x[i] for i in idx], [self._seen[i] for i in idx])
-        if not v.checked:
-            return v
-        dist, scale = [0.0] * len(x), list(self._seen)
-        for j, i in enumerate(idx):
-            dist[i], scale[i] = v.distance[j], v.scale[j]
-        return Stationarity(True, v.stationary, tuple(dist), tuple(scale), v.relative, idx[v.worst])
+        free = None if self.bounds is None else self._free(x, g)
+        return check(self.objective, x, self._seen, free=free)
 
     def _facts(self) -> RunFacts:
         s = self.settings
         t = self.last_t
-        collapsed = t is not None and s.line_search != "none" and t < COLLAPSED * self.lr
-        return RunFacts(method=s.method, schedule=s.schedule, lr0=s.lr, lr=self.lr, eps=s.eps,
+        collapsed = t is not None and s.line_search != "none" and t < COLLAPSED * self.last_lr
+        return RunFacts(method=s.method, schedule=s.schedule, lr0=s.lr, lr=self.last_lr, eps=s.eps,
                         line_search=s.line_search, collapsed=collapsed, ls_failed=self.ls_failed,
                         ls_nonfinite=self.ls_nonfinite)
 
@@ -407,8 +392,6 @@ def _stationarity_record(names: tuple[str, ...], v: Stationarity | None) -> dict
     """The JSON-ready account of the stationarity check, or ``None`` when it was not made."""
     if v is None:
         return None
-    from .stationarity import RTOL
-
     if not v.checked:
         return {"checked": False, "reason": v.reason}
     return {"checked": True, "stationary": v.stationary, "relative_distance": v.relative, "tol": RTOL,
@@ -431,28 +414,3 @@ def _random_start(names: tuple[str, ...], lo: list[float], hi: list[float], seed
         else:
             out.append(n)
     return out
-
-
-def _scheduler(settings: Settings, updater: Updater) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """torch's lr scheduler for ``settings.schedule``; ``None`` for a constant rate."""
-    if settings.schedule == "constant":
-        return None
-    holder = updater.lr_holder
-    if holder is None:  # gd has no optimizer: drive a stand-in one's learning rate
-        holder = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=settings.lr)
-    p = settings.schedule_params()
-    sched = torch.optim.lr_scheduler
-    if settings.schedule == "exponential":
-        return sched.ExponentialLR(holder, gamma=p["gamma"])
-    if settings.schedule == "step":
-        return sched.StepLR(holder, step_size=p["step_size"], gamma=p["gamma"])
-    return sched.CosineAnnealingLR(holder, T_max=p["t_max"])
-
-
-def _advance(scheduler: torch.optim.lr_scheduler.LRScheduler) -> float:
-    # torch warns when a scheduler steps before its optimizer; for gd's
-    # stand-in optimizer that order is intended.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        scheduler.step()
-    return float(scheduler.optimizer.param_groups[0]["lr"])

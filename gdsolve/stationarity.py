@@ -77,14 +77,20 @@ class Stationarity:
     reason: str = ""
 
 
-def check(objective: object, x: Sequence[float], seen_max: Sequence[float]) -> Stationarity:
+def check(objective: object, x: Sequence[float], seen_max: Sequence[float],
+          free: Sequence[bool] | None = None) -> Stationarity:
     """Judge whether ``x`` is a stationary point of the minimized function.
 
     Args:
         objective: a compiled objective (a ``(B, d) -> (B,)`` callable).
         x: the point.
         seen_max: per variable, the largest ``|x_i|`` the run has seen.
+        free: with bounds, which variables are free to move; the others (held
+            on a bound by a gradient pointing out of the box) are fixed, and
+            the check is made over the free ones.
     """
+    if free is not None and not all(free):
+        return _check_free(objective, x, seen_max, free)
     d = len(x)
     if d > MAX_VARIABLES:
         return Stationarity(False, True, reason=f"not checked: more than {MAX_VARIABLES} variables")
@@ -138,6 +144,28 @@ def _kink_minimum(objective: object, X: torch.Tensor, f: float, seen_max: Sequen
     return bool(torch.isfinite(probes).all()) and float(probes.min()) >= f and d > 0
 
 
+def _check_free(objective: object, x: Sequence[float], seen_max: Sequence[float], free: Sequence[bool]) -> Stationarity:
+    """:func:`check` over the free variables, the held ones fixed at their bounds."""
+    if not any(free):
+        return Stationarity(True, True, tuple(0.0 for _ in x), tuple(seen_max), 0.0)
+    held = [xi for xi, fr in zip(x, free) if not fr]
+    idx = [i for i, fr in enumerate(free) if fr]
+
+    def restricted(Xf: torch.Tensor) -> torch.Tensor:
+        cols, it_f, it_h = [], iter(Xf.unbind(1)), iter(held)
+        for fr in free:
+            cols.append(next(it_f) if fr else torch.full_like(Xf[:, 0], next(it_h)))
+        return objective(torch.stack(cols, 1))  # type: ignore[operator]
+
+    v = check(restricted, [x[i] for i in idx], [seen_max[i] for i in idx])
+    if not v.checked:
+        return v
+    dist, scale = [0.0] * len(x), list(seen_max)
+    for j, i in enumerate(idx):
+        dist[i], scale[i] = v.distance[j], v.scale[j]
+    return Stationarity(True, v.stationary, tuple(dist), tuple(scale), v.relative, idx[v.worst])
+
+
 @dataclass(frozen=True)
 class RunFacts:
     """What the run knows about why its steps were small (for :func:`diagnose`)."""
@@ -170,9 +198,10 @@ def diagnose(names: Sequence[str], v: Stationarity, facts: RunFacts) -> str:
     sized = [s for s in v.scale if s > 0 and math.isfinite(s)]
     spread = max(sized) / min(sized) if sized else 1.0
     if facts.schedule != "constant" and facts.lr < facts.lr0:
+        slower = {"exponential": "{gamma} closer to 1", "step": "a larger {step_size}, or {gamma} closer to 1",
+                  "cosine": "a larger {t_max}"}[facts.schedule]
         cause = (f"the {facts.schedule} schedule decayed the rate from {facts.lr0:g} to {facts.lr:.3g}; "
-                 "decay more slowly ([[--gamma, --t-max or --step-size||gamma, t_max or step_size]]), "
-                 "or stop on the gradient with {gtol}")
+                 f"decay more slowly ({slower}), use a constant rate, or stop on the gradient with {{gtol}}")
     elif facts.ls_nonfinite:
         cause = ("the line search met trial points where f is not finite (outside the formula's domain, or "
                  "overflowing); keep the search inside with {bounds}, or start elsewhere ({x0})")

@@ -220,13 +220,17 @@ def read_trace(stream: IO[str], name: str = "-") -> Trace:
                 raise GdsolveError(f"{name}, line {lineno}: not JSON ({exc.msg}); is it a gdsolve trace?") from None
             kind = rec.get("type") if isinstance(rec, dict) else None
             if header is None:
-                if kind != "header" or not isinstance(rec.get("variables"), list):
+                variables = rec.get("variables") if kind == "header" else None
+                if (not isinstance(variables, list) or not variables or not all(isinstance(v, str) for v in variables)
+                        or not isinstance(rec.get("expression", ""), str) or not isinstance(rec.get("settings", {}), dict)):
                     raise GdsolveError(f"{name}, line {lineno}: a gdsolve trace starts with a header record")
                 header = rec
                 trace = Trace(name, header)
             elif kind == "step":
+                _check_point(rec, "x", "f", "iteration", header["variables"], f"{name}, line {lineno}")
                 trace.steps.append(rec)  # type: ignore[union-attr]
             elif kind == "result":
+                _check_point(rec, "x", "fun", "nit", header["variables"], f"{name}, line {lineno}")
                 trace.result = rec  # type: ignore[union-attr]
     except KeyboardInterrupt:
         if trace is None:
@@ -234,6 +238,17 @@ def read_trace(stream: IO[str], name: str = "-") -> Trace:
     if trace is None:
         raise GdsolveError(f"{name} is empty; expected a gdsolve trace (gdsolve minimize ... --trace FILE)")
     return trace
+
+
+def _check_point(rec: dict[str, Any], x: str, f: str, k: str, names: list[str], where: str) -> None:
+    """A step or result record must carry a point over the header's variables, f and an iteration number."""
+    point = rec.get(x)
+    ok = (isinstance(point, dict) and all(isinstance(point.get(n), (int, float, type(None))) for n in names)
+          and all(n in point for n in names) and isinstance(rec.get(f), (int, float, type(None)))
+          and isinstance(rec.get(k), int) and not isinstance(rec.get(k), bool))
+    if not ok and not (x == "x" and f == "fun" and point is None):
+        raise GdsolveError(f"{where}: a {rec.get('type')} record needs {x} (one number per variable: "
+                           f"{', '.join(names)}), {f} and {k}; is it a gdsolve trace?")
 
 
 def read_traces(names: Sequence[str], stdin: IO[str] | None) -> list[Trace]:

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from gdsolve.cli import app, main
-from gdsolve.settings import METHODS
 from gdsolve.errors import OptionError
+from gdsolve.settings import METHODS
 from gdsolve.shell import scan_argv
 from gdsolve.status import ExitStatus
 
@@ -206,6 +206,8 @@ def test_stalled_is_exit_1_in_json():
     doc = json.loads(out)
     assert code == ExitStatus.NOT_CONVERGED and doc["status"] == "stalled" and doc["success"] is False
     assert doc["stop_rule"] == "eps" and "--t-max" in doc["message"] and doc["stationarity"]["stationary"] is False
+    assert set(doc["stationarity"]) == {"checked", "stationary", "relative_distance", "tol", "variable", "distance"}
+    assert doc["stationarity"]["tol"] == 0.001 and doc["stationarity"]["variable"] == "x"
 
 
 def test_leading_minus_formula(capsys):
@@ -327,7 +329,8 @@ def command_lines(draw, trace_dir):
 EXPECTED_STATUS = {0: {"converged"}, 1: {"stalled", "max_iter", "time_limit"}, 3: {"diverged"}}
 
 
-@settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_option_combination_ends_with_a_documented_code_for_the_right_reason(data, tmp_path):
     import contextlib

@@ -163,3 +163,26 @@ def test_lbfgs_with_bounds_converges_on_the_face():
 def test_bad_method_options(kw, fragment):
     with pytest.raises(OptionError, match=fragment):
         minimize("(x-4)**2", **kw)
+
+
+def test_armijo_momentum_buffer_is_torchs_sgd_rule():
+    # The README says momentum's buffer under --line-search armijo follows torch's SGD rule: check it step by step.
+    import torch
+
+    from gdsolve.methods import ArmijoMomentum
+
+    X = torch.tensor([[1.0, -2.0]], dtype=torch.float64, requires_grad=True)
+    shadow = torch.zeros_like(X, requires_grad=True)
+    sgd = torch.optim.SGD([shadow], lr=1.0, momentum=0.8)
+    upd = ArmijoMomentum(0.8, lambda Z: (Z ** 2).sum(1))
+    for g in ([[0.3, -0.4]], [[0.2, -0.1]], [[0.25, -0.3]]):  # gradients that keep the buffer a descent direction
+        G = torch.tensor(g, dtype=torch.float64)
+        upd.update(X, G, (X.detach() ** 2).sum(1), 1e-3)
+        shadow.grad = G.clone()
+        sgd.step()
+        assert torch.allclose(upd.buf, sgd.state[shadow]["momentum_buffer"])
+
+
+def test_weight_decay_range_is_stated():
+    with pytest.raises(OptionError, match=r"weight_decay must be in \[0, inf\) for method adam, got -1"):
+        minimize("(x-4)**2", method="adam", options={"weight_decay": -1})

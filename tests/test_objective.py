@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import sympy
@@ -62,3 +63,75 @@ def test_float32_dtype_flows_through_constants():
     out = obj(torch.tensor([[0.5]], dtype=torch.float32))
     assert out.dtype == torch.float32
     assert math.isclose(out.item(), math.sqrt(2) * 0.5 + 0.5 + math.atan2(1, 0.5), rel_tol=1e-6)
+
+
+# --- property: random formulas from the accepted grammar evaluate and differentiate as sympy does ------------
+#
+# Tolerance: |torch - sympy| <= 1e-8 * (1 + |sympy|) for values (1e-7 for gradients), with sympy evaluated
+# to 30 digits. Points where any sub-expression is not a finite real (outside a domain: log of a negative, a
+# pole, a complex intermediate) or very large (> 1e8, where float64 rounding dominates) are skipped, and so
+# are coordinates below 1e-100 in size (their squares underflow float64, and a signed zero picks a side of
+# atan2's branch cut) and derivatives at kinks.
+
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+UNARY = ["sin", "cos", "tan", "exp", "log", "sqrt", "abs", "atan", "sinh", "cosh", "tanh", "erf", "asinh", "sign"]
+BINARY_FUNCS = ["atan2", "min", "max"]
+LEAVES = st.sampled_from(["x", "y", "z", "2", "3", "0.5", "1.25", "pi", "E", "10"])
+
+
+def formulas(max_leaves: int = 12) -> st.SearchStrategy[str]:
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return st.one_of(
+            st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(inner, st.sampled_from(["2", "3", "0.5", "-1", "y"])).map(lambda t: f"({t[0]})**{t[1]}"),
+            st.tuples(inner, st.just("^2")).map(lambda t: f"({t[0]}){t[1]}"),
+            inner.map(lambda a: f"-({a})"),
+            st.tuples(st.sampled_from(UNARY), inner).map(lambda t: f"{t[0]}({t[1]})"),
+            st.tuples(st.sampled_from(BINARY_FUNCS), inner, inner).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
+        )
+
+    return st.recursive(LEAVES, extend, max_leaves=max_leaves)
+
+
+def _sympy_value(expr: sympy.Expr, subs: dict) -> float | None:
+    """sympy's value at ``subs``; None outside the real domain (any sub-expression not a finite real)."""
+    for sub in sympy.preorder_traversal(expr):
+        try:
+            v = complex(sub.evalf(30, subs=subs))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return None
+        if v.imag != 0 or not math.isfinite(v.real) or abs(v.real) > 1e8:
+            return None  # e.g. cos(sqrt(y)) at y = -1 is real only through a complex sqrt
+    return complex(expr.evalf(30, subs=subs)).real
+
+
+@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "120")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(text=formulas(), point=st.lists(st.floats(-2, 2).filter(lambda v: abs(v) > 1e-100), min_size=3, max_size=3))
+def test_random_formulas_match_sympy_value_and_derivative(text, point):
+    from gdsolve.errors import ExpressionError
+
+    try:
+        obj = compile_objective(text)
+    except ExpressionError:
+        assume(False)  # a constant formula, or a constant part out of range: refused, which is right
+    syms = [sympy.Symbol(s.name, real=True) for s in obj.parsed.symbols]
+    expr = obj.parsed.expr.xreplace(dict(zip(obj.parsed.symbols, syms)))
+    values = dict(zip(("x", "y", "z"), point))
+    subs = {s: sympy.Float(values[s.name], 30) for s in syms}
+    want = _sympy_value(expr, subs)
+    assume(want is not None)
+    X = torch.tensor([[values[s.name] for s in syms]], dtype=torch.float64, requires_grad=True)
+    F = obj(X)
+    assert abs(F.item() - want) <= 1e-8 * (1 + abs(want)), (text, values, F.item(), want)
+    (G,) = torch.autograd.grad(F.sum(), X)
+    for i, s in enumerate(syms):
+        d = expr.diff(s)
+        if d.has(sympy.DiracDelta, sympy.Heaviside, sympy.Derivative, sympy.Subs):
+            continue  # a kink (abs, sign, min, max): no derivative to compare here
+        want_g = _sympy_value(d, subs)
+        if want_g is None:
+            continue
+        assert abs(G[0, i].item() - want_g) <= 1e-7 * (1 + abs(want_g)), (text, s, values, G[0, i].item(), want_g)

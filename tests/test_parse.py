@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 
@@ -12,7 +13,7 @@ import sympy
 from gdsolve.errors import ExpressionError
 from gdsolve.parse import MAX_DEPTH, MAX_LENGTH, natural_key, parse_expression
 
-x, y = sympy.symbols("x y")
+x, y = sympy.symbols("x y", real=True)  # gdsolve works over the reals
 
 
 @pytest.mark.parametrize(
@@ -205,3 +206,34 @@ def test_non_finite_or_non_numeric_params_are_refused():
     for bad in (float("nan"), "2", None, True):
         with pytest.raises(ExpressionError, match="not a finite number"):
             parse_expression("a*x", params={"a": bad})
+
+
+def test_a_zero_term_in_a_constant_sum_is_not_a_division():
+    # The constant folder once evaluated a + b, a - b, a * b and a / b all at once: "2 + 0" divided by zero.
+    assert parse_expression("2 + 0 + x**2").variables == ("x",)
+    assert parse_expression("(2 + ((2)^2 - (2)^2)) * x").variables == ("x",)
+
+
+# --- property: no text, however hostile, raises anything but gdsolve's own errors ------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FRAGMENTS = st.sampled_from(["x", "y", "(", ")", "**", "^", "*", "/", "+", "-", "1e308", "9", ".", ",", "sin(", "log(",
+                             "min(", "__", "lambda", "[", "]", "'", "0", "e", "E", "pi", "sqrt(", "abs(", "=", ":",
+                             "1e-400", "99999999999999999999", "atan2(", "max(", " ", "\\n", "\\x00", "\u2212", "\u00b7"])
+
+
+@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "300")), deadline=None)
+@given(st.one_of(st.binary(max_size=80).map(lambda b: b.decode("latin-1")), st.text(max_size=80),
+                 st.lists(FRAGMENTS, max_size=25).map("".join)))
+def test_any_text_parses_or_raises_expression_error(text):
+    try:
+        parsed = parse_expression(text)
+    except ExpressionError as exc:
+        assert str(exc)  # a message, naming the problem
+        return
+    from gdsolve.objective import compile_objective
+
+    assert parsed.variables
+    compile_objective(parsed)  # what parses also compiles

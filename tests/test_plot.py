@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 
 import pytest
@@ -92,3 +93,44 @@ def test_terminal_drawing_honours_no_color(monkeypatch):
 
 def test_log_scale_rule():
     assert use_log_scale([1e3, 1.0]) and not use_log_scale([5.0, 1.0]) and not use_log_scale([0.0, 100.0])
+
+
+# --- hostile traces and options: gdsolve's own error (exit 2) or a picture, never a crash -------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_GOOD = [
+    '{"type":"header","variables":["x","y"],"expression":"x**2 + y**2","settings":{"method":"gd","lr":0.1}}',
+    '{"type":"step","iteration":0,"x":{"x":1.0,"y":2.0},"f":5.0}',
+    '{"type":"step","iteration":1,"x":{"x":0.8,"y":1.6},"f":3.2}',
+    '{"type":"result","nit":2,"x":{"x":0.64,"y":1.28},"fun":2.048}',
+]
+_BAD_PARTS = ['{"type":"step"}', '{"type":"step","iteration":"a","x":{"x":1,"y":2},"f":1}', "[1, 2]", "null", "{",
+              '{"type":"header","variables":[]}', '{"type":"step","iteration":2,"x":{"x":1e308,"y":-1e308},"f":1e308}',
+              '{"type":"step","iteration":3,"x":{"x":null,"y":null},"f":null}', '{"type":"header","variables":"xy"}',
+              '{"type":"result","nit":1,"x":null,"fun":null}', '{"type":"header","variables":["x","y"],"expression":"__import__(1)"}',
+              '\u2212', '{"type":"step","iteration":4,"x":{"x":1,"y":2},"f":true}']
+
+
+@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "25")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.sampled_from(_GOOD + _BAD_PARTS), min_size=0, max_size=8),
+       title=st.sampled_from([None, "$", "cost in $ \\\\frac{", "plain"]))
+def test_hostile_traces_give_a_picture_or_one_error_line(lines, title, tmp_path):
+    import contextlib
+    import io
+
+    from gdsolve.cli import main
+
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["plot", str(trace), "-o", str(tmp_path / "p.png"), "--width", "200", "--height", "120"]
+    if title is not None:
+        args += ["--title", title]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(args)
+    assert code in (0, 2), err.getvalue()
+    if code == 2:
+        assert err.getvalue().startswith("error: ") and err.getvalue().count("\n") == 1

@@ -102,7 +102,7 @@ def test_csv_with_a_variable_called_f_reads_back_unambiguously():
 
 
 def test_seed_in_header_and_result_agree():
-    text, r = traced("(x-4)**2", x0=1.0, max_iter=3)
+    text, _r = traced("(x-4)**2", x0=1.0, max_iter=3)
     lines = [json.loads(line) for line in text.splitlines()]
     assert lines[0]["seed"] is None and lines[0]["settings"]["seed"] is None and lines[-1]["seed"] is None
 

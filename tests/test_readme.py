@@ -1,0 +1,206 @@
+"""Every command the README (and --help) shows is run here, and what can be compared is compared.
+
+So the README cannot drift: a command added to it without an entry in
+``EXPECT`` fails :func:`test_every_readme_command_is_checked`; an entry whose
+command left the README fails it too. The Quick-start output is compared line
+by line (but for the time), the stalled message word for word, and the
+Python examples run as doctests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import doctest
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gdsolve.cli import EXAMPLES, main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BIN = os.path.dirname(sys.executable)
+HAS_JQ = shutil.which("jq") is not None
+
+
+def blocks(lang: str | None = None) -> list[tuple[str, str, int]]:
+    """(info string, body, offset) of every fenced code block."""
+    return [(m.group(1), m.group(2), m.start()) for m in re.finditer(r"```(\w*)\n(.*?)```", README, re.S)
+            if lang is None or m.group(1) == lang]
+
+
+def readme_commands() -> list[str]:
+    out = []
+    for lang, body, _ in blocks():
+        if lang == "python":
+            continue
+        for line in body.splitlines():
+            cmd = line.strip().removeprefix("$ ")
+            if cmd.startswith("gdsolve "):
+                out.append(re.sub(r"\s+#.*$", "", cmd))
+    return out
+
+
+def help_commands() -> list[str]:
+    return [cmd for examples in EXAMPLES.values() for cmd, _ in examples]
+
+
+def in_process(cmd: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(shlex.split(cmd)[1:])
+    return code, out.getvalue(), err.getvalue()
+
+
+def in_shell(cmd: str, cwd: Path) -> tuple[int, str, str]:
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ.get("PATH", "")}
+    p = subprocess.run(["bash", "-c", cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def in_terminal(cmd: str, cwd: Path) -> tuple[int, str]:
+    """Run ``cmd`` with its stdout on a pseudo-terminal, as at a shell prompt."""
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ.get("PATH", ""), "COLUMNS": "100", "LINES": "30"}
+    p = subprocess.Popen(["bash", "-c", cmd], cwd=cwd, env=env, stdout=follower, stderr=subprocess.PIPE, text=True)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    p.wait(timeout=300)
+    os.close(leader)
+    return p.returncode, b"".join(chunks).decode("utf-8", "replace")
+
+
+def json_x(key: str, want: float) -> Callable[[str], bool]:
+    return lambda out: abs(json.loads(out)[key] - want) < 1e-3
+
+
+# command -> (exit code, a check of stdout or None, how to run it: "main", "shell" (pipes), "terminal")
+EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
+    'gdsolve minimize "(x-4)**2" --lr 0.1': (0, lambda out: "converged" in out and "x = 3.99999" in out, "main"),
+    'gdsolve minimize "(x-4)**2" --lr 0.1 --x0 0.7421 --every 20': (0, None, "main"),  # compared line by line below
+    'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --x0 x=-1.2,y=1':
+        (0, lambda out: "gdsolve minimize: converged" in out and "solution     x = 1" in out, "main"),
+    'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr 0.001 --max-iter 20000 --x0 x=-1,y=1':
+        (1, lambda out: "stalled" in out and "the rate 0.001 is small" in " ".join(out.replace("│", " ").split()), "main"),
+    'gdsolve maximize "-(x-1)**2 - (y+2)**2 + 3" --json | jq .x':
+        (0, lambda out: abs(json.loads(out)["x"] - 1) < 1e-4 and abs(json.loads(out)["y"] + 2) < 1e-4, "shell"),
+    'gdsolve minimize "a*(x-b)**2" --param a=2 --param b=3 --quiet':
+        (0, lambda out: "x = 2.99999" in out or "x = 3.00000" in out, "main"),
+    'gdsolve maximize "-x**2 + 2*x"': (0, lambda out: "f (maximum)  0.99999" in out or "f (maximum)  1" in out, "main"),
+    'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr 0.001 --max-iter 5000 --x0 x=-1,y=1 --trace - | gdsolve plot -o run.png':
+        (0, None, "shell"),
+    "gdsolve plot a.jsonl b.jsonl c.jsonl -o compare.svg": (0, None, "shell"),
+    "gdsolve plot a.jsonl b.jsonl -o compare.svg": (0, None, "shell"),
+    "gdsolve plot run.jsonl": (0, lambda out: "f by iteration" in out, "terminal"),
+    # the worked examples of --help
+    'gdsolve minimize "(x-4)**2" --x0 0.7421': (0, lambda out: "converged" in out, "main"),
+    'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --json | jq .x':
+        (0, lambda out: abs(json.loads(out)["x"] - 1) < 1e-6, "shell"),
+    'gdsolve minimize "x**2 + 3*y**2" --trace - | gdsolve plot -o run.png': (0, None, "shell"),
+    'gdsolve maximize "3 - (x-1)**2" --x0 0': (0, lambda out: "f (maximum)  3" in out, "main"),
+    'gdsolve maximize "x*y*(3-x-y)" --method lbfgs --x0 0.5,0.5 --json | jq .fun':
+        (0, lambda out: abs(float(out) - 1) < 1e-9, "shell"),
+    'gdsolve maximize "-x**2 - 3*y**2" --trace - | gdsolve plot -o run.png': (0, None, "shell"),
+}
+
+
+def test_every_readme_command_is_checked():
+    shown = set(readme_commands()) | set(help_commands())
+    assert shown - set(EXPECT) == set(), "add these README/--help commands to EXPECT"
+    assert set(EXPECT) - shown == set(), "these EXPECT entries are no longer shown anywhere"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("readme")
+    for name, lr in (("a", "0.0005"), ("b", "0.001"), ("c", "0.002"), ("run", "0.001")):
+        code, _, err = in_process(f'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr {lr} --max-iter 300 '
+                                  f'--x0 x=-1,y=1 --trace {d / name}.jsonl --quiet')
+        assert code == 1, err
+    return d
+
+
+@pytest.mark.parametrize("cmd", sorted(EXPECT))
+def test_readme_command_runs_as_documented(cmd, workdir):
+    code_want, check, how = EXPECT[cmd]
+    if "| jq" in cmd and not HAS_JQ:
+        pytest.skip("jq is not installed")
+    if how == "main":
+        code, out, err = in_process(cmd)
+    elif how == "shell":
+        code, out, err = in_shell(cmd, workdir)
+    else:
+        code, out = in_terminal(cmd, workdir)
+        err = ""
+    assert code == code_want, (cmd, code, err[-500:])
+    assert "Traceback" not in err
+    if check is not None:
+        assert check(out), (cmd, out[-1500:])
+    for picture in re.findall(r"-o (\S+\.(?:png|svg))", cmd):
+        assert (workdir / picture).stat().st_size > 5_000
+
+
+def test_quick_start_output_is_what_the_command_prints():
+    m = re.search(r"<!-- readme-output: (.*?) -->\n```\n\$ .*?\n(.*?)```", README, re.S)
+    assert m, "the Quick start block is marked with <!-- readme-output: ... -->"
+    code, out, _ = in_process(m.group(1))
+    assert code == 0
+
+    def stable(text: str) -> list[str]:
+        return [re.sub(r"time +[0-9.e-]+ s", "time", line).rstrip(" │") for line in text.rstrip().splitlines()]
+
+    assert stable(out) == stable(m.group(2))
+
+
+def test_stalled_message_is_word_for_word():
+    m = re.search(r"<!-- readme-message: (.*?) -->\n```\n(.*?)```", README, re.S)
+    assert m
+    code, out, _ = in_process(m.group(1))
+    assert code == 1 and json.loads(out)["message"] == " ".join(m.group(2).split())
+
+
+def test_python_examples_run_as_doctests():
+    parser = doctest.DocTestParser()
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    globs: dict = {}
+    for i, (_, body, _) in enumerate(blocks("python")):
+        test = parser.get_doctest(body, globs, f"README python block {i + 1}", "README.md", 0)
+        assert test.examples, "README's Python examples are written as doctests (>>>)"
+        runner.run(test, clear_globs=False)
+        globs.update(test.globs)  # a later block may use what an earlier one imported
+    assert runner.failures == 0, f"{runner.failures} README doctest(s) failed; run pytest -s to see them"
+
+
+@pytest.mark.skipif(not HAS_JQ, reason="jq is not installed")
+@pytest.mark.parametrize("script", ["jq_pipeline.sh", "lr_sweep.sh"])
+def test_example_scripts_run(script, tmp_path):
+    # MAX_ITER keeps the sweep short here; the script's own default draws docs/lr_sweep.png.
+    code, out, err = in_shell(f"MAX_ITER=200 bash {ROOT / 'examples' / script} {tmp_path / 'sweep.png'}", tmp_path)
+    assert code == 0 and "Traceback" not in err, err
+    assert out.strip()
+
+
+def test_set_up_commands_are_the_ones_ci_runs():
+    setup = next(body for _, body, _ in blocks() if "python3 -m venv" in body)
+    assert "pip install torch==2.13.0" in setup and setup.strip().endswith('gdsolve minimize "(x-4)**2"')
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "torch==2.13.0" in ci and "test-command" in ci
