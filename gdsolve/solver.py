@@ -292,6 +292,10 @@ class Descent:
         x = dict(zip(names, xs))
         best = self._best_point(x, fmin)
         gnorm = math.hypot(*grad)
+        if (self.rule in (StopRule.EPS, StopRule.FTOL, StopRule.MAX_ITER, StopRule.TIME_LIMIT)
+                and not (math.isfinite(fmin) and math.isfinite(gnorm))):
+            # the last update landed where f or its gradient is not finite: that is divergence, whatever rule fired
+            self._nonfinite(self.nit, fmin, gnorm, xs)
         rule = self.rule or StopRule.INTERRUPTED
         status = rule.status
         # gtol is measured on the projected gradient when there are bounds.

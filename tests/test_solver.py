@@ -296,3 +296,9 @@ def test_stationarity_not_checked_above_the_limit_says_so():
     _, r = run(text, {f"x{i}": 1.0 for i in range(n)}, max_iter=2)
     assert r.status is Status.CONVERGED and f"(not checked: more than {MAX_VARIABLES} variables)" in r.message
     assert r.stationarity == {"checked": False, "reason": f"not checked: more than {MAX_VARIABLES} variables"}
+
+
+def test_a_small_last_step_into_nan_is_divergence_not_convergence():
+    _, r = run("sqrt(x)", {"x": 0.01}, lr=1.0, eps=10.0)
+    assert r.stop_rule is StopRule.NONFINITE and r.status is Status.DIVERGED and "f became nan" in r.message
+    assert r.best is not None and r.best.fun == pytest.approx(0.1)  # the last finite point, not the nan one

@@ -62,3 +62,24 @@ def test_diagnose_names_cause_and_fix():
     text = diagnose(("x",), v, facts)
     assert "cosine schedule decayed the rate from 0.1 to 0.001" in text and "{gtol}" in text
     assert RTOL == 1e-3
+
+
+@pytest.mark.parametrize(("facts", "fragment"), [
+    ({"line_search": "armijo", "collapsed": True}, "the line search shrank the step far below its first trial"),
+    ({"line_search": "armijo", "ls_failed": True}, "the line search found no decrease"),
+    ({"line_search": "strong_wolfe", "ls_nonfinite": True, "method": "lbfgs"}, "trial points where f is not finite"),
+    ({"method": "adagrad"}, "adagrad's per-variable step sizes shrank"),
+    ({"method": "gd"}, "the rate 0.1 is small for this problem's curvature"),
+    ({"schedule": "step", "lr": 0.01}, "a larger {step_size}, or {gamma} closer to 1"),
+])
+def test_each_cause_has_its_own_words(facts, fragment):
+    base = {"method": "gd", "schedule": "constant", "lr0": 0.1, "lr": 0.1, "eps": 1e-6, "line_search": "none"}
+    v = verdict("(x-4)**2 + (y-1)**2", [2.0, 0.5])
+    assert fragment in diagnose(("x", "y"), v, RunFacts(**{**base, **facts}))
+
+
+def test_badly_scaled_variables_are_named():
+    v = verdict("(x-500)**2 + 1e10*(y-3e-4)**2", [300.0, 3e-4], seen=[500.0, 3e-4])
+    text = diagnose(("x", "y"), v, RunFacts(method="lbfgs", schedule="constant", lr0=1.0, lr=1.0, eps=1e-6,
+                                            line_search="strong_wolfe"))
+    assert "differ in size by a factor of 2e+06" in text and "write y as a multiple of 3e-04" in text
