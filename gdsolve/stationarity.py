@@ -19,7 +19,10 @@ point still is, variable by variable, relative to that variable's own size:
 * ``scale_i``: the largest ``|x_i|`` the run has seen (start, iterates) or the
   estimated stationary point ``x_i - delta_i`` has;
 * the point is stationary when ``|delta_i| <= RTOL * scale_i`` for every
-  variable (``RTOL`` = 1e-3: within 0.1% of each variable's own size).
+  variable (``RTOL`` = 1e-3: within 0.1% of each variable's own size), and
+  the quadratic model behind the estimate holds: one Newton step shrinks the
+  gradient to a quarter or less (at a cusp such as ``sqrt(abs(u))`` at
+  ``u = 0`` the curvature is unbounded, the estimate tiny, and it does not).
 
 The measure is unchanged when f is multiplied by a constant or shifted by
 one, and when a variable is measured in other units: it depends on the
@@ -50,7 +53,9 @@ import torch
 
 RTOL = 1e-3
 MAX_VARIABLES = 500
+NEWTON_SHRINK = 0.25  # one Newton step must shrink the gradient at least this much where the model holds
 _ROUNDING = 1e-15  # float64's relative rounding level, with a little room
+_NOISE = 1e-9  # below this relative distance the gradient is rounding noise: no model check
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,9 @@ class Stationarity:
         relative: ``max_i distance_i / scale_i``; compared with :data:`RTOL`.
         worst: the index of the variable where ``relative`` is reached.
         reason: why the check was not made (empty when it was).
+        smooth: False when one Newton step does not shrink the gradient (a
+            cusp: the curvature-based estimate cannot be trusted there).
+        gnorm: the gradient norm at the point (float64).
     """
 
     checked: bool
@@ -75,6 +83,8 @@ class Stationarity:
     relative: float = math.nan
     worst: int = 0
     reason: str = ""
+    smooth: bool = True
+    gnorm: float = math.nan
 
 
 def check(objective: object, x: Sequence[float], seen_max: Sequence[float],
@@ -114,20 +124,47 @@ def check(objective: object, x: Sequence[float], seen_max: Sequence[float],
     H = (H + H.T) / 2
     lam, V = torch.linalg.eigh(H)
     top = float(lam.abs().max())
-    if top == 0.0:  # locally linear (abs, max, a plane): stationary only where g vanishes
-        delta = torch.where(g == 0, 0.0, math.inf)
+    floor = top * _ROUNDING * max(d, 1)
+    comp = V.T @ g  # the gradient along each eigenvector
+    gnorm = float(g.norm())
+    # A slope along a direction of exactly zero curvature (piecewise-linear f:
+    # abs, max) -- not a curvature merely below rounding, as in an
+    # ill-conditioned fit, where the floored estimate still measures distance.
+    flat = (lam == 0) & (comp.abs() > _ROUNDING * gnorm)
+    if gnorm == 0.0:
+        delta = torch.zeros_like(g)
+    elif bool(flat.any()):
+        # A slope with no curvature under it (abs, max, a plane): the Newton
+        # estimate has nothing to say. Only a kink's bottom is stationary there.
+        f0 = float(F.detach().sum())
+        delta = torch.zeros_like(g) if _kink_minimum(objective, X.detach(), f0, seen_max) else torch.full_like(g, math.inf)
     else:
-        mag = lam.abs().clamp(min=top * _ROUNDING * max(d, 1))
-        delta = V @ ((V.T @ g) / mag)
+        delta = V @ (comp / lam.abs().clamp(min=floor))
     dist = [abs(v) for v in delta.tolist()]
-    if not all(math.isfinite(v) for v in dist) and _kink_minimum(objective, X.detach(), float(F.detach().sum()), seen_max):
-        dist = [0.0 if not math.isfinite(v) else v for v in dist]
     scale = [max(s, abs(xi), abs(xi - di)) if math.isfinite(di) else math.inf
              for s, xi, di in zip(seen_max, x, delta.tolist())]
     rel = [0.0 if di == 0 else (di / si if si > 0 else math.inf) for di, si in zip(dist, scale)]
     rel = [1.0 if math.isnan(r) else r for r in rel]  # inf / inf: as far as can be
     worst = max(range(d), key=rel.__getitem__)
-    return Stationarity(True, rel[worst] <= RTOL, tuple(dist), tuple(scale), rel[worst], worst)
+    stationary = rel[worst] <= RTOL
+    smooth = True
+    if stationary and rel[worst] > _NOISE and not bool(flat.any()):
+        # Check the quadratic model the estimate rests on: one Newton step
+        # must shrink the gradient. At a cusp (sqrt(abs(u)) at u = 0) the
+        # curvature is unbounded, the estimate tiny, and the step does not.
+        step = V @ (comp / torch.where(lam >= 0, 1.0, -1.0) / lam.abs().clamp(min=floor))
+        smooth = _newton_step_shrinks(objective, X.detach() - step, gnorm)
+        stationary = smooth
+    return Stationarity(True, stationary, tuple(dist), tuple(scale), rel[worst], worst, smooth=smooth, gnorm=gnorm)
+
+
+def _newton_step_shrinks(objective: object, X1: torch.Tensor, gnorm: float) -> bool:
+    X1 = X1.requires_grad_(True)
+    F1 = objective(X1)  # type: ignore[operator]
+    if not bool(torch.isfinite(F1).all()):
+        return False
+    (G1,) = torch.autograd.grad(F1.sum(), X1)
+    return bool(torch.isfinite(G1).all()) and float(G1.norm()) <= NEWTON_SHRINK * gnorm
 
 
 def _kink_minimum(objective: object, X: torch.Tensor, f: float, seen_max: Sequence[float]) -> bool:
@@ -163,7 +200,8 @@ def _check_free(objective: object, x: Sequence[float], seen_max: Sequence[float]
     dist, scale = [0.0] * len(x), list(seen_max)
     for j, i in enumerate(idx):
         dist[i], scale[i] = v.distance[j], v.scale[j]
-    return Stationarity(True, v.stationary, tuple(dist), tuple(scale), v.relative, idx[v.worst])
+    return Stationarity(True, v.stationary, tuple(dist), tuple(scale), v.relative, idx[v.worst], smooth=v.smooth,
+                        gnorm=v.gnorm)
 
 
 @dataclass(frozen=True)
@@ -231,6 +269,10 @@ def diagnose(names: Sequence[str], v: Stationarity, facts: RunFacts) -> str:
                  "or a smaller {eps}")
     else:
         cause = "the steps became small before the gradient did; try a smaller {eps} or stop on the gradient with {gtol}"
+    if not v.smooth:
+        where = (f"the gradient is not small (its norm is {v.gnorm:.3g}) and f is not smooth here: one Newton step does "
+                 "not shrink it, as at a cusp")
+        cause = "the point may be a cusp of f rather than a minimum; try another start ({x0}) or method"
     return f"{where}: {cause}"
 
 

@@ -83,3 +83,12 @@ def test_badly_scaled_variables_are_named():
     text = diagnose(("x", "y"), v, RunFacts(method="lbfgs", schedule="constant", lr0=1.0, lr=1.0, eps=1e-6,
                                             line_search="strong_wolfe"))
     assert "differ in size by a factor of 2e+06" in text and "write y as a multiple of 3e-04" in text
+
+
+def test_a_cusp_is_not_called_stationary():
+    # Bukin N.6 on its cusp valley: |grad| ~ 3e6, the curvature larger still, the Newton estimate tiny.
+    v = verdict("100*sqrt(abs(y - 0.01*x**2)) + 0.01*abs(x + 10)", [0.6647974292614697, 0.00441955646544472])
+    assert not v.stationary and not v.smooth and v.relative < RTOL
+    text = diagnose(("x", "y"), v, RunFacts(method="lbfgs", schedule="constant", lr0=1.0, lr=1.0, eps=1e-6,
+                                            line_search="strong_wolfe"))
+    assert "f is not smooth here" in text and "cusp" in text
