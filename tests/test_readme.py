@@ -199,6 +199,13 @@ def test_example_scripts_run(script, tmp_path):
     assert out.strip()
 
 
+def test_python_example_runs():
+    p = subprocess.run([sys.executable, str(ROOT / "examples" / "api.py")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("stalled") and lines[3].startswith("converged") and lines[-1].startswith("refused:")
+
+
 def test_set_up_commands_are_the_ones_ci_runs():
     setup = next(body for _, body, _ in blocks() if "python3 -m venv" in body)
     assert "pip install torch==2.13.0" in setup and setup.strip().endswith('gdsolve minimize "(x-4)**2"')
