@@ -321,7 +321,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # standalone_mode=False: click returns an Exit's code instead of
         # calling sys.exit, and lets usage errors reach us for one-line output.
         rv = command.main(args=args, prog_name="gdsolve", standalone_mode=False)
-        sys.stdout.flush()  # a closed pipe is found here, not at interpreter exit
     except Exit as exc:
         code = int(exc.exit_code)
     except OptionError as exc:  # from scan_argv
@@ -359,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         code = rv if isinstance(rv, int) else 0
     try:
-        sys.stdout.flush()
+        sys.stdout.flush()  # a closed pipe is found here, not at interpreter exit
     except BrokenPipeError:
         quiet_stdout()
         return int(ExitStatus.BROKEN_PIPE)

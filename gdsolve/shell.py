@@ -18,6 +18,7 @@ Nothing here imports torch, sympy or rich at module level (typer is the CLI's ow
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -64,8 +65,8 @@ def stdout_stat() -> Any:
         return None
 
 
-def pipe_console(**kw: Any) -> Any:
-    """A rich Console whose closed pipe raises BrokenPipeError (to become exit 141), not rich's ``SystemExit(1)``."""
+@functools.lru_cache(maxsize=1)
+def _pipe_console_class() -> Any:
     from rich.console import Console
 
     class PipeConsole(Console):
@@ -73,7 +74,12 @@ def pipe_console(**kw: Any) -> Any:
             self.quiet = True
             raise BrokenPipeError
 
-    return PipeConsole(**kw)
+    return PipeConsole
+
+
+def pipe_console(**kw: Any) -> Any:
+    """A rich Console whose closed pipe raises BrokenPipeError (to become exit 141), not rich's ``SystemExit(1)``."""
+    return _pipe_console_class()(**kw)
 
 
 class errors:

@@ -351,7 +351,7 @@ class Descent:
         t = self.last_t
         collapsed = t is not None and s.line_search != "none" and t < COLLAPSED * self.last_lr
         return RunFacts(method=s.method, schedule=s.schedule, lr0=s.lr, lr=self.last_lr, eps=s.eps,
-                        line_search=s.line_search, collapsed=collapsed, ls_failed=self.ls_failed,
+                        collapsed=collapsed, ls_failed=self.ls_failed,
                         ls_nonfinite=self.ls_nonfinite)
 
     def _max_iter_detail(self) -> str:

@@ -213,7 +213,6 @@ class RunFacts:
     lr0: float  # the starting rate
     lr: float  # the rate at the end
     eps: float
-    line_search: str
     collapsed: bool = False  # the last line search took a step far below its first trial
     ls_failed: bool = False  # the last line search found no decrease at all
     ls_nonfinite: bool = False  # ...because f was not finite at a trial point
