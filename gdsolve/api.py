@@ -15,15 +15,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import OptionError
+from .multistart import HOP_SIZE, MultiRun, combinations, operations
 from .objective import compile_objective
 from .result import OptimizeResult, Step
-from .settings import X0, Settings, resolve_x0
-from .solver import Descent
+from .settings import X0, Settings, is_real, resolve_x0, split_sweep
+from .solver import Descent, check_start, random_start
+from .starts import check_memory, draw_starts, resolve_device
 
 Callback = Callable[[Step], None]
 
 #: The keywords minimize/maximize take besides the Settings fields.
-_CALL_KEYWORDS = ("x0", "params", "variables", "callback")
+_CALL_KEYWORDS = ("x0", "params", "variables", "callback", "starts", "device", "compile", "hops", "hop_size")
 
 
 def _check_keywords(given: Mapping[str, Any]) -> None:
@@ -44,25 +46,81 @@ def prepare(
     x0: X0 = None,
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
+    starts: int | None = None,
+    device: str | None = None,
+    compile: bool = False,
+    hops: int = 0,
+    hop_size: float = HOP_SIZE,
     **settings_kw: Any,
-) -> Descent:
-    """Validate everything and return a ready-to-iterate :class:`~gdsolve.solver.Descent`.
+) -> Descent | MultiRun:
+    """Validate everything and return a ready-to-iterate run.
 
     ``settings_kw`` are the fields of :class:`~gdsolve.settings.Settings`
     (``lr``, ``eps``, ``max_iter``, ``method``, ``options``, ``gtol``, ``bounds``...).
     All input errors surface here, before the first iteration, as
     :class:`~gdsolve.errors.GdsolveError` subclasses.
+
+    One start on the CPU gives a :class:`~gdsolve.solver.Descent` (the fast
+    single-start loop, yielding a :class:`~gdsolve.result.Step` per
+    iteration). ``starts=N``, a list of values on ``lr`` or a method option (a
+    sweep), or another ``device`` give a :class:`~gdsolve.multistart.MultiRun`
+    (the batched engine, yielding a :class:`~gdsolve.engine.BatchStep` per
+    iteration). Both end with ``.result()``.
     """
     if sense not in ("minimize", "maximize"):
         raise OptionError(f"sense must be 'minimize' or 'maximize', not {sense!r}")
     _check_keywords(settings_kw)
-    settings = Settings(**settings_kw)
+    if starts is not None and (isinstance(starts, bool) or not isinstance(starts, int) or starts < 1):
+        raise OptionError(f"{{starts}} must be an integer >= 1, got {starts!r}")
+    axes, base = split_sweep(settings_kw)
+    settings = Settings(**base)
+    combos, values = [settings], [{}]
+    if axes:
+        values = combinations(axes)
+        combos = [Settings(**{**base, "lr": v.get("lr", base.get("lr")),
+                              "options": {**dict(base.get("options") or {}), **{k: w for k, w in v.items() if k != "lr"}}})
+                  for v in values]
     objective = compile_objective(expression, params=params, variables=variables, maximize=sense == "maximize")
-    return Descent(objective, settings, resolve_x0(objective.variables, x0))
+    start = resolve_x0(objective.variables, x0)
+    names = objective.variables
+    lo, hi = check_start(names, settings, start)
+    where = resolve_device(device or "cpu")
+    if where == "mps" and settings.dtype == "float64":
+        raise OptionError("{device} mps has no float64; add [[--dtype float32||dtype='float32']]")
+    if not isinstance(compile, bool):
+        raise OptionError(f"{{compile}} must be True or False, got {compile!r}")
+    if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
+        raise OptionError(f"{{hops}} must be an integer >= 0, got {hops!r}")
+    if not (is_real(hop_size) and 0 < hop_size <= 1):
+        raise OptionError(f"{{hop_size}} must be in (0, 1] (a fraction of each variable's box), got {hop_size!r}")
+    if hop_size != HOP_SIZE and not hops:
+        raise OptionError("{hop_size} sizes the hops of basin hopping; add [[--hops K||hops=K]]")
+    if starts is None and not axes and where == "cpu" and not compile and not hops:
+        return Descent(objective, settings, start)
+    import torch
+
+    n = starts or 1
+    # Refuse a batch that would not fit before anything is allocated, the start points included.
+    check_memory(n * len(combos), len(names), operations(objective), settings.method,
+                 max(int(c.options.get("history_size", 0)) for c in combos),
+                 4 if settings.dtype == "float32" else 8, where)
+    seed: int | None = settings.seed
+    if n == 1:
+        first = [start[k] for k in names] if start is not None else random_start(names, lo, hi, settings.seed)
+        S = torch.tensor([first], dtype=torch.float64)
+        seed = None if start is not None else seed
+    else:
+        S = draw_starts(names, settings.bounds, n - (start is not None), settings.seed)
+        if start is not None:  # the given start is the first of the N
+            S = torch.cat([torch.tensor([[start[k] for k in names]], dtype=torch.float64), S])
+    return MultiRun(objective, combos, values, S, seed=seed, device=where, swept=bool(axes), compile=compile,
+                    hops=hops, hop_size=hop_size)
 
 
-def run(descent: Descent, callback: Callback | None = None, *, catch_interrupt: bool = False) -> OptimizeResult:
-    """Drive ``descent`` to its end, calling ``callback`` with every step.
+def run(descent: Descent | MultiRun, callback: Callable[[Any], None] | None = None, *,
+        catch_interrupt: bool = False) -> OptimizeResult:
+    """Drive ``descent`` to its end, calling ``callback`` with every step (a
+    :class:`~gdsolve.result.Step`, or for a batch a :class:`~gdsolve.engine.BatchStep`).
 
     With ``catch_interrupt=True`` a Ctrl-C ends the run with status
     ``interrupted`` and the result so far instead of raising.
@@ -85,13 +143,17 @@ def minimize(
     expression: str,
     *,
     x0: X0 = None,
-    lr: float | None = None,
+    lr: float | Sequence[float] | None = None,
     eps: float = 1e-6,
     max_iter: int = 100,
     method: str = "gd",
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
-    callback: Callback | None = None,
+    callback: Callable[[Any], None] | None = None,
+    starts: int | None = None,
+    device: str | None = None,
+    compile: bool = False,
+    hops: int = 0,
     **settings_kw: Any,
 ) -> OptimizeResult:
     """Minimize ``expression`` by gradient descent, ``x <- x - lr * grad f(x)``.
@@ -105,7 +167,26 @@ def minimize(
         method: ``gd`` (the tutorial's), ``momentum``, ``nesterov``, ``adam``,
             ``adamw``, ``rmsprop``, ``adagrad`` or ``lbfgs``.
         params: constants, ``{"a": 2}``. variables: the variable order.
-        callback: called with each :class:`~gdsolve.result.Step`.
+        callback: called with each :class:`~gdsolve.result.Step` (for a
+            batch, each :class:`~gdsolve.engine.BatchStep`).
+        starts: run N starts in one batch (scrambled Sobol points in ``bounds``,
+            or in the box -10..10 where a variable is unbounded; ``x0``, if
+            given, is the first); the result is the best start's, with
+            ``minima`` (the distinct local minima found) and ``rows``.
+        device: ``"cpu"`` (default), ``"cuda"``, ``"mps"`` or ``"auto"`` (a GPU
+            when torch sees one).
+        hops: basin hopping, every start a chain (monotonic: perturb the chain's
+            best point by up to ``hop_size`` (default 0.05) of the box's width per
+            variable, descend, keep it if f is lower), ``hops`` times, then one
+            final descent from each chain's best point. Lattices of minima
+            (Rastrigin, Ackley) that defeat plain many-start runs yield to it.
+        compile: evaluate f and its gradient through ``torch.compile`` (worth it
+            for large batches; the compile time is reported as ``compile_time``,
+            apart from ``elapsed``).
+
+    A list of values on ``lr`` or on a method option in ``options`` runs every
+    combination (a sweep) as rows of one batch; the result is the best
+    combination's, with ``runs`` holding each combination's values and result.
         settings_kw: any other :class:`~gdsolve.settings.Settings` field:
             ``dtype``, ``seed``, ``options`` (``{"momentum": 0.8}``),
             ``line_search``, ``gtol``, ``ftol``, ``time_limit``, ``target``,
@@ -125,7 +206,8 @@ def minimize(
         {'x': 1.0, 'y': -2.0}
     """
     descent = prepare(expression, sense="minimize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
-                      params=params, variables=variables, **settings_kw)
+                      params=params, variables=variables, starts=starts, device=device, compile=compile,
+                      hops=hops, **settings_kw)
     return run(descent, callback)
 
 
@@ -133,13 +215,17 @@ def maximize(
     expression: str,
     *,
     x0: X0 = None,
-    lr: float | None = None,
+    lr: float | Sequence[float] | None = None,
     eps: float = 1e-6,
     max_iter: int = 100,
     method: str = "gd",
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
-    callback: Callback | None = None,
+    callback: Callable[[Any], None] | None = None,
+    starts: int | None = None,
+    device: str | None = None,
+    compile: bool = False,
+    hops: int = 0,
     **settings_kw: Any,
 ) -> OptimizeResult:
     """Maximize ``expression`` (gradient ascent); ``fun`` is the true maximum of f.
@@ -152,5 +238,6 @@ def maximize(
         (1.0, 3.0)
     """
     descent = prepare(expression, sense="maximize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
-                      params=params, variables=variables, **settings_kw)
+                      params=params, variables=variables, starts=starts, device=device, compile=compile,
+                      hops=hops, **settings_kw)
     return run(descent, callback)

@@ -65,6 +65,7 @@ Method = _choices("Method", tuple(METHODS))
 LineSearch = _choices("LineSearch", LINE_SEARCHES)
 Schedule = _choices("Schedule", SCHEDULES)
 TraceFormat = _choices("TraceFormat", TRACE_FORMATS)
+Device = _choices("Device", ("auto", "cpu", "cuda", "mps"))
 
 
 def _method_help() -> str:
@@ -123,6 +124,7 @@ EXAMPLES = {
         ('gdsolve minimize "(x-4)**2" --x0 0.7421', "the tutorial's run"),
         ('gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --json | jq .x', ""),
         ('gdsolve minimize "x**2 + 3*y**2" --trace - | gdsolve plot -o run.png', ""),
+        ('gdsolve minimize "(x^2+y-11)^2+(x+y^2-7)^2" --method lbfgs --starts 64', "every minimum"),
     ],
     "maximize": [
         ('gdsolve maximize "3 - (x-1)**2" --x0 0', "gradient ascent"),
@@ -156,21 +158,38 @@ def _solve_command(sense: str) -> Callable[..., None]:
                                                      help="Variable order (default: natural order x1, x2, x10).")] = None,
         param: Annotated[Optional[list[str]], typer.Option("--param", metavar="a=2", rich_help_panel=START,
                                                            help="Substitute a constant for a name (repeatable).")] = None,
+        starts: Annotated[Optional[int], typer.Option("--starts", metavar="N", rich_help_panel=START, show_default=False,
+                                                      help="Run N starts in one batch (Sobol points in --bounds, or in "
+                                                           "-10..10); report the best and the distinct minima.")] = None,
+        device: Annotated[Optional[Device], typer.Option("--device", metavar="NAME", rich_help_panel=START,
+                                                         show_default=False,
+                                                         help="auto, cpu (default), cuda or mps: where a batch runs.")] = None,
+        hops: Annotated[int, typer.Option("--hops", metavar="K", rich_help_panel=START,
+                                          help="Basin hopping: K times, perturb each start's best point, descend, "
+                                               "keep it if f is lower.")] = 0,
+        hop_size: Annotated[Optional[float], typer.Option("--hop-size", metavar="F", rich_help_panel=START,
+                                                          show_default=False,
+                                                          help="A hop's size, as a fraction of each variable's box "
+                                                               "(default 0.05).")] = None,
+        compile_: Annotated[bool, typer.Option("--compile", rich_help_panel=START, metavar="",
+                                               help="torch.compile f and its gradient (large batches; the compile "
+                                                    "time is reported apart).")] = False,
         method: Annotated[Method, typer.Option("--method", metavar="NAME", rich_help_panel=METHOD,
                                                help=f"Update rule, with its defaults: {_method_help()}.")] = Method.gd,
-        lr: Annotated[Optional[float], typer.Option("--lr", metavar="RATE", rich_help_panel=METHOD, show_default=False,
-                                                    help="Learning rate (default: the method's; 0.1 for gd).")] = None,
-        momentum: Annotated[Optional[float], typer.Option("--momentum", metavar="M", rich_help_panel=METHOD,
+        lr: Annotated[Optional[str], typer.Option("--lr", metavar="RATE", rich_help_panel=METHOD, show_default=False,
+                                                  help="Learning rate (default: the method's; 0.1 for gd). "
+                                                       "A comma list (0.1,0.01) sweeps it.")] = None,
+        momentum: Annotated[Optional[str], typer.Option("--momentum", metavar="M", rich_help_panel=METHOD,
                                                           help="momentum, nesterov, rmsprop: momentum factor, in [0, 1).")] = None,
-        beta1: Annotated[Optional[float], typer.Option("--beta1", metavar="B", rich_help_panel=METHOD,
+        beta1: Annotated[Optional[str], typer.Option("--beta1", metavar="B", rich_help_panel=METHOD,
                                                        help="adam, adamw: first-moment decay, in [0, 1).")] = None,
-        beta2: Annotated[Optional[float], typer.Option("--beta2", metavar="B", rich_help_panel=METHOD,
+        beta2: Annotated[Optional[str], typer.Option("--beta2", metavar="B", rich_help_panel=METHOD,
                                                        help="adam, adamw: second-moment decay, in [0, 1).")] = None,
-        weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", metavar="W", rich_help_panel=METHOD,
+        weight_decay: Annotated[Optional[str], typer.Option("--weight-decay", metavar="W", rich_help_panel=METHOD,
                                                               help="adam, adamw, rmsprop, adagrad: weight decay, >= 0.")] = None,
-        alpha: Annotated[Optional[float], typer.Option("--alpha", metavar="A", rich_help_panel=METHOD,
+        alpha: Annotated[Optional[str], typer.Option("--alpha", metavar="A", rich_help_panel=METHOD,
                                                        help="rmsprop: smoothing constant, in [0, 1).")] = None,
-        history_size: Annotated[Optional[int], typer.Option("--history-size", metavar="N", rich_help_panel=METHOD,
+        history_size: Annotated[Optional[str], typer.Option("--history-size", metavar="N", rich_help_panel=METHOD,
                                                             help="lbfgs: number of stored updates.")] = None,
         line_search: Annotated[LineSearch, typer.Option("--line-search", metavar="NAME", rich_help_panel=METHOD,
                                                         help="none, or armijo (gd, momentum); lbfgs always uses strong_wolfe.")
@@ -205,6 +224,10 @@ def _solve_command(sense: str) -> Callable[..., None]:
         every: EveryOpt = None,
         trace: TraceOpt = None,
         trace_format: TraceFormatOpt = None,
+        trace_rows: Annotated[Optional[int], typer.Option("--trace-rows", metavar="K", rich_help_panel=OUTPUT,
+                                                          show_default=False,
+                                                          help="A batch's trace: K rows besides the best (other minima "
+                                                               "first).")] = None,
         debug: DebugOpt = False,
     ) -> None:
         settings = {
@@ -220,7 +243,9 @@ def _solve_command(sense: str) -> Callable[..., None]:
             outputs = OutputOptions(json=json_, quiet=quiet, every=every, trace=trace,
                                     trace_format=None if trace_format is None else trace_format.value)
             code = _solve(sense, expression, x0=x0, vars_=vars_, param=param or [], bounds=bounds or [],
-                          settings=settings, outputs=outputs)
+                          settings=settings, outputs=outputs, starts=starts,
+                          device=None if device is None else device.value, trace_rows=trace_rows,
+                          compile_=compile_, hops=hops, hop_size=hop_size)
         raise Exit(code)
 
     command.__doc__ = (
@@ -238,10 +263,20 @@ app.command("maximize", epilog=_epilog("maximize"))(_solve_command("maximize"))
 
 
 def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, param: Sequence[str],
-           bounds: Sequence[str], settings: dict[str, Any], outputs: Any) -> int:
+           bounds: Sequence[str], settings: dict[str, Any], outputs: Any, starts: int | None = None,
+           device: str | None = None, trace_rows: int | None = None, compile_: bool = False, hops: int = 0,
+           hop_size: float | None = None) -> int:
     from .api import prepare, run
-    from .outputs import Outputs
-    from .settings import parse_assignments, parse_bounds
+    from .outputs import BatchOutputs, Outputs
+    from .settings import parse_assignments, parse_bounds, parse_list
+
+    # Numbers or comma lists (a sweep) on the rate and the method options.
+    if settings["lr"] is not None:
+        settings["lr"] = parse_list(settings["lr"], "--lr")
+    options = settings["options"]
+    for name, text in options.items():
+        if text is not None:
+            options[name] = parse_list(text, "--" + name.replace("_", "-"), integer=name == "history_size")
 
     start = parse_assignments(x0, "--x0") if x0 is not None else None
     params: dict[str, float] = {}
@@ -251,8 +286,15 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
     if start is not None and isinstance(start, list) and len(start) == 1:
         start = start[0]
     descent = prepare(expression, sense=sense, x0=start, params=params, variables=variables,
-                      bounds=parse_bounds(bounds), **settings)
-    out = Outputs(descent, outputs)
+                      bounds=parse_bounds(bounds), starts=starts, device=device, compile=compile_, hops=hops,
+                      **({} if hop_size is None else {"hop_size": hop_size}), **settings)
+    if hasattr(descent, "batch"):
+        out: Any = BatchOutputs(descent, outputs, trace_rows=trace_rows)
+    else:
+        if trace_rows is not None:
+            raise OptionError("{trace_rows} applies to a batch; add [[--starts N||starts=N]] or sweep a setting "
+                              "([[--lr 0.1,0.01||lr=[0.1, 0.01]]])")
+        out = Outputs(descent, outputs)
     imports_done()  # torch, sympy and the renderer are in: the collector may run again
     try:
         with stop_on_sigint(descent):

@@ -66,7 +66,12 @@ def result_document(result: OptimizeResult, *, cli: bool = False) -> dict[str, A
         "settings": d.pop("settings"),
         "elapsed": d.pop("elapsed"),
     }
+    runs = d.pop("runs", None)
     doc.update(d)  # any field added to OptimizeResult later still reaches the JSON
+    if runs is not None and result.runs is not None:
+        shared = ("schema_version", "gdsolve_version", "expression", "sense", "variables")
+        doc["runs"] = [{"values": run.values, **{k: v for k, v in result_document(run.result, cli=cli).items()
+                                                 if k not in shared}} for run in result.runs]
     return clean(doc)
 
 

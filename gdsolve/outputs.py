@@ -149,3 +149,108 @@ def _combine(callbacks: list[Callable[[Step], None]]) -> Callable[[Step], None] 
             sink(step)
 
     return all_of
+
+
+class BatchOutputs:
+    """The outputs of a batch (many starts, a sweep): the batch table, JSON, and a trace of chosen rows.
+
+    The trace is written when the batch ends: which row is best is known
+    only then. The rows chosen (the best, ``trace_rows`` more) are replayed
+    alone -- rows are independent, so the replay retraces their paths -- and
+    every step record carries its ``row`` (and, in a sweep, the row's values).
+    """
+
+    def __init__(self, run: Any, options: OutputOptions, *, trace_rows: int | None = None,
+                 stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> None:
+        from .trace import check_format
+
+        self.run = run
+        self.options = options
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        if trace_rows is not None and (isinstance(trace_rows, bool) or not isinstance(trace_rows, int) or trace_rows < 0):
+            raise OptionError(f"{{trace_rows}} must be an integer >= 0, got {trace_rows!r}")
+        if trace_rows is not None and options.trace is None:
+            raise OptionError("{trace_rows} chooses the rows a trace records; add [[--trace FILE||trace='run.jsonl']]")
+        self.trace_rows = trace_rows or 0
+        trace_to_stdout = options.trace == "-"
+        if trace_to_stdout and options.json:
+            raise OptionError("{json} and [[--trace -||trace='-']] both write to stdout; "
+                              "send the trace to a file ([[--trace run.jsonl||trace='run.jsonl']])")
+        check_format(options.format)
+        s = run.settings
+        callbacks: list[Callable[[Any], None]] = []
+        self.table = None
+        self.console = None
+        if not options.json:
+            from .render_batch import BatchTable
+            from .shell import pipe_console
+
+            self.console = pipe_console(file=self.stdout, soft_wrap=True)
+            talk = pipe_console(file=self.stderr, soft_wrap=True) if trace_to_stdout else self.console
+            rows_off = options.quiet or trace_to_stdout
+            self.table = BatchTable(talk, rows=run.rows, max_iter=s.max_iter, sign=run.objective.sign,
+                                    every=options.every, quiet=rows_off, cli=True, hops=run.hops)
+            if not rows_off:
+                callbacks.append(self.table)
+        self._trace_file: IO[str] | None = None
+        if options.trace is not None and not trace_to_stdout:
+            try:
+                self._trace_file = open(options.trace, "w", encoding="utf-8")
+            except OSError as exc:
+                raise OptionError(f"cannot write the trace to {options.trace}: {exc.strerror}") from None
+        self.progress = None
+        if self.console is not None and self.console.is_terminal and not trace_to_stdout:
+            from .progress import ProgressReporter
+
+            self.progress = ProgressReporter(self.console, s.max_iter)
+            callbacks.append(self.progress)
+        self.callback = _combine(callbacks)
+
+    def finish(self, result: OptimizeResult) -> None:
+        if self.progress is not None:
+            self.progress.close()
+        if self.options.trace is not None:
+            self._write_trace(result)
+        if self.options.json:
+            from .jsonio import dumps
+
+            self.stdout.write(dumps(result, cli=True) + "\n")
+            self.stdout.flush()
+        elif self.table is not None and not (self.options.quiet and self.options.trace == "-"):
+            self.table.finish(result)
+
+    def _write_trace(self, result: OptimizeResult) -> None:
+        from .trace import TraceWriter
+
+        run = self.run
+        stream = self._trace_file if self._trace_file is not None else self.stdout
+        header = _Header(run.objective, result.settings, result.x0, result.seed)
+        writer = TraceWriter(stream, header, self.options.format, flush=self._trace_file is None, cli=True, rows=True)
+        rows = run.trace_rows(self.trace_rows)
+        swept = bool(run.swept)
+        for row, step in run.replay(rows):
+            writer.write(step, row, run.combo_values(row) if swept else None)
+        writer.close(result, row=run.best_row)
+        if self._trace_file is not None:
+            self._trace_file.close()
+            self._trace_file = None
+
+    def abandon(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+        if self._trace_file is not None:
+            self._trace_file.close()
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What a trace header needs, for a batch whose settings are known only at its end."""
+
+    objective: Any
+    settings: dict
+    x0: dict
+    seed: int | None
+
+    def settings_dict(self) -> dict:
+        return self.settings

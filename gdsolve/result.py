@@ -9,6 +9,7 @@ they already know.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
@@ -57,6 +58,31 @@ class Point:
     x: dict[str, float]
     fun: float
     k: int
+
+
+@dataclass(frozen=True)
+class Minimum:
+    """One distinct local minimum that a many-start run found.
+
+    Attributes:
+        x: the best point that reached it; ``fun``: f there.
+        count: how many starts ended there.
+        row: one start that did (the row of the batch), and ``x0`` where it started.
+    """
+
+    x: dict[str, float]
+    fun: float
+    count: int
+    row: int
+    x0: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One combination of a sweep: the values it set, and its result (its best start)."""
+
+    values: dict[str, float]
+    result: OptimizeResult
 
 
 @dataclass(frozen=True)
@@ -120,6 +146,16 @@ class OptimizeResult:
     final_lr: float = math.nan
     stationarity: dict[str, Any] | None = None
     message_template: str = field(default="", repr=False, compare=False)
+    #: Many starts or a sweep (``None`` for a single run): rows of the batch,
+    #: the rows' outcomes by status, the distinct minima (best first), the
+    #: sweep's runs, and the device the batch ran on.
+    starts: int | None = None
+    rows: dict[str, int] | None = None
+    minima: tuple[Minimum, ...] | None = None
+    runs: tuple[SweepRun, ...] | None = None
+    device: str | None = None
+    compile_time: float | None = None  # seconds torch.compile took (not part of elapsed), with compile=True
+    total_nfev: int | None = None  # f evaluations over every row of the batch
 
     def message_for(self, *, cli: bool) -> str:
         """The stop message for the command line (``--lr``) or for Python (``lr``)."""
@@ -136,8 +172,14 @@ class OptimizeResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict of every field (enums as their string values)."""
-        out = asdict(self)
+        runs = self.runs
+        out = asdict(dataclasses.replace(self, runs=None))
         del out["message_template"]
+        for name in ("starts", "rows", "minima", "runs", "device", "compile_time", "total_nfev"):
+            if out[name] is None:
+                del out[name]
+        if runs is not None:
+            out["runs"] = [{"values": dict(r.values), **r.result.to_dict()} for r in runs]
         out["status"] = self.status.value
         out["stop_rule"] = self.stop_rule.value
         out["success"] = self.success

@@ -369,3 +369,74 @@ def _number(text: str, option: str, name: str | None = None) -> float:
     if not math.isfinite(value):
         raise OptionError(f"{option}: {text!r} must be a finite number")
     return value
+
+
+#: What a sweep may vary: the rate and every numeric method option (a comma list on the command line).
+SWEEPABLE = tuple(OPTION_RANGES)
+
+
+def split_sweep(settings_kw: Mapping[str, Any]) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """Take the swept values out of the settings: lists on ``lr`` and on method options.
+
+    Returns ``(axes, settings)``: the axes in the order given, and the
+    settings with each list replaced by its first value (so that validating
+    them checks the rest of the settings once).
+
+    >>> split_sweep({"lr": [0.1, 0.01], "options": {"momentum": [0.5, 0.9], "beta1": None}, "eps": 1e-6})
+    ({'lr': [0.1, 0.01], 'momentum': [0.5, 0.9]}, {'lr': 0.1, 'options': {'momentum': 0.5, 'beta1': None}, 'eps': 1e-06})
+    """
+    axes: dict[str, list[float]] = {}
+    out = dict(settings_kw)
+    if _is_list(out.get("lr")):
+        axes["lr"] = _sweep_values("lr", out["lr"])
+        out["lr"] = axes["lr"][0]
+    options = out.get("options")
+    if isinstance(options, Mapping):
+        options = dict(options)
+        for name, value in options.items():
+            if _is_list(value):
+                if name not in SWEEPABLE:
+                    raise OptionError(f"{name!r} is not a method option; the options are "
+                                      f"{', '.join(n for n in SWEEPABLE if n != 'lr')}")
+                axes[name] = _sweep_values(name, value)
+                options[name] = axes[name][0]
+        out["options"] = options
+    return axes, out
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _sweep_values(name: str, values: Sequence[Any]) -> list[float]:
+    if not values:
+        raise OptionError(f"{{{name}}} gives an empty list of values to sweep")
+    out: list[Any] = []
+    for v in values:
+        if not is_real(v):
+            raise OptionError(f"{{{name}}} values must be numbers, got {v!r}")
+        if v in out:
+            raise OptionError(f"{{{name}}} gives {v:g} twice; each value of a sweep once")
+        out.append(v)
+    return out
+
+
+def parse_list(text: str, option: str, *, integer: bool = False) -> float | int | list[float] | list[int]:
+    """Parse a number or a comma list of numbers (a sweep) as given to ``--lr`` or a method option.
+
+    >>> parse_list("0.1", "--lr"), parse_list("0.1, 0.01", "--lr"), parse_list("5,10", "--history-size", integer=True)
+    (0.1, [0.1, 0.01], [5, 10])
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if any(not p for p in parts):
+        raise OptionError(f"{option} {text!r} has an empty item; write one number, or a comma list such as 0.1,0.01")
+    values: list[Any] = []
+    for p in parts:
+        if integer:
+            try:
+                values.append(int(p))
+            except ValueError:
+                raise OptionError(f"{option}: {p!r} is not an integer") from None
+        else:
+            values.append(_number(p, option))
+    return values[0] if len(values) == 1 else values

@@ -31,13 +31,13 @@ from collections.abc import Iterator
 
 import torch
 
-from .errors import GdsolveError, OptionError, render
+from .errors import GdsolveError, OptionError
 from .methods import advance, build_scheduler, build_updater
 from .objective import Objective
-from .result import OptimizeResult, Point, RuleCheck, Step
+from .outcome import RowRecord, build_result, nonfinite_detail, projected_norm
+from .result import OptimizeResult, Step
 from .settings import Settings
-from .stationarity import RTOL, RunFacts, Stationarity, check, diagnose
-from .status import Status, StopRule, format_pair, stop_message
+from .status import StopRule
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -45,7 +45,6 @@ _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 # Blow-up is judged on the behaviour of f, never on the size of x: a
 # minimizer may simply be far away (1e13) or very near zero (1e-8).
 BLOWUP_RISES = 25  # consecutive steps that made f worse, ending worse than at the start
-COLLAPSED = 1e-3  # a line search whose accepted step is below this fraction of its first trial collapsed
 
 
 class Descent:
@@ -68,18 +67,11 @@ class Descent:
         self.settings = settings
         self.dtype = _DTYPES[settings.dtype]
         names = objective.variables
-        unknown = [n for n in settings.bounds if n not in names]
-        if unknown:
-            raise OptionError(f"{{bounds}} names {', '.join(unknown)}, not a variable of the expression ({', '.join(names)})")
-        lo = [settings.bounds.get(n, (-math.inf, math.inf))[0] for n in names]
-        hi = [settings.bounds.get(n, (-math.inf, math.inf))[1] for n in names]
+        lo, hi = check_start(names, settings, x0)
         if x0 is None:
-            X = torch.tensor([_random_start(names, lo, hi, settings.seed)], dtype=torch.float64).to(self.dtype)
+            X = torch.tensor([random_start(names, lo, hi, settings.seed)], dtype=torch.float64).to(self.dtype)
             self.seed: int | None = settings.seed
         else:
-            outside = [f"{n}={x0[n]:g}" for n, a, b in zip(names, lo, hi) if not a <= x0[n] <= b]
-            if outside:
-                raise OptionError(f"{{x0}} {', '.join(outside)} lies outside {{bounds}}; start inside them")
             X = torch.tensor([[x0[n] for n in names]], dtype=self.dtype)
             self.seed = None
         self.X = X.requires_grad_(True)
@@ -228,21 +220,7 @@ class Descent:
         self._stop(StopRule.MAX_ITER)
 
     def _projected_norm(self, x: list[float], g: list[float]) -> float:
-        """Norm of the gradient without the components that push out of the box.
-
-        On a bound, the part of the gradient that points outside cannot be
-        followed; what is left is what the gtol rule must compare.
-        """
-        return math.hypot(*[gi for gi, free in zip(g, self._free(x, g)) if free])
-
-    def _free(self, x: list[float], g: list[float]) -> list[bool]:
-        """Per variable: not held on a bound by a gradient that points outside."""
-        bounds = self.settings.bounds
-        out = []
-        for name, xi, gi in zip(self.objective.variables, x, g):
-            lo, hi = bounds.get(name, (-math.inf, math.inf))
-            out.append(not ((xi <= lo and gi > 0) or (xi >= hi and gi < 0)))
-        return out
+        return projected_norm(self.settings, self.objective.variables, x, g)
 
     def _stop(self, rule: StopRule) -> None:
         self.rule = rule
@@ -253,18 +231,7 @@ class Descent:
 
     def _nonfinite(self, k: int, f: float, gnorm: float, x: list[float], what: str = "") -> None:
         self.rule = StopRule.NONFINITE
-        sign = self.objective.sign
-        if not what:
-            what = "f" if not math.isfinite(f) else "the gradient"
-        value = "" if what == "x" else f" {sign * f if what.startswith('f') else gnorm}"
-        at = ", ".join(f"{n}={v:.6g}" for n, v in zip(self.objective.variables, x))
-        if k == 0:
-            hint = ("f is not finite at the start point (outside the formula's domain, or overflowing); "
-                    "choose another {x0}")
-        else:
-            hint = f"try a smaller {{lr}} (e.g. [[--lr {self.lr / 10:g}||lr={self.lr / 10:g}]])"
-        became = "became non-finite" if what == "x" else "became"
-        self.detail = f"{what} {became}{value} at iteration {k} ({at}); {hint}"
+        self.detail = nonfinite_detail(self.objective.variables, self.objective.sign, k, f, gnorm, x, self.lr, what)
 
     def interrupt(self) -> None:
         """Mark the run as interrupted (Ctrl-C); :meth:`result` still works."""
@@ -276,133 +243,40 @@ class Descent:
             return self._result
         if self._elapsed is None:
             self._elapsed = time.perf_counter() - self._t0
-        obj = self.objective
-        names = obj.variables
-        sign = obj.sign
         if self._final is None:  # the last update moved X: evaluate the new point (counted once)
             X = self.X.detach().requires_grad_(True)
-            F = obj(X)
+            F = self.objective(X)
             (G,) = torch.autograd.grad(F, X, None if F.numel() == 1 else torch.ones_like(F))
             self._count()
             self._final = (F.item(), G.tolist()[0])
         fmin, gmin = self._final
-        f = sign * fmin
-        grad = [sign * v for v in gmin]
-        xs = self.X.detach().tolist()[0]
-        x = dict(zip(names, xs))
-        best = self._best_point(x, fmin)
-        gnorm = math.hypot(*grad)
-        if (self.rule in (StopRule.EPS, StopRule.FTOL, StopRule.MAX_ITER, StopRule.TIME_LIMIT)
-                and not (math.isfinite(fmin) and math.isfinite(gnorm))):
-            # the last update landed where f or its gradient is not finite: that is divergence, whatever rule fired
-            self._nonfinite(self.nit, fmin, gnorm, xs)
-        rule = self.rule or StopRule.INTERRUPTED
-        status = rule.status
-        # gtol is measured on the projected gradient when there are bounds.
-        gtest = self._projected_norm(xs, gmin) if self.bounds is not None else gnorm
-        checks = self._checks(f, gtest)
-        measured = {c.rule: (c.value, c.tol) for c in checks}
-        value, tol = measured.get(rule, (math.nan, math.nan))
-        detail = "projected " if rule is StopRule.GTOL and self.bounds is not None else self.detail
-        verdict = None
-        if rule in (StopRule.EPS, StopRule.FTOL):
-            verdict = self._stationarity(xs, gmin)
-            if not verdict.stationary:
-                status = Status.STALLED
-                detail = diagnose(names, verdict, self._facts())
-        if rule is StopRule.MAX_ITER:
-            detail = self._max_iter_detail()
-        template = stop_message(rule, status, value=value, tol=tol, nit=self.nit, detail=detail)
-        if verdict is not None and not verdict.checked:
-            template += f" ({verdict.reason})"
-        self._result = OptimizeResult(
-            x=x, fun=f, grad=dict(zip(names, grad)), grad_norm=gnorm,
-            nit=self.nit, nfev=self.nfev, ngev=self.ngev,
-            status=status, stop_rule=rule, message=render(template, cli=False),
-            x0=self.x0, seed=self.seed, expression=obj.text, variables=names,
-            sense="maximize" if sign < 0 else "minimize",
-            elapsed=self._elapsed, best=best, checks=checks,
-            settings=self.settings_dict(),
-            active_bounds=self._active_bounds(x),
-            final_lr=self.lr,
-            stationarity=_stationarity_record(names, verdict),
-            message_template=template,
+        s = self.settings
+        row = RowRecord(
+            rule=self.rule, nit=self.nit, nfev=self.nfev, ngev=self.ngev, x=self.X.detach().tolist()[0],
+            fmin=fmin, gmin=gmin, x0=list(self.x0.values()), best=self._best, seen=list(self._seen),
+            last_step=self.last_step, last_fchange=self.last_fchange, last_t=self.last_t, last_lr=self.last_lr,
+            lr=self.lr, ls_failed=self.ls_failed, ls_nonfinite=self.ls_nonfinite, detail=self.detail,
+            elapsed=self._elapsed,
         )
+        self._result = build_result(self.objective, s, row, seed=self.seed, settings_dict=self.settings_dict())
         return self._result
 
-    def _best_point(self, x: dict[str, float], fmin: float) -> Point | None:
-        """The best finite point seen, the final one included; ``None`` when none was finite."""
-        sign = self.objective.sign
-        cand = self._best
-        if math.isfinite(fmin) and all(math.isfinite(v) for v in x.values()) and (cand is None or fmin < cand[0]):
-            return Point(dict(x), sign * fmin, self.nit)
-        if cand is None:
-            return None
-        bf, bx, bk = cand
-        return Point(dict(zip(self.objective.variables, bx)), sign * bf, bk)
 
-    def _stationarity(self, x: list[float], g: list[float]) -> Stationarity:
-        """Judge the final point; with bounds, only the variables free to move count."""
-        free = None if self.bounds is None else self._free(x, g)
-        return check(self.objective, x, self._seen, free=free)
-
-    def _facts(self) -> RunFacts:
-        s = self.settings
-        t = self.last_t
-        collapsed = t is not None and s.line_search != "none" and t < COLLAPSED * self.last_lr
-        return RunFacts(method=s.method, schedule=s.schedule, lr0=s.lr, lr=self.last_lr, eps=s.eps,
-                        collapsed=collapsed, ls_failed=self.ls_failed,
-                        ls_nonfinite=self.ls_nonfinite)
-
-    def _max_iter_detail(self) -> str:
-        s = self.settings
-        if s.eps == 0:
-            return "eps is 0: the step rule is off"
-        if math.isnan(self.last_step):
-            return "no step was made"
-        step, eps = format_pair(self.last_step, s.eps)
-        return f"last step {step} >= eps {eps}"
-
-    def _checks(self, f: float, gnorm: float) -> tuple[RuleCheck, ...]:
-        """Every active stopping rule, measured at the end against its tolerance."""
-        s = self.settings
-        out = []
-        if s.eps > 0:
-            out.append(RuleCheck(StopRule.EPS, self.last_step, s.eps, self.last_step < s.eps))
-        if s.gtol is not None:
-            out.append(RuleCheck(StopRule.GTOL, gnorm, s.gtol, gnorm < s.gtol))
-        if s.ftol is not None:
-            out.append(RuleCheck(StopRule.FTOL, self.last_fchange, s.ftol, self.last_fchange <= s.ftol))
-        if s.target is not None:
-            met = f <= s.target if self.objective.sign > 0 else f >= s.target
-            out.append(RuleCheck(StopRule.TARGET, f, s.target, met))
-        out.append(RuleCheck(StopRule.MAX_ITER, float(self.nit), float(s.max_iter), self.nit >= s.max_iter))
-        if s.time_limit is not None:
-            elapsed = self._elapsed or 0.0
-            out.append(RuleCheck(StopRule.TIME_LIMIT, elapsed, s.time_limit, elapsed >= s.time_limit))
-        return tuple(out)
-
-    def _active_bounds(self, x: dict[str, float]) -> dict[str, str]:
-        out = {}
-        for name, (lo, hi) in self.settings.bounds.items():
-            if x[name] <= lo:
-                out[name] = "lower"
-            elif x[name] >= hi:
-                out[name] = "upper"
-        return out
+def check_start(names: tuple[str, ...], settings: Settings, x0: dict[str, float] | None) -> tuple[list[float], list[float]]:
+    """Check the bounds name variables and a given start lies inside them; return the bounds per variable."""
+    unknown = [n for n in settings.bounds if n not in names]
+    if unknown:
+        raise OptionError(f"{{bounds}} names {', '.join(unknown)}, not a variable of the expression ({', '.join(names)})")
+    lo = [settings.bounds.get(n, (-math.inf, math.inf))[0] for n in names]
+    hi = [settings.bounds.get(n, (-math.inf, math.inf))[1] for n in names]
+    if x0 is not None:
+        outside = [f"{n}={x0[n]:g}" for n, a, b in zip(names, lo, hi) if not a <= x0[n] <= b]
+        if outside:
+            raise OptionError(f"{{x0}} {', '.join(outside)} lies outside {{bounds}}; start inside them")
+    return lo, hi
 
 
-def _stationarity_record(names: tuple[str, ...], v: Stationarity | None) -> dict | None:
-    """The JSON-ready account of the stationarity check, or ``None`` when it was not made."""
-    if v is None:
-        return None
-    if not v.checked:
-        return {"checked": False, "reason": v.reason}
-    return {"checked": True, "stationary": v.stationary, "relative_distance": v.relative, "tol": RTOL,
-            "variable": names[v.worst], "distance": dict(zip(names, v.distance))}
-
-
-def _random_start(names: tuple[str, ...], lo: list[float], hi: list[float], seed: int) -> list[float]:
+def random_start(names: tuple[str, ...], lo: list[float], hi: list[float], seed: int) -> list[float]:
     """A seeded start: standard normal, or inside the bounds where there are some."""
     gen = torch.Generator().manual_seed(seed)
     normal = torch.randn(len(names), generator=gen, dtype=torch.float64).tolist()

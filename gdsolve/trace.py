@@ -96,12 +96,13 @@ class TraceWriter:
     """
 
     def __init__(self, stream: IO[str], descent: Any, fmt: str = "jsonl", *, flush: bool = False,
-                 cli: bool = False) -> None:
+                 cli: bool = False, rows: bool = False) -> None:
         check_format(fmt)
         self.stream = stream
         self.fmt = fmt
         self.flush = flush
         self.cli = cli
+        self.rows = rows  # a batch: every step says its row (CSV: a leading row column)
         self.variables = tuple(descent.objective.variables)
         # Precomputed JSON keys: the per-step work is string joins only.
         self._keys = [json.dumps(n) + ":" for n in self.variables]
@@ -114,7 +115,7 @@ class TraceWriter:
 
     def _header(self, descent: Any) -> str:
         if self.fmt == "csv":
-            return _csv_line(csv_columns(self.variables))
+            return _csv_line((["row"] if self.rows else []) + csv_columns(self.variables))
         obj = descent.objective
         settings = descent.settings_dict()  # the very dict the result carries
         header = {
@@ -133,9 +134,14 @@ class TraceWriter:
         return json.dumps(clean(header), allow_nan=False, separators=(",", ":"))
 
     def __call__(self, step: Step) -> None:
+        self.write(step)
+
+    def write(self, step: Step, row: int | None = None, values: dict[str, float] | None = None) -> None:
+        """One step record; in a batch, with its ``row`` and, for a sweep, the row's swept ``values``."""
         failed = "true" if step.line_search_failed else "false"
         if self.fmt == "csv":
-            self._write(",".join([str(step.k), *map(_num, step.x), _num(step.f), *map(_num, step.grad),
+            lead = [str(row)] if self.rows else []
+            self._write(",".join([*lead, str(step.k), *map(_num, step.x), _num(step.f), *map(_num, step.grad),
                                   _num(step.grad_norm), _num(step.step_norm), _num(step.lr),
                                   "" if step.step_length is None else _num(step.step_length), failed,
                                   _num(step.elapsed)]))
@@ -143,20 +149,26 @@ class TraceWriter:
         keys = self._keys
         x = ",".join([k + _num(v) for k, v in zip(keys, step.x)])
         g = ",".join([k + _num(v) for k, v in zip(keys, step.grad)])
+        tail = "" if row is None else f',"row":{row}'
+        if values:
+            tail += ',"settings":' + json.dumps(clean(values), separators=(",", ":"))
         self._write(
             f'{{"type":"step","iteration":{step.k},"x":{{{x}}},"f":{_num(step.f)},"grad":{{{g}}},'
             f'"grad_norm":{_num(step.grad_norm)},"step_norm":{_num(step.step_norm)},"lr":{_num(step.lr)},'
-            f'"step_length":{_num(step.step_length)},"line_search_failed":{failed},"elapsed":{_num(step.elapsed)}}}'
+            f'"step_length":{_num(step.step_length)},"line_search_failed":{failed},"elapsed":{_num(step.elapsed)}{tail}}}'
         )
 
-    def close(self, result: OptimizeResult) -> None:
-        """Write the closing record (the final point for CSV) and flush."""
+    def close(self, result: OptimizeResult, row: int | None = None) -> None:
+        """Write the closing record (the final point for CSV) and flush; ``row``: the batch row it describes."""
         if self.fmt == "csv":
-            self._write(",".join([str(result.nit), *map(_num, result.x.values()), _num(result.fun),
+            lead = [str(row)] if self.rows else []
+            self._write(",".join([*lead, str(result.nit), *map(_num, result.x.values()), _num(result.fun),
                                   *map(_num, result.grad.values()), _num(result.grad_norm), "",
                                   _num(result.final_lr), "", "", _num(result.elapsed)]))
         else:
             doc = {"type": "result", **result_document(result, cli=self.cli)}
+            if row is not None:
+                doc["row"] = row
             self._write(json.dumps(doc, allow_nan=False, separators=(",", ":")))
         self.stream.flush()
 
@@ -175,6 +187,7 @@ class Trace:
     header: dict[str, Any]
     steps: list[dict[str, Any]] = field(default_factory=list)
     result: dict[str, Any] | None = None
+    row_label: str | None = None  # one row of a batch trace: its legend label
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -183,7 +196,9 @@ class Trace:
 
     @property
     def label(self) -> str:
-        """A legend label: method and learning rate, or the file name."""
+        """A legend label: method and learning rate (a batch row: its row and swept values), or the file name."""
+        if self.row_label is not None:
+            return self.row_label
         s = self.header.get("settings", {})
         bits = [str(s.get("method", "gd")), f"lr {s.get('lr'):g}" if isinstance(s.get("lr"), (int, float)) else ""]
         return " ".join(b for b in bits if b) or self.name
@@ -240,6 +255,28 @@ def read_trace(stream: IO[str], name: str = "-") -> Trace:
     return trace
 
 
+def split_rows(trace: Trace) -> list[Trace]:
+    """A batch trace (steps with a ``row``) as one trace per row, labelled by the row's swept values;
+    the result record goes with the row it describes. A single-run trace is returned as it is."""
+    if not any("row" in st for st in trace.steps):
+        return [trace]
+    by_row: dict[Any, list[dict[str, Any]]] = {}
+    for st in trace.steps:
+        by_row.setdefault(st.get("row"), []).append(st)
+    method = trace.header.get("settings", {}).get("method", "gd")
+    best = trace.result.get("row") if trace.result is not None else None
+    out = []
+    for row, steps in by_row.items():
+        values = steps[0].get("settings")
+        if isinstance(values, dict) and values:
+            label = method + " " + " ".join(f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}"
+                                            for k, v in values.items())
+        else:
+            label = f"{method} row {row}" + (" (best)" if row == best else "")
+        out.append(Trace(trace.name, trace.header, steps, trace.result if row == best else None, label))
+    return out
+
+
 def _check_point(rec: dict[str, Any], x: str, f: str, k: str, names: list[str], where: str) -> None:
     """A step or result record must carry a point over the header's variables, f and an iteration number."""
     point = rec.get(x)
@@ -261,11 +298,11 @@ def read_traces(names: Sequence[str], stdin: IO[str] | None) -> list[Trace]:
             if stdin is None or stdin.isatty():
                 raise OptionError("no trace given: name a trace file, or pipe one in "
                                   "(gdsolve minimize ... --trace - | gdsolve plot -o run.png)")
-            loaded.append(read_trace(stdin, "stdin"))
+            loaded.extend(split_rows(read_trace(stdin, "stdin")))
             continue
         try:
             with open(name, encoding="utf-8") as fh:
-                loaded.append(read_trace(fh, name))
+                loaded.extend(split_rows(read_trace(fh, name)))
         except OSError as exc:
             raise OptionError(f"cannot read {name}: {exc.strerror or exc}") from None
         except UnicodeDecodeError:

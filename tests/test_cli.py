@@ -145,7 +145,14 @@ def test_time_limit_exit_1():
 
 
 USAGE_ERRORS = [
-    (["minimize", "x**2", "--lr", "abc"], "Invalid value for '--lr'"),
+    (["minimize", "x**2", "--lr", "abc"], "--lr: 'abc' is not a number"),
+    (["minimize", "x**2", "--lr", "0.1,,0.2"], "--lr '0.1,,0.2' has an empty item"),
+    (["minimize", "x**2", "--lr", "0.1,0.1"], "--lr gives 0.1 twice"),
+    (["minimize", "x**2", "--lr", "0.1,-1"], "--lr must be a positive number, got -1"),
+    (["minimize", "x**2", "--trace-rows", "2"], "--trace-rows applies to a batch"),
+    (["minimize", "x**2", "--starts", "4", "--trace-rows", "2"], "--trace-rows chooses the rows a trace records"),
+    (["minimize", "x**2", "--starts", "0"], "--starts must be an integer >= 1"),
+    (["minimize", "x**2", "--method", "lbfgs", "--history-size", "5,x"], "--history-size: 'x' is not an integer"),
     (["minimize", "x**2", "--bogus"], "No such option"),
     (["minimize"], "Missing argument"),
     (["nosuch"], "No such command"),

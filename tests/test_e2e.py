@@ -174,3 +174,26 @@ def test_no_color_is_honoured():
     assert "\x1b[" in colored.stdout  # a terminal gets colour...
     plain = gd("minimize", "(x-4)**2", "--x0", "0", env={**env, "NO_COLOR": "1"})
     assert "\x1b[3" not in plain.stdout and "\x1b[9" not in plain.stdout  # ...unless NO_COLOR: no colour codes
+
+
+def test_sigint_ends_a_batch_with_every_row_interrupted_and_its_trace_written(tmp_path):
+    import signal
+    import time
+
+    trace = tmp_path / "t.jsonl"
+    p = subprocess.Popen([GDSOLVE, "minimize", "(x-4)**2 + (y+1)**2", "--starts", "64", "--lr", "1e-7", "--eps", "0",
+                          "--max-iter", "100000000", "--trace", str(trace), "--trace-rows", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "best f" in p.stdout.readline()  # the table has begun: the run is iterating
+    time.sleep(1)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err
+    assert "gdsolve minimize: interrupted" in out and "interrupted 64" in out
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    result = records[-1]
+    assert result["type"] == "result" and result["status"] == "interrupted" and result["rows"]["interrupted"] == 64
+    steps = [r for r in records if r["type"] == "step"]
+    assert len({s["row"] for s in steps}) == 3 and result["row"] in {s["row"] for s in steps}
+    assert max(s["iteration"] for s in steps if s["row"] == result["row"]) == result["nit"] - 1

@@ -111,6 +111,10 @@ EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
     "gdsolve plot a.jsonl b.jsonl c.jsonl -o compare.svg": (0, None, "shell"),
     "gdsolve plot a.jsonl b.jsonl -o compare.svg": (0, None, "shell"),
     "gdsolve plot run.jsonl": (0, lambda out: "f by iteration" in out, "terminal"),
+    'gdsolve minimize "(x^2+y-11)^2+(x+y^2-7)^2" --method lbfgs --starts 64':
+        (0, lambda out: "4 distinct" in out and "converged 64" in out and "64 starts" in out, "main"),
+    'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr 0.002,0.001,0.0005 --max-iter 3000 --x0 x=-1,y=1 --quiet':
+        (1, lambda out: "sweep" in out and "0.0005" in out and out.count("max_iter") >= 4, "main"),
     # the worked examples of --help
     'gdsolve minimize "(x-4)**2" --x0 0.7421': (0, lambda out: "converged" in out, "main"),
     'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --json | jq .x':

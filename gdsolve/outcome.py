@@ -1,0 +1,209 @@
+"""From what one row of a run did to the :class:`~gdsolve.result.OptimizeResult` users read.
+
+Both engines -- the single-start loop (:mod:`gdsolve.solver`) and the batched
+one (:mod:`gdsolve.engine`) -- describe a finished row as a :class:`RowRecord`
+of plain values and hand it to :func:`build_result`. So the judgement of a
+stop (converged or stalled), every message, every rule check and the best
+point are made in this one place, whichever engine ran.
+
+Values in a record are on the *minimized* function (``-f`` when
+maximizing); :func:`build_result` turns them into the user's f.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import render
+from .objective import Objective
+from .result import OptimizeResult, Point, RuleCheck
+from .settings import Settings
+from .stationarity import RTOL, RunFacts, Stationarity, check, diagnose
+from .status import Status, StopRule, format_pair, stop_message
+
+COLLAPSED = 1e-3  # a line search whose accepted step is below this fraction of its first trial collapsed
+
+
+@dataclass
+class RowRecord:
+    """What one row did, as plain values (minimized sign)."""
+
+    rule: StopRule | None
+    nit: int
+    nfev: int
+    ngev: int
+    x: list[float]  # the final point
+    fmin: float  # minimized f at x
+    gmin: list[float]  # its gradient
+    x0: list[float]
+    best: tuple[float, list[float], int] | None  # (minimized f, x, iteration) of the best point the loop saw
+    seen: list[float]  # per variable, the largest |x_i| seen
+    last_step: float = math.nan
+    last_fchange: float = math.nan
+    last_t: float | None = None
+    last_lr: float = math.nan  # the rate of the last update
+    lr: float = math.nan  # the rate at the end (a schedule may have moved on)
+    ls_failed: bool = False
+    ls_nonfinite: bool = False
+    detail: str = ""  # for nonfinite and blow-up stops: what happened, where, and the fix
+    elapsed: float = 0.0
+
+
+def nonfinite_detail(names: Sequence[str], sign: float, k: int, f: float, gnorm: float, x: Sequence[float],
+                     lr: float, what: str = "") -> str:
+    """The message detail for a row that met a non-finite value at iteration ``k``."""
+    if not what:
+        what = "f" if not math.isfinite(f) else "the gradient"
+    value = "" if what == "x" else f" {sign * f if what.startswith('f') else gnorm}"
+    at = ", ".join(f"{n}={v:.6g}" for n, v in zip(names, x))
+    if k == 0:
+        hint = "f is not finite at the start point (outside the formula's domain, or overflowing); choose another {x0}"
+    else:
+        hint = f"try a smaller {{lr}} (e.g. [[--lr {lr / 10:g}||lr={lr / 10:g}]])"
+    became = "became non-finite" if what == "x" else "became"
+    return f"{what} {became}{value} at iteration {k} ({at}); {hint}"
+
+
+def blowup_detail(sign: float, k: int, rises: int, f: float, lr: float) -> str:
+    """The message detail for a row whose f kept getting worse."""
+    worse = "rose" if sign > 0 else "fell"
+    return (f"f {worse} for {rises} steps in a row, to {sign * f:.6g} at iteration {k}; "
+            f"try a smaller {{lr}} (e.g. [[--lr {lr / 10:g}||lr={lr / 10:g}]])")
+
+
+def free_mask(settings: Settings, names: Sequence[str], x: Sequence[float], g: Sequence[float]) -> list[bool]:
+    """Per variable: not held on a bound by a gradient that points outside."""
+    out = []
+    for name, xi, gi in zip(names, x, g):
+        lo, hi = settings.bounds.get(name, (-math.inf, math.inf))
+        out.append(not ((xi <= lo and gi > 0) or (xi >= hi and gi < 0)))
+    return out
+
+
+def projected_norm(settings: Settings, names: Sequence[str], x: Sequence[float], g: Sequence[float]) -> float:
+    """Norm of the gradient without the components that push out of the box (what gtol compares on a bound)."""
+    return math.hypot(*[gi for gi, free in zip(g, free_mask(settings, names, x, g)) if free])
+
+
+def build_result(objective: Objective, settings: Settings, row: RowRecord, *, seed: int | None,
+                 settings_dict: dict) -> OptimizeResult:
+    """Judge the stop of ``row`` and build its record: status, message, checks, stationarity, best point."""
+    names = objective.variables
+    sign = objective.sign
+    f = sign * row.fmin
+    grad = [sign * v for v in row.gmin]
+    xs = row.x
+    x = dict(zip(names, xs))
+    gnorm = math.hypot(*grad)
+    rule = row.rule
+    detail = row.detail
+    if (rule in (StopRule.EPS, StopRule.FTOL, StopRule.MAX_ITER, StopRule.TIME_LIMIT)
+            and not (math.isfinite(row.fmin) and math.isfinite(gnorm))):
+        # the last update landed where f or its gradient is not finite: that is divergence, whatever rule fired
+        rule = StopRule.NONFINITE
+        detail = nonfinite_detail(names, sign, row.nit, row.fmin, gnorm, xs, settings.lr)
+    rule = rule or StopRule.INTERRUPTED
+    status = rule.status
+    bounded = bool(settings.bounds)
+    gtest = projected_norm(settings, names, xs, row.gmin) if bounded else gnorm
+    checks = rule_checks(settings, objective.sign, row, f, gtest)
+    measured = {c.rule: (c.value, c.tol) for c in checks}
+    value, tol = measured.get(rule, (math.nan, math.nan))
+    if rule is StopRule.GTOL:
+        detail = "projected " if bounded else ""
+    verdict = None
+    if rule in (StopRule.EPS, StopRule.FTOL):
+        free = free_mask(settings, names, xs, row.gmin) if bounded else None
+        verdict = check(objective, xs, row.seen, free=free)
+        if not verdict.stationary:
+            status = Status.STALLED
+            detail = diagnose(names, verdict, run_facts(settings, row))
+    if rule is StopRule.MAX_ITER:
+        detail = max_iter_detail(settings, row.last_step)
+    template = stop_message(rule, status, value=value, tol=tol, nit=row.nit, detail=detail)
+    if verdict is not None and not verdict.checked:
+        template += f" ({verdict.reason})"
+    return OptimizeResult(
+        x=x, fun=f, grad=dict(zip(names, grad)), grad_norm=gnorm,
+        nit=row.nit, nfev=row.nfev, ngev=row.ngev,
+        status=status, stop_rule=rule, message=render(template, cli=False),
+        x0=dict(zip(names, row.x0)), seed=seed, expression=objective.text, variables=names,
+        sense="maximize" if sign < 0 else "minimize",
+        elapsed=row.elapsed, best=best_point(objective, row), checks=checks,
+        settings=settings_dict,
+        active_bounds=active_bounds(settings, x),
+        final_lr=row.lr,
+        stationarity=stationarity_record(names, verdict),
+        message_template=template,
+    )
+
+
+def best_point(objective: Objective, row: RowRecord) -> Point | None:
+    """The best finite point seen, the final one included; ``None`` when none was finite."""
+    sign = objective.sign
+    names = objective.variables
+    cand = row.best
+    fmin = row.fmin
+    if math.isfinite(fmin) and all(math.isfinite(v) for v in row.x) and (cand is None or fmin < cand[0]):
+        return Point(dict(zip(names, row.x)), sign * fmin, row.nit)
+    if cand is None:
+        return None
+    bf, bx, bk = cand
+    return Point(dict(zip(names, bx)), sign * bf, bk)
+
+
+def run_facts(settings: Settings, row: RowRecord) -> RunFacts:
+    t = row.last_t
+    collapsed = t is not None and settings.line_search != "none" and t < COLLAPSED * row.last_lr
+    return RunFacts(method=settings.method, schedule=settings.schedule, lr0=settings.lr, lr=row.last_lr,
+                    eps=settings.eps, collapsed=collapsed, ls_failed=row.ls_failed, ls_nonfinite=row.ls_nonfinite)
+
+
+def max_iter_detail(settings: Settings, last_step: float) -> str:
+    if settings.eps == 0:
+        return "eps is 0: the step rule is off"
+    if math.isnan(last_step):
+        return "no step was made"
+    step, eps = format_pair(last_step, settings.eps)
+    return f"last step {step} >= eps {eps}"
+
+
+def rule_checks(settings: Settings, sign: float, row: RowRecord, f: float, gnorm: float) -> tuple[RuleCheck, ...]:
+    """Every active stopping rule, measured at the end against its tolerance."""
+    s = settings
+    out = []
+    if s.eps > 0:
+        out.append(RuleCheck(StopRule.EPS, row.last_step, s.eps, row.last_step < s.eps))
+    if s.gtol is not None:
+        out.append(RuleCheck(StopRule.GTOL, gnorm, s.gtol, gnorm < s.gtol))
+    if s.ftol is not None:
+        out.append(RuleCheck(StopRule.FTOL, row.last_fchange, s.ftol, row.last_fchange <= s.ftol))
+    if s.target is not None:
+        met = f <= s.target if sign > 0 else f >= s.target
+        out.append(RuleCheck(StopRule.TARGET, f, s.target, met))
+    out.append(RuleCheck(StopRule.MAX_ITER, float(row.nit), float(s.max_iter), row.nit >= s.max_iter))
+    if s.time_limit is not None:
+        out.append(RuleCheck(StopRule.TIME_LIMIT, row.elapsed, s.time_limit, row.elapsed >= s.time_limit))
+    return tuple(out)
+
+
+def active_bounds(settings: Settings, x: dict[str, float]) -> dict[str, str]:
+    out = {}
+    for name, (lo, hi) in settings.bounds.items():
+        if x[name] <= lo:
+            out[name] = "lower"
+        elif x[name] >= hi:
+            out[name] = "upper"
+    return out
+
+
+def stationarity_record(names: Sequence[str], v: Stationarity | None) -> dict | None:
+    """The JSON-ready account of the stationarity check, or ``None`` when it was not made."""
+    if v is None:
+        return None
+    if not v.checked:
+        return {"checked": False, "reason": v.reason}
+    return {"checked": True, "stationary": v.stationary, "relative_distance": v.relative, "tol": RTOL,
+            "variable": names[v.worst], "distance": dict(zip(names, v.distance))}
