@@ -30,31 +30,23 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import torch
 
 from . import rowlbfgs
+from .batchrecords import _AT_X, _NEW_X, _TRIAL, BLOWUP_RISES, CODE, BatchRecords
+from .compiling import compiled
 from .errors import GdsolveError, OptionError
+from .methods import advance, schedule_on, stand_in
 from .objective import Objective
-from .outcome import RowRecord, blowup_detail, build_result, nonfinite_detail
-from .result import OptimizeResult, Step
 from .rowmethods import RULES, armijo, keep
 from .settings import Settings
 from .status import StopRule
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
-BLOWUP_RISES = 25  # as in the single-start loop: f worse 25 steps in a row, and worse than at the start
 
-#: Per-row stop codes (0: still running), in the order the rules are tested.
-CODES: tuple[StopRule | None, ...] = (None, StopRule.EPS, StopRule.GTOL, StopRule.FTOL, StopRule.TARGET,
-                                      StopRule.MAX_ITER, StopRule.TIME_LIMIT, StopRule.NONFINITE,
-                                      StopRule.BLOWUP, StopRule.INTERRUPTED)
-CODE = {rule: i for i, rule in enumerate(CODES) if rule is not None}
-# Why a row met a non-finite value: f or its gradient at x_k, the new x, or a line-search trial where f = -inf.
-_AT_X, _NEW_X, _TRIAL = 0, 1, 2
 #: Settings every row of one batch must share (a sweep varies the others).
 SHARED = ("method", "line_search", "eps", "gtol", "ftol", "max_iter", "time_limit", "target", "schedule",
           "gamma", "step_size", "t_max", "bounds", "dtype")
@@ -99,7 +91,7 @@ class State(NamedTuple):
     active: torch.Tensor
 
 
-class Batch:
+class Batch(BatchRecords):
     """A batch of independent runs of one objective.
 
     Args:
@@ -203,7 +195,8 @@ class Batch:
         mstate = rowlbfgs.init(self.X, self._per_row(lambda c: c.options["history_size"]).long()) if lbfgs \
             else rule.init(self.X)
         frozen_prev = None
-        scheduler = _schedule(s)
+        # every row's rate is its base rate times this scheduler's rate (a stand-in starting at 1)
+        scheduler = schedule_on(s, stand_in(1.0))
         eps, gtol, ftol, max_iter = s.eps, s.gtol, s.ftol, s.max_iter
         time_limit = s.time_limit or math.inf
         target = None if s.target is None else obj.sign * s.target
@@ -358,7 +351,7 @@ class Batch:
             f_prev = F
             lr_used = lr
             if scheduler is not None:
-                self.factor = _advance(scheduler)
+                self.factor = advance(scheduler)
                 lr = self._rate()
         if running:  # the rows still running used the whole budget
             self._stop(active, StopRule.MAX_ITER, k + 1, step, lr)
@@ -408,135 +401,7 @@ class Batch:
         self.elapsed = time.perf_counter() - self._t0
         self.lr = self.lr0 * self.factor
 
-    # ------------------------------------------------------------------ records
-    def final(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """f and its gradient at every row's final point (one batched evaluation, made once)."""
-        if self._final is None:
-            Xg = self.X.detach().requires_grad_(True)
-            F = self.f(Xg)
-            (G,) = torch.autograd.grad(F.sum(), Xg)
-            self._final = (F.detach(), G)
-        return self._final
-
-    def rules(self) -> list[StopRule]:
-        """Every row's stop rule."""
-        return [CODES[c] or StopRule.INTERRUPTED for c in self.code.tolist()]
-
-    def record(self, i: int) -> RowRecord:
-        """Row ``i`` as the plain values :func:`gdsolve.outcome.build_result` judges."""
-        F, G = self.final()
-        rule = CODES[int(self.code[i])]
-        names = self.objective.variables
-        sign = self.objective.sign
-        nit = int(self.nit[i])
-        detail = ""
-        if rule is StopRule.NONFINITE:
-            what = int(self.bad_what[i])
-            k = int(self.stop_k[i])
-            x = self.bad_x[i].tolist()
-            if what == _NEW_X:
-                detail = nonfinite_detail(names, sign, k, math.nan, math.nan, x, self._lr(i), what="x")
-            elif what == _TRIAL:
-                detail = nonfinite_detail(names, sign, k, -math.inf, 0.0, x, self._lr(i),
-                                          what="f (at a line-search trial point)")
-            else:
-                detail = nonfinite_detail(names, sign, k, float(self.bad_f[i]), float(self.bad_g[i]), x, self._lr(i))
-        elif rule is StopRule.BLOWUP:
-            detail = blowup_detail(sign, int(self.stop_k[i]), BLOWUP_RISES, float(self.bad_f[i]), self._lr(i))
-        bk = int(self.best_k[i])
-        best = None if bk < 0 else (float(self.best_f[i]), self.best_x[i].tolist(), bk)
-        last_t = float(self.last_t[i])
-        lbfgs_or_armijo = self.settings.line_search != "none"
-        return RowRecord(
-            rule=rule, nit=nit, nfev=nit + 1 + int(self.extra_fev[i]), ngev=nit + 1 + int(self.extra_gev[i]),
-            x=self.X[i].tolist(), fmin=float(F[i]), gmin=G[i].tolist(), x0=self.x0[i].tolist(), best=best,
-            seen=self.seen[i].tolist(), last_step=float(self.last_step[i]), last_fchange=float(self.last_fchange[i]),
-            last_t=last_t if lbfgs_or_armijo and math.isfinite(last_t) else None,
-            last_lr=float(self.last_lr[i]), lr=self._lr(i), ls_failed=bool(self.ls_failed[i]),
-            ls_nonfinite=bool(self.ls_nonfinite[i]), detail=detail, elapsed=self.elapsed,
-        )
-
-    def _lr(self, i: int) -> float:
-        return float(self.lr0[i]) * self.factor
-
-    def result(self, i: int, *, seed: int | None = None, settings_dict: dict | None = None) -> OptimizeResult:
-        """Row ``i``'s :class:`~gdsolve.result.OptimizeResult`, judged as the single-start loop judges its run."""
-        s = self.combos[int(self.combo[i])]
-        if settings_dict is None:
-            settings_dict = {**s.as_dict(), "seed": seed, "params": dict(self.objective.parsed.params),
-                             "vars": list(self.objective.variables)}
-        return build_result(self.objective, s, self.record(i), seed=seed, settings_dict=settings_dict)
-
-    def results(self, rows: Iterable[int]) -> list[OptimizeResult]:
-        return [self.result(i) for i in rows]
-
-    def row_steps(self, bstep: BatchStep, rows: Sequence[int]) -> list[tuple[int, Step]]:
-        """The :class:`~gdsolve.result.Step` records of ``rows`` at one batch step (rows that stepped)."""
-        sign = self.objective.sign
-        idx = torch.tensor(list(rows), dtype=torch.long, device=self.device)
-        took = bstep.stepped[idx].tolist()
-        X, F, G = bstep.X[idx].tolist(), bstep.F[idx].tolist(), bstep.G[idx].tolist()
-        step = bstep.step[idx].tolist()
-        lr = [bstep.lr] * len(idx) if isinstance(bstep.lr, float) else bstep.lr[idx].tolist()
-        t = bstep.t[idx].tolist() if bstep.t is not None else [None] * len(idx)
-        failed = bstep.failed[idx].tolist() if bstep.failed is not None else [False] * len(idx)
-        out = []
-        for j, r in enumerate(rows):
-            if not took[j]:
-                continue
-            g = G[j] if sign > 0 else [-v for v in G[j]]
-            tj = t[j] if t[j] is None or math.isfinite(t[j]) else None
-            out.append((r, Step(bstep.k, tuple(X[j]), sign * F[j], tuple(g), math.hypot(*G[j]), step[j], lr[j],
-                                bstep.elapsed, tj, bool(failed[j]))))
-        return out
-
-
-def compiled(objective: Objective, X: torch.Tensor) -> tuple[Callable[[torch.Tensor], torch.Tensor], float]:
-    """``torch.compile`` the objective and compile it now, forward and backward, on ``X``'s shape.
-
-    Returns the compiled function and the seconds compiling took. Where torch
-    cannot compile (no C++ compiler, an unsupported Python or platform) the
-    error says so before the run starts.
-    """
-    t0 = time.perf_counter()
-    try:
-        import torch._dynamo
-
-        fn = torch.compile(objective._fn, dynamic=True)
-        cols = X.detach().clone().requires_grad_(True)
-        F = fn(*cols.unbind(1))
-        torch.autograd.grad(F.sum(), cols)
-    except Exception as exc:  # torch raises many kinds here: a missing compiler, an unsupported Python...
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise OptionError(f"{{compile}}: torch cannot compile the formula here ({reason}); run without it") from None
-
-    def f(Xb: torch.Tensor) -> torch.Tensor:
-        return fn(*Xb.unbind(1))
-
-    return f, time.perf_counter() - t0
-
 
 def _outward(X: torch.Tensor, G: torch.Tensor, bounds: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     lo, hi = bounds
     return ((X <= lo) & (G > 0)) | ((X >= hi) & (G < 0))
-
-
-def _schedule(settings: Settings):
-    """torch's scheduler over a stand-in optimizer with rate 1: its rate is every row's multiplier."""
-    if settings.schedule == "constant":
-        return None
-    holder = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    p = settings.schedule_params()
-    sched = torch.optim.lr_scheduler
-    if settings.schedule == "exponential":
-        return sched.ExponentialLR(holder, gamma=p["gamma"])
-    if settings.schedule == "step":
-        return sched.StepLR(holder, step_size=p["step_size"], gamma=p["gamma"])
-    return sched.CosineAnnealingLR(holder, T_max=p["t_max"])
-
-
-def _advance(scheduler) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the stand-in optimizer never steps; that order is intended
-        scheduler.step()
-    return float(scheduler.optimizer.param_groups[0]["lr"])

@@ -111,6 +111,8 @@ class TorchOptim(Updater):
         self.lr_holder = optimizer
 
     def update(self, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float) -> float | None:
+        # The loop's rate is the one used: one source of truth, whether a schedule moved it or not.
+        self.opt.param_groups[0]["lr"] = lr
         X.grad = G
         self.opt.step()
         return None
@@ -146,6 +148,7 @@ class LBFGS(Updater):
                 self.opt.state[X].clear()
                 self.frozen = frozen
             G = G.masked_fill(frozen, 0.0)
+        self.opt.param_groups[0]["lr"] = lr  # the loop's rate, as for every method
         cached = [F.detach().sum()]
         base = X.detach().clone()
         self.failed = self.nonfinite_trial = False
@@ -234,7 +237,19 @@ def build_scheduler(settings: Settings, updater: Updater) -> torch.optim.lr_sche
         return None
     holder = updater.lr_holder
     if holder is None:  # gd has no optimizer: drive a stand-in one's learning rate
-        holder = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=settings.lr)
+        holder = stand_in(settings.lr)
+    return schedule_on(settings, holder)
+
+
+def stand_in(lr: float) -> torch.optim.Optimizer:
+    """An optimizer that never steps, whose rate a scheduler drives (read it with :func:`advance`)."""
+    return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+
+
+def schedule_on(settings: Settings, holder: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """``settings.schedule`` as a torch scheduler of ``holder``'s rate (the one place schedules are built)."""
+    if settings.schedule == "constant":
+        return None
     p = settings.schedule_params()
     sched = torch.optim.lr_scheduler
     if settings.schedule == "exponential":

@@ -31,7 +31,8 @@ from typing import Any
 
 import torch
 
-from .engine import CODES, Batch, BatchStep
+from .batchrecords import CODES
+from .engine import Batch, BatchStep
 from .minima import distinct
 from .objective import Objective
 from .result import Minimum, OptimizeResult, Step, SweepRun

@@ -98,18 +98,10 @@ class Outputs:
             if trace_to_stdout:
                 stream = self.stdout
             else:
-                try:
-                    stream = self._trace_file = open(options.trace, "w", encoding="utf-8")
-                except OSError as exc:
-                    raise OptionError(f"cannot write the trace to {options.trace}: {exc.strerror}") from None
+                stream = self._trace_file = _open_trace(options.trace)
             self.trace = TraceWriter(stream, descent, options.format, flush=trace_to_stdout, cli=True)
             callbacks.append(self.trace)
-        self.progress = None
-        if self.console is not None and self.console.is_terminal and not trace_to_stdout:
-            from .progress import ProgressReporter
-
-            self.progress = ProgressReporter(self.console, s.max_iter)
-            callbacks.append(self.progress)
+        self.progress = _progress(self.console, s.max_iter, trace_to_stdout, callbacks)
         self.callback = _combine(callbacks)
 
     def finish(self, result: OptimizeResult) -> None:
@@ -134,6 +126,24 @@ class Outputs:
             self.progress.close()
         if self._trace_file is not None:
             self._trace_file.close()
+
+
+def _open_trace(path: str) -> IO[str]:
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as exc:
+        raise OptionError(f"cannot write the trace to {path}: {exc.strerror}") from None
+
+
+def _progress(console: Any, max_iter: int, trace_to_stdout: bool, callbacks: list) -> Any:
+    """A progress bar at a terminal (never when the trace streams on stdout); added to ``callbacks``."""
+    if console is None or not console.is_terminal or trace_to_stdout:
+        return None
+    from .progress import ProgressReporter
+
+    bar = ProgressReporter(console, max_iter)
+    callbacks.append(bar)
+    return bar
 
 
 def _combine(callbacks: list[Callable[[Step], None]]) -> Callable[[Step], None] | None:
@@ -195,16 +205,8 @@ class BatchOutputs:
                 callbacks.append(self.table)
         self._trace_file: IO[str] | None = None
         if options.trace is not None and not trace_to_stdout:
-            try:
-                self._trace_file = open(options.trace, "w", encoding="utf-8")
-            except OSError as exc:
-                raise OptionError(f"cannot write the trace to {options.trace}: {exc.strerror}") from None
-        self.progress = None
-        if self.console is not None and self.console.is_terminal and not trace_to_stdout:
-            from .progress import ProgressReporter
-
-            self.progress = ProgressReporter(self.console, s.max_iter)
-            callbacks.append(self.progress)
+            self._trace_file = _open_trace(options.trace)
+        self.progress = _progress(self.console, s.max_iter, trace_to_stdout, callbacks)
         self.callback = _combine(callbacks)
 
     def finish(self, result: OptimizeResult) -> None:

@@ -17,7 +17,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .engine import CODE, BatchStep
+from .batchrecords import CODE
+from .engine import BatchStep
 from .render import FIRST_ROWS, fmt, log_rows, nice_every, summary_panel
 from .result import OptimizeResult
 from .status import StopRule

@@ -281,14 +281,16 @@ def test_debug_shows_traceback(capsys):
 HOSTILE = ["0", "-1", "nan", "inf", "-inf", "1e308", "abc", "", "1e-320", "2"]
 VALID = {
     "--x0": ["1", "x=1,y=2", "y=1,x=-2", "x=0.5,y=0.5", "x=3,y=-1"],
-    "--lr": ["0.1", "0.01", "1e-3", "1", "3"], "--eps": ["1e-6", "0", "1e-3", "1e-12"],
+    "--lr": ["0.1", "0.01", "1e-3", "1", "3", "0.1,0.01", "1e-3,1"], "--eps": ["1e-6", "0", "1e-3", "1e-12"],
     "--gtol": ["1e-6", "1e-3"], "--ftol": ["1e-9", "1e-3"], "--target": ["0", "-5", "1"],
     "--max-iter": ["1", "5", "50", "300"], "--momentum": ["0.9", "0.5", "0"], "--beta1": ["0.9", "0.5"],
-    "--beta2": ["0.999", "0.9"], "--weight-decay": ["0", "0.01"], "--alpha": ["0.99", "0.5"],
+    "--beta2": ["0.999", "0.9,0.99"], "--weight-decay": ["0", "0.01"], "--alpha": ["0.99", "0.5"],
     "--history-size": ["1", "10", "100"], "--gamma": ["0.5", "0.99", "1"], "--step-size": ["1", "3", "100"],
     "--t-max": ["1", "10", "100"], "--bounds": ["x=0:5", "y=:1", "x=-1:", "x=1:1", "x=-2:2"],
     "--dtype": ["float32", "float64"], "--seed": ["0", "7"], "--vars": ["x,y", "y,x"], "--param": ["a=2"],
     "--every": ["1", "7"], "--trace-format": ["jsonl", "csv"],
+    # the batch: many starts, sweeps, basin hopping, devices, traced rows
+    "--starts": ["1", "3", "8"], "--hops": ["0", "2"], "--device": ["cpu", "auto"], "--trace-rows": ["0", "2"],
 }
 EXTRA_HOSTILE = {"--x0": ["x=a", "1,2,3", "z=1", "x=1e400", "=", ","], "--bounds": ["x=5:0", "z=0:1", "x0:5", "x=a:b"],
                  "--vars": ["x", "x,x,y", ""], "--param": ["a", "a=nan", "a=1,a=2"], "--seed": ["-1", "99999999999999999999"]}
@@ -297,7 +299,8 @@ METHOD_OPTIONS = {"gd": [], "momentum": ["--momentum"], "nesterov": ["--momentum
                   "rmsprop": ["--alpha", "--momentum", "--weight-decay"], "adagrad": ["--weight-decay"],
                   "lbfgs": ["--history-size"]}
 SCHEDULE_OPTIONS = {"constant": [], "exponential": ["--gamma"], "step": ["--gamma", "--step-size"], "cosine": ["--t-max"]}
-GENERAL = ["--x0", "--lr", "--eps", "--gtol", "--ftol", "--target", "--max-iter", "--bounds", "--dtype", "--seed", "--vars"]
+GENERAL = ["--x0", "--lr", "--eps", "--gtol", "--ftol", "--target", "--max-iter", "--bounds", "--dtype", "--seed", "--vars",
+           "--starts", "--hops", "--device", "--trace-rows"]
 EXPRESSIONS = ["(x-4)**2 + y**2", "(1-x)**2 + 100*(y-x^2)**2", "x**2 + y**2", "log(x) + y**2", "x*y", "abs(x) + max(x, y)",
                "exp(100*x) + y**2", "sin(x)/x + y**2", "1/x + y**2", "x**2 + y**2 - 1e300*x", "sqrt(x) + y**4",
                "(x**2 + y - 11)**2 + (x + y**2 - 7)**2", "x +", "__import__('os')", "a*x**2 + y**2"]
