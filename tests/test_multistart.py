@@ -167,3 +167,12 @@ def test_compiled_batch_gives_the_eager_answer() -> None:
     eager = minimize("(x-1)**2 + (y+2)**2", starts=4)
     assert compiled.compile_time is not None and compiled.compile_time > 0 and eager.compile_time is None
     assert compiled.rows == eager.rows and abs(compiled.x["x"] - eager.x["x"]) < 1e-9
+
+
+def test_the_best_row_is_the_lowest_f_and_a_converged_row_wins_a_tie() -> None:
+    from gdsolve.multistart import _best_row
+
+    F = torch.tensor([3.0, 1.0, 1.0, float("nan"), 2.0], dtype=torch.float64)
+    assert _best_row(F, torch.tensor([True, False, True, False, True])) == 2
+    assert _best_row(F, torch.tensor([True, False, False, False, True])) == 1  # lowest f, though not converged
+    assert _best_row(torch.tensor([float("nan"), float("inf")]), torch.tensor([False, False])) == 0
