@@ -83,14 +83,6 @@ class BatchStep(NamedTuple):
         return math.nan if best is None else self.sign * best
 
 
-class State(NamedTuple):
-    """Everything per row that the engine carries from one iteration to the next."""
-
-    X: torch.Tensor
-    method: tuple
-    active: torch.Tensor
-
-
 class Batch(BatchRecords):
     """A batch of independent runs of one objective.
 
@@ -356,7 +348,6 @@ class Batch(BatchRecords):
         if running:  # the rows still running used the whole budget
             self._stop(active, StopRule.MAX_ITER, k + 1, step, lr)
         self.elapsed = time.perf_counter() - t0
-        self.lr = self.lr0 * self.factor
 
     def _stop(self, rows: torch.Tensor, rule: StopRule, nit: int, step: torch.Tensor, lr: float | torch.Tensor) -> None:
         """Stop ``rows`` with ``rule`` after ``nit`` updates; keep their last step and rate."""
@@ -399,7 +390,6 @@ class Batch(BatchRecords):
             nit, step, lr, active = done
             self._stop(active & (self.code == 0), StopRule.INTERRUPTED, nit, step, lr)
         self.elapsed = time.perf_counter() - self._t0
-        self.lr = self.lr0 * self.factor
 
 
 def _outward(X: torch.Tensor, G: torch.Tensor, bounds: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

@@ -24,6 +24,7 @@ its path.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,11 +36,12 @@ from .batchrecords import CODES
 from .engine import Batch, BatchStep
 from .minima import distinct
 from .objective import Objective
+from .outcome import judged_rule, judged_status
 from .result import Minimum, OptimizeResult, Step, SweepRun
 from .rowcheck import stationary_rows
 from .settings import Settings
-from .starts import box, check_memory
-from .status import Status, StopRule
+from .starts import box
+from .status import StopRule
 
 HOP_SIZE = 0.05  # a hop moves each variable by up to this fraction of its box's width
 STATUS_ORDER = ("converged", "stalled", "max_iter", "time_limit", "diverged", "interrupted")
@@ -76,10 +78,6 @@ class MultiRun:
         self.settings = combos[0]
         self.n_starts = starts.shape[0]
         C, N = len(combos), starts.shape[0]
-        s = self.settings
-        check_memory(C * N, starts.shape[1], operations(objective), s.method,
-                     max(int(c.options.get("history_size", 0)) for c in combos),
-                     4 if s.dtype == "float32" else 8, device)
         self.starts = starts
         self.seed = seed
         self.device = device
@@ -177,16 +175,9 @@ class MultiRun:
                 lo, hi = b.bounds
                 free = ~(((X <= lo) & (Gi > 0)) | ((X >= hi) & (Gi < 0)))
             verdict[idx] = stationary_rows(self.objective, b.X[idx], b.seen[idx], free).cpu()
-        out = []
-        for c, ok, fin, v in zip(code.tolist(), eps_like.tolist(), finite.tolist(), verdict.tolist()):
-            rule = CODES[c] or StopRule.INTERRUPTED
-            status = rule.status
-            if rule in (StopRule.EPS, StopRule.FTOL, StopRule.MAX_ITER, StopRule.TIME_LIMIT) and not fin:
-                status = Status.DIVERGED
-            elif ok and not v:
-                status = Status.STALLED
-            out.append(status.value)
-        return out
+        # judged as a single run is (gdsolve.outcome), with the batched stationarity verdicts
+        return [judged_status(judged_rule(CODES[c], fin), v).value
+                for c, fin, v in zip(code.tolist(), finite.tolist(), verdict.tolist())]
 
     def result(self) -> OptimizeResult:
         """The batch as one result (built once)."""
@@ -210,7 +201,7 @@ class MultiRun:
         counts = {name: 0 for name in STATUS_ORDER}
         for s in statuses:
             counts[s] += 1
-        self._result = _replace(top, rows=counts, starts=self.n_starts, device=self.device,
+        self._result = dataclasses.replace(top, rows=counts, starts=self.n_starts, device=self.device,
                                 compile_time=b.compile_time,
                                 total_nfev=self._evaluations + int((b.nit + 1 + b.extra_fev).sum()),
                                 minima=top.minima, runs=tuple(runs) if self.swept else None)
@@ -235,8 +226,8 @@ class MultiRun:
             counts = {name: 0 for name in STATUS_ORDER}
             for s in statuses:
                 counts[s] += 1
-            return _replace(r, minima=minima, rows=counts, starts=self.n_starts, device=self.device)
-        return _replace(r, starts=self.n_starts, device=self.device)
+            return dataclasses.replace(r, minima=minima, rows=counts, starts=self.n_starts, device=self.device)
+        return dataclasses.replace(r, starts=self.n_starts, device=self.device)
 
     # ------------------------------------------------------------------ traces
     def trace_rows(self, more: int = 0) -> list[int]:
@@ -294,12 +285,6 @@ def _rank(r: OptimizeResult) -> tuple[float, int]:
     """Order runs: by the minimized f, converged first on a tie."""
     f = r.fun if r.sense == "minimize" else -r.fun
     return (f if math.isfinite(f) else math.inf, 0 if r.success else 1)
-
-
-def _replace(r: OptimizeResult, **changes: Any) -> OptimizeResult:
-    import dataclasses
-
-    return dataclasses.replace(r, **changes)
 
 
 def operations(objective: Objective) -> int:

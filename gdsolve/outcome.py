@@ -97,15 +97,10 @@ def build_result(objective: Objective, settings: Settings, row: RowRecord, *, se
     xs = row.x
     x = dict(zip(names, xs))
     gnorm = math.hypot(*grad)
-    rule = row.rule
     detail = row.detail
-    if (rule in (StopRule.EPS, StopRule.FTOL, StopRule.MAX_ITER, StopRule.TIME_LIMIT)
-            and not (math.isfinite(row.fmin) and math.isfinite(gnorm))):
-        # the last update landed where f or its gradient is not finite: that is divergence, whatever rule fired
-        rule = StopRule.NONFINITE
+    rule = judged_rule(row.rule, math.isfinite(row.fmin) and math.isfinite(gnorm))
+    if rule is not (row.rule or StopRule.INTERRUPTED):
         detail = nonfinite_detail(names, sign, row.nit, row.fmin, gnorm, xs, settings.lr)
-    rule = rule or StopRule.INTERRUPTED
-    status = rule.status
     bounded = bool(settings.bounds)
     gtest = projected_norm(settings, names, xs, row.gmin) if bounded else gnorm
     checks = rule_checks(settings, objective.sign, row, f, gtest)
@@ -118,8 +113,8 @@ def build_result(objective: Objective, settings: Settings, row: RowRecord, *, se
         free = free_mask(settings, names, xs, row.gmin) if bounded else None
         verdict = check(objective, xs, row.seen, free=free)
         if not verdict.stationary:
-            status = Status.STALLED
             detail = diagnose(names, verdict, run_facts(settings, row))
+    status = judged_status(rule, verdict is None or verdict.stationary)
     if rule is StopRule.MAX_ITER:
         detail = max_iter_detail(settings, row.last_step)
     template = stop_message(rule, status, value=value, tol=tol, nit=row.nit, detail=detail)
@@ -138,6 +133,21 @@ def build_result(objective: Objective, settings: Settings, row: RowRecord, *, se
         stationarity=stationarity_record(names, verdict),
         message_template=template,
     )
+
+
+def judged_rule(rule: StopRule | None, final_finite: bool) -> StopRule:
+    """The rule a row really ended on: one that measures steps or budget, fired where f or its
+    gradient at the final point is not finite, is divergence (the last update landed there)."""
+    if rule in (StopRule.EPS, StopRule.FTOL, StopRule.MAX_ITER, StopRule.TIME_LIMIT) and not final_finite:
+        return StopRule.NONFINITE
+    return rule or StopRule.INTERRUPTED
+
+
+def judged_status(rule: StopRule, stationary: bool) -> Status:
+    """The status a rule gives: eps and ftol measure steps, so they converge only at a stationary point."""
+    if rule in (StopRule.EPS, StopRule.FTOL) and not stationary:
+        return Status.STALLED
+    return rule.status
 
 
 def best_point(objective: Objective, row: RowRecord) -> Point | None:
