@@ -129,6 +129,12 @@ CLOSED_PIPE_MODES = {
     "plot help": ["plot", "--help"],
     "version": ["--version"],
     "stalled": ["minimize", "(x-4)**2", "--schedule", "cosine", "--t-max", "10"],
+    # a batch: many starts, a sweep, its trace, its JSON
+    "starts": ["minimize", "(x^2+y-11)^2+(x+y^2-7)^2", "--starts", "16"],
+    "starts quiet": ["minimize", "(x^2+y-11)^2+(x+y^2-7)^2", "--starts", "16", "--quiet"],
+    "starts json": ["minimize", "(x^2+y-11)^2+(x+y^2-7)^2", "--starts", "16", "--json"],
+    "sweep trace": ["minimize", "(x-4)**2", "--lr", "0.1,0.01", "--trace", "-"],
+    "sweep csv trace": ["minimize", "(x-4)**2", "--lr", "0.1,0.01", "--trace", "-", "--trace-format", "csv"],
 }
 
 
