@@ -5,7 +5,8 @@
 #
 # 1. The same seed gives the same starts on cpu and cuda, and the batch finds the same minima
 #    with the same best f (to float64 rounding) on both.
-# 2. bench_scale.py on cuda: ns per start-iteration, ours beside a hand-written loop.
+# 2. gdsolve batch on cuda gives the records it gives on cpu.
+# 3. bench_scale.py on cuda: ns per start-iteration, ours beside a hand-written loop.
 # Exits 0 with a note when torch sees no GPU (CI never has one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,21 @@ r = minimize(rastrigin, starts=100_000, method="lbfgs", device="cuda", bounds={"
 assert r.success and abs(r.fun) < 1e-8, r
 print(f"correctness: ok (4 minima on cpu and cuda; Rastrigin from 100,000 starts on cuda: f = {r.fun:.3g}, "
       f"{r.elapsed:.2f} s)")
+PY
+
+"$PY" - <<'PY'
+import gdsolve
+
+# 2. gdsolve batch on the GPU: the same records as on the CPU (statuses, ids, x to 1e-8).
+problems = [line for line in open("examples/problems.jsonl")]
+cpu = list(gdsolve.batch(problems, device="cpu"))
+gpu = list(gdsolve.batch(problems, device="cuda"))
+for a, b in zip(cpu, gpu):
+    assert a["id"] == b["id"] and (a["error"] is None) == (b["error"] is None), (a, b)
+    if a["result"]:
+        assert a["result"]["status"] == b["result"]["status"], (a["id"], a["result"]["status"], b["result"]["status"])
+        assert all(abs(a["result"]["x"][k] - b["result"]["x"][k]) < 1e-8 for k in a["result"]["x"]), a["id"]
+print(f"batch: {len(gpu)} records, cpu and cuda agree")
 PY
 
 "$PY" benchmarks/bench_scale.py --device cuda --repeat 2

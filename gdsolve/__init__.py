@@ -18,12 +18,15 @@ from .status import ExitStatus, Status, StopRule
 
 if TYPE_CHECKING:
     from .api import maximize, minimize, prepare, run
+    from .dispatch import batch
+    from .lines import Limits
     from .objective import Objective, compile_objective
     from .parse import ParsedExpression, parse_expression
     from .result import OptimizeResult, Step
     from .solver import Descent
 
 _LAZY = {
+    "batch": "dispatch", "Limits": "lines",
     "minimize": "api", "maximize": "api", "prepare": "api", "run": "api",
     "compile_objective": "objective", "Objective": "objective",
     "parse_expression": "parse", "ParsedExpression": "parse",
@@ -35,6 +38,7 @@ __all__ = [
     "ExitStatus",
     "ExpressionError",
     "GdsolveError",
+    "Limits",
     "Objective",
     "OptimizeResult",
     "OptionError",
@@ -43,6 +47,7 @@ __all__ = [
     "Step",
     "StopRule",
     "__version__",
+    "batch",
     "compile_objective",
     "maximize",
     "minimize",

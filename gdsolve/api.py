@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from .errors import OptionError
 from .multistart import HOP_SIZE, MultiRun, combinations, operations
-from .objective import compile_objective
+from .objective import Objective, compile_objective
 from .result import OptimizeResult, Step
 from .settings import X0, Settings, is_real, resolve_x0, split_sweep
 from .solver import Descent, check_start, random_start
@@ -51,6 +51,7 @@ def prepare(
     compile: bool = False,
     hops: int = 0,
     hop_size: float = HOP_SIZE,
+    cache: MutableMapping[Any, Objective] | None = None,
     **settings_kw: Any,
 ) -> Descent | MultiRun:
     """Validate everything and return a ready-to-iterate run.
@@ -66,6 +67,10 @@ def prepare(
     sweep), or another ``device`` give a :class:`~gdsolve.multistart.MultiRun`
     (the batched engine, yielding a :class:`~gdsolve.engine.BatchStep` per
     iteration). Both end with ``.result()``.
+
+    ``cache``, a dict kept across calls, holds the compiled formulas (the
+    parse and the lambdify: most of a small problem's cost) by formula,
+    constants, variable order and sense; :func:`gdsolve.batch` keeps one.
     """
     if sense not in ("minimize", "maximize"):
         raise OptionError(f"sense must be 'minimize' or 'maximize', not {sense!r}")
@@ -80,7 +85,7 @@ def prepare(
         combos = [Settings(**{**base, "lr": v.get("lr", base.get("lr")),
                               "options": {**dict(base.get("options") or {}), **{k: w for k, w in v.items() if k != "lr"}}})
                   for v in values]
-    objective = compile_objective(expression, params=params, variables=variables, maximize=sense == "maximize")
+    objective = _objective(expression, params, variables, sense, cache)
     start = resolve_x0(objective.variables, x0)
     names = objective.variables
     lo, hi = check_start(names, settings, start)
@@ -115,6 +120,25 @@ def prepare(
             S = torch.cat([torch.tensor([[start[k] for k in names]], dtype=torch.float64), S])
     return MultiRun(objective, combos, values, S, seed=seed, device=where, swept=bool(axes), compile=compile,
                     hops=hops, hop_size=hop_size)
+
+
+def _objective(expression: str, params: Mapping[str, float] | None, variables: Sequence[str] | None, sense: str,
+               cache: MutableMapping[Any, Objective] | None) -> Objective:
+    """The compiled formula, from ``cache`` when it holds it."""
+    key: Any = None
+    if cache is not None:
+        try:
+            key = (expression, tuple(sorted((params or {}).items())),
+                   None if variables is None else tuple(variables), sense)
+            hash(key)
+        except TypeError:  # unhashable values: the parse below names what is wrong with them
+            key = None
+        if key is not None and key in cache:
+            return cache[key]
+    objective = compile_objective(expression, params=params, variables=variables, maximize=sense == "maximize")
+    if key is not None:
+        cache[key] = objective
+    return objective
 
 
 def run(descent: Descent | MultiRun, callback: Callable[[Any], None] | None = None, *,

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ._version import __version__
+from .cli_batch import batch_command
 from .errors import OptionError
 from .launch import imports_done
 from .settings import DTYPES, LINE_SEARCHES, METHODS, SCHEDULES, TRACE_FORMATS
@@ -130,6 +131,11 @@ EXAMPLES = {
         ('gdsolve maximize "3 - (x-1)**2" --x0 0', "gradient ascent"),
         ('gdsolve maximize "x*y*(3-x-y)" --method lbfgs --x0 0.5,0.5 --json | jq .fun', ""),
         ('gdsolve maximize "-x**2 - 3*y**2" --trace - | gdsolve plot -o run.png', ""),
+    ],
+    "batch": [
+        ("gdsolve batch problems.jsonl | jq -c '{id, x: .result.x}'", "one record per line"),
+        ("gdsolve batch problems.jsonl --jobs 4 > results.jsonl", "four processes"),
+        ("gdsolve batch problems.jsonl --dask tcp://scheduler:8786", "a Dask cluster"),
     ],
     "plot": [
         ('gdsolve minimize "x**2 + 3*y**2" --trace - | gdsolve plot -o run.png', ""),
@@ -304,6 +310,9 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
         out.abandon()
         raise
     return int(result.status.exit_status)
+
+
+app.command("batch", epilog=_epilog("batch"))(batch_command)
 
 
 @app.command("plot", epilog=_epilog("plot"))

@@ -1,89 +1,99 @@
-"""The CLI with many starts and sweeps: exit code and parsed output together."""
+"""``gdsolve batch`` through typer's CliRunner: exit codes and the parsed JSON Lines together."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from gdsolve.cli import app
 from gdsolve.status import ExitStatus
-from gdsolve.trace import read_traces
 
 runner = CliRunner()
-HIMMELBLAU = "(x^2+y-11)^2+(x+y^2-7)^2"
+OK = {"expression": "(x-4)**2", "x0": 0}
+MAX_ITER = {"expression": "(x-4)**2", "x0": 0, "lr": 1e-4, "max_iter": 5}
+DIVERGED = {"expression": "x**2", "x0": 1, "lr": 1.5}
 
 
-def invoke(*args):
-    result = runner.invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
+def jsonl(*items):
+    return "".join((item if isinstance(item, str) else json.dumps(item)) + "\n" for item in items)
 
 
-def test_starts_json_keeps_single_run_fields_and_adds_minima():
-    code, out, err = invoke("minimize", HIMMELBLAU, "--method", "lbfgs", "--starts", "32", "--json")
-    doc = json.loads(out)
-    assert code == ExitStatus.CONVERGED and err == ""
-    for field in ("x", "fun", "grad", "status", "message", "nit", "nfev", "best", "checks"):
-        assert field in doc
-    assert doc["starts"] == 32 and doc["device"] == "cpu" and doc["settings"]["starts"] == 32
-    assert len(doc["minima"]) == 4 and doc["minima"][0]["x"] == doc["x"]
-    assert sum(m["count"] for m in doc["minima"]) == doc["rows"]["converged"]
-    assert set(doc["minima"][0]) == {"x", "fun", "count", "row", "x0"}
+def invoke(stdin, *args):
+    result = runner.invoke(app, ["batch", *args], input=stdin)
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    return result.exit_code, records, result.stderr
 
 
-def test_starts_table_shows_the_batch_and_the_minima():
-    code, out, _ = invoke("minimize", HIMMELBLAU, "--method", "lbfgs", "--starts", "16")
-    assert code == 0
-    assert "best f" in out and "running" in out and "diverged" in out
-    assert "minima" in out and "distinct" in out and "16 starts" in out
+@pytest.mark.parametrize("items, code", [
+    ([OK, OK], ExitStatus.CONVERGED),
+    ([OK, MAX_ITER, OK], ExitStatus.NOT_CONVERGED),
+    ([MAX_ITER, DIVERGED, OK], ExitStatus.DIVERGED),
+    ([DIVERGED, "oops", MAX_ITER], ExitStatus.USAGE),
+])
+def test_the_exit_code_is_the_worst_lines(items, code):
+    got, records, err = invoke(jsonl(*items), "-")
+    assert got == code and len(records) == len(items) and err == ""
+    assert [r["id"] for r in records] == list(range(1, len(items) + 1))
 
 
-def test_sweep_json_has_one_run_per_combination():
-    code, out, _ = invoke("minimize", "(x-1)**2 + y**2", "--method", "momentum", "--lr", "0.1,0.05",
-                          "--momentum", "0.5,0.9", "--x0", "0,1", "--json")
-    doc = json.loads(out)
-    assert code == 0
-    assert [r["values"] for r in doc["runs"]] == [{"lr": 0.1, "momentum": 0.5}, {"lr": 0.1, "momentum": 0.9},
-                                                 {"lr": 0.05, "momentum": 0.5}, {"lr": 0.05, "momentum": 0.9}]
-    for run in doc["runs"]:
-        assert run["settings"]["lr"] == run["values"]["lr"] and run["settings"]["momentum"] == run["values"]["momentum"]
-        assert run["status"] in ("converged", "max_iter") and run["message"]
-    assert doc["settings"]["sweep"] == {"lr": [0.1, 0.05], "momentum": [0.5, 0.9]}
+def test_a_file_in_order_with_ids_results_and_errors(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text(jsonl({"id": "a", **OK}, "", {"id": "b", "expression": "x+"}, {"id": "c", **DIVERGED}))
+    code, records, _ = invoke(None, str(path))
+    assert code == ExitStatus.USAGE and [r["id"] for r in records] == ["a", "b", "c"]
+    a, b, c = records
+    assert a["error"] is None and a["result"]["x"]["x"] == pytest.approx(4, abs=1e-4) and a["result"]["success"]
+    assert b["result"] is None and b["error"]["exit_code"] == 2 and b["error"]["message"].startswith("line 3:")
+    assert c["result"]["status"] == "diverged" and c["error"] is None
 
 
-def test_sweep_trace_draws_one_labelled_line_per_setting(tmp_path):
-    trace = tmp_path / "sweep.jsonl"
-    code, _, _ = invoke("minimize", "(1-x)**2 + 100*(y-x^2)**2", "--lr", "0.002,0.001,0.0005", "--max-iter", "300",
-                        "--x0", "x=-1,y=1", "--trace", str(trace), "--quiet")
-    assert code == ExitStatus.NOT_CONVERGED
-    records = [json.loads(line) for line in trace.read_text().splitlines()]
-    steps = [r for r in records if r["type"] == "step"]
-    assert {s["row"] for s in steps} == {0, 1, 2} and len(steps) == 900
-    assert {s["settings"]["lr"] for s in steps} == {0.002, 0.001, 0.0005}
-    assert records[-1]["type"] == "result" and records[-1]["row"] == 0
-    traces = read_traces([str(trace)], None)
-    assert [t.label for t in traces] == ["gd lr 0.002", "gd lr 0.001", "gd lr 0.0005"]
-    assert traces[0].result is not None and traces[1].result is None
+def test_stdin_is_the_default():
+    code, records, _ = invoke(jsonl(OK))
+    assert code == 0 and records[0]["result"]["status"] == "converged"
 
 
-def test_trace_rows_records_the_best_and_more(tmp_path):
-    trace = tmp_path / "starts.csv"
-    code, _, _ = invoke("minimize", HIMMELBLAU, "--method", "lbfgs", "--starts", "16", "--trace", str(trace),
-                        "--trace-format", "csv", "--trace-rows", "3", "--quiet")
-    lines = trace.read_text().splitlines()
-    assert code == 0 and lines[0].startswith("row,iteration,x,y,f")
-    assert len({line.split(",")[0] for line in lines[1:]}) == 4
+def test_the_limits_are_options():
+    code, records, _ = invoke(jsonl({**OK, "max_iter": 100}, {**OK, "max_iter": 10, "time_limit": 9}), "--max-iter", "50",
+                              "--time-limit", "5")
+    assert code == ExitStatus.USAGE
+    assert "limit of 50 iterations" in records[0]["error"]["message"]
+    assert "batch's limit of 5 s" in records[1]["error"]["message"]
+    code, records, _ = invoke(jsonl({**OK, "starts": 8}), "--max-rows", "4")
+    assert "limit of 4 rows" in records[0]["error"]["message"]
+    code, records, _ = invoke(jsonl({**OK, "params": {"a": 1.0}}), "--max-chars", "20")
+    assert "longer than the batch's limit of 20 characters" in records[0]["error"]["message"]
 
 
-def test_trace_stdout_with_starts_keeps_stdout_for_the_trace():
-    code, out, err = invoke("minimize", HIMMELBLAU, "--starts", "4", "--lr", "0.01", "--trace", "-")
-    lines = out.splitlines()
-    assert code in (ExitStatus.CONVERGED, ExitStatus.NOT_CONVERGED)
-    assert json.loads(lines[0])["type"] == "header" and json.loads(lines[-1])["type"] == "result"
-    assert "starts" in err  # the summary is talk
+@pytest.mark.parametrize("args, words", [
+    (["--chunk", "0"], "--chunk must be an integer >= 1"),
+    (["--time-limit", "0"], "--time-limit must be a positive number"),
+    (["--jobs", "2", "--dask", "tcp://h:1"], "--jobs and --dask exclude each other"),
+    (["--device", "tpu"], "--device must be auto, cpu, cuda or mps"),
+    (["/nonexistent/p.jsonl"], "No such file"),
+])
+def test_bad_options_are_one_error_line(args, words):
+    code, records, err = invoke(jsonl(OK), *args)
+    assert code == ExitStatus.USAGE and records == [] and err.startswith("error: ") and words in err
 
 
-def test_float32_batch():
-    code, out, _ = invoke("minimize", "(x-1)**2 + (y+2)**2", "--starts", "8", "--dtype", "float32", "--json")
-    doc = json.loads(out)
-    assert code == 0 and abs(doc["x"]["x"] - 1) < 1e-3 and doc["settings"]["dtype"] == "float32"
+def test_jobs_keep_input_order():
+    items = [{"id": i, "expression": f"(x-{i})**2", "x0": 0} for i in range(6)]
+    code, records, _ = invoke(jsonl(*items), "--jobs", "2", "--chunk", "1")
+    assert code == 0 and [r["id"] for r in records] == list(range(6))
+    assert [round(r["result"]["x"]["x"], 3) for r in records] == [0, 1, 2, 3, 4, 5]
+
+
+def test_dask_option_runs_on_a_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
+        code, records, _ = invoke(jsonl(OK, "bad"), "--dask", cluster.scheduler_address)
+    assert code == ExitStatus.USAGE and records[0]["result"]["status"] == "converged" and records[1]["error"]
+
+
+def test_help_names_the_limits_and_the_exit_codes():
+    result = runner.invoke(app, ["batch", "--help"])
+    assert result.exit_code == 0
+    for words in ("--time-limit", "--max-iter", "--max-rows", "--jobs", "--dask", "Exit codes", "jq"):
+        assert words in result.stdout

@@ -51,7 +51,7 @@ def test_bad_input_no_traceback(tmp_path):
 def test_help_and_version_do_not_import_torch_or_sympy():
     code = (
         "import sys; from gdsolve.cli import main\n"
-        "for args in (['--help'], ['--version'], ['minimize', '--help']):\n"
+        "for args in (['--help'], ['--version'], ['minimize', '--help'], ['batch', '--help']):\n"
         "    try: main(args)\n"
         "    except SystemExit: pass\n"
         "heavy = [m for m in ('torch', 'sympy') if m in sys.modules]\n"
@@ -203,3 +203,88 @@ def test_sigint_ends_a_batch_with_every_row_interrupted_and_its_trace_written(tm
     steps = [r for r in records if r["type"] == "step"]
     assert len({s["row"] for s in steps}) == 3 and result["row"] in {s["row"] for s in steps}
     assert max(s["iteration"] for s in steps if s["row"] == result["row"]) == result["nit"] - 1
+
+
+SLOW_LINE = '{{"id": {i}, "expression": "(x-{i})**2", "x0": 0, "lr": 1e-9, "eps": 0, "max_iter": 1000000, "time_limit": 1.5}}'
+
+
+@pytest.mark.parametrize("jobs", [[], ["--jobs", "2"]])
+def test_sigint_ends_a_batch_after_the_current_group_with_the_finished_lines_written(tmp_path, jobs):
+    import signal
+    import time
+
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(SLOW_LINE.format(i=i) + "\n" for i in range(12)))
+    p = subprocess.Popen([GDSOLVE, "batch", str(path), "--chunk", "1", *jobs],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = p.stdout.readline()  # one line is done: the batch is under way
+    start = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    records = [json.loads(line) for line in [first, *out.splitlines()]]
+    assert p.returncode == 130 and "Traceback" not in err and f"interrupted: {len(records)} lines written" in err
+    assert 1 <= len(records) < 12 and time.monotonic() - start < 10  # within the current lines' own limits
+    ids = [r["id"] for r in records]
+    assert ids == sorted(ids) and all(r["result"]["status"] == "time_limit" for r in records)
+
+
+def test_batch_closed_pipe_is_141_and_quiet(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps({"expression": f"(x-{i})**2", "x0": 0}) + "\n" for i in range(400)))
+    p = subprocess.Popen([GDSOLVE, "batch", str(path), "--chunk", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    first = p.stdout.readline()
+    p.stdout.close()  # like `| head -1`
+    err = p.stderr.read()
+    p.wait(timeout=60)
+    assert json.loads(first)["id"] == 1 and p.returncode == 141 and err == ""
+
+
+def test_batch_reads_a_pipe_and_writes_one_record_per_line():
+    lines = [json.dumps({"id": "a", "expression": "(x-4)**2", "x0": 0}), "not json", b"\xff\xfe".decode("latin-1")]
+    p = subprocess.run([GDSOLVE, "batch", "-"], input="\n".join(lines).encode("latin-1"), capture_output=True, timeout=120)
+    records = [json.loads(line) for line in p.stdout.decode().splitlines()]
+    assert p.returncode == 2 and p.stderr == b"" and [r["id"] for r in records] == ["a", 2, 3]
+    assert records[0]["result"]["success"] and records[2]["error"]["message"].startswith("line 3 is not valid JSON")
+
+
+def test_a_second_sigint_ends_a_batch_at_once(tmp_path):
+    import signal
+    import time
+
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(SLOW_LINE.replace("1.5", "20").format(i=i) + "\n" for i in range(3)))
+    p = subprocess.Popen([GDSOLVE, "batch", str(path), "--chunk", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(4)  # imports done, the first line is iterating (for 20 s)
+    start = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and time.monotonic() - start < 10 and out == ""
+    assert err.strip().splitlines()[-1] == "error: interrupted"
+
+
+def test_batch_shows_a_progress_bar_on_a_terminal_stderr(tmp_path):
+    import pty
+
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(SLOW_LINE.replace("1.5", "0.6").format(i=i) + "\n" for i in range(3)))
+    leader, follower = pty.openpty()
+    p = subprocess.Popen([GDSOLVE, "batch", str(path), "--chunk", "1"], stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out, _ = p.communicate(timeout=60)
+    os.close(leader)
+    shown = b"".join(chunks).decode("utf-8", "replace")
+    assert p.returncode == 1 and len(out.splitlines()) == 3
+    assert "solving" in shown and "/3" in shown and "3 not converged" in shown

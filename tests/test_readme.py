@@ -93,7 +93,8 @@ def json_x(key: str, want: float) -> Callable[[str], bool]:
     return lambda out: abs(json.loads(out)[key] - want) < 1e-3
 
 
-# command -> (exit code, a check of stdout or None, how to run it: "main", "shell" (pipes), "terminal")
+# command -> (exit code, a check of stdout or None, how to run it: "main", "shell" (pipes), "terminal",
+# "dask" (in a shell, against a scheduler started here))
 EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
     'gdsolve minimize "(x-4)**2" --lr 0.1': (0, lambda out: "converged" in out and "x = 3.99999" in out, "main"),
     'gdsolve minimize "(x-4)**2" --lr 0.1 --x0 0.7421 --every 20': (0, None, "main"),  # compared line by line below
@@ -115,6 +116,9 @@ EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
         (0, lambda out: "4 distinct" in out and "converged 64" in out and "64 starts" in out, "main"),
     'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr 0.002,0.001,0.0005 --max-iter 3000 --x0 x=-1,y=1 --quiet':
         (1, lambda out: "sweep" in out and "0.0005" in out and out.count("max_iter") >= 4, "main"),
+    "gdsolve batch problems.jsonl | jq -c '{id, status: .result.status, error: .error.message}'":
+        (0, lambda out: out.splitlines() == readme_block("readme-batch")[1:], "shell"),
+    "gdsolve batch problems.jsonl --dask tcp://10.0.0.5:8786 > results.jsonl": (2, None, "dask"),
     # the worked examples of --help
     'gdsolve minimize "(x-4)**2" --x0 0.7421': (0, lambda out: "converged" in out, "main"),
     'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --json | jq .x':
@@ -124,7 +128,31 @@ EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
     'gdsolve maximize "x*y*(3-x-y)" --method lbfgs --x0 0.5,0.5 --json | jq .fun':
         (0, lambda out: abs(float(out) - 1) < 1e-9, "shell"),
     'gdsolve maximize "-x**2 - 3*y**2" --trace - | gdsolve plot -o run.png': (0, None, "shell"),
+    "gdsolve batch problems.jsonl | jq -c '{id, x: .result.x}'":
+        (0, lambda out: [json.loads(line)["id"] for line in out.splitlines()][:2] == ["tutorial", "rosenbrock"], "shell"),
+    "gdsolve batch problems.jsonl --jobs 4 > results.jsonl": (2, None, "shell"),
+    "gdsolve batch problems.jsonl --dask tcp://scheduler:8786": (2, lambda out: len(out.splitlines()) == 7, "dask"),
 }
+
+
+def readme_block(marker: str) -> list[str]:
+    """The lines of the code block after ``<!-- marker -->`` (its command first)."""
+    m = re.search(rf"<!-- {marker} -->\n```\n(.*?)```", README, re.S)
+    assert m, marker
+    return [line.removeprefix("$ ") for line in m.group(1).splitlines()]
+
+
+def on_dask(cmd: str, cwd: Path) -> tuple[int, str, str]:
+    """Run ``cmd`` against a scheduler of this process on local TCP (workers are threads here)."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
+                                  host="127.0.0.1", dashboard_address=":0") as cluster:
+        cmd = re.sub(r"tcp://\S+", cluster.scheduler_address, cmd)
+        code, out, err = in_shell(cmd, cwd)
+    if "> results.jsonl" in cmd:
+        records = [json.loads(line) for line in (cwd / "results.jsonl").read_text().splitlines()]
+        assert [r["id"] for r in records][:2] == ["tutorial", "rosenbrock"] and len(records) == 7
+    return code, out, err
 
 
 def test_every_readme_command_is_checked():
@@ -140,6 +168,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         code, _, err = in_process(f'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr {lr} --max-iter 300 '
                                   f'--x0 x=-1,y=1 --trace {d / name}.jsonl --quiet')
         assert code == 1, err
+    shutil.copy(ROOT / "examples" / "problems.jsonl", d / "problems.jsonl")
     return d
 
 
@@ -152,6 +181,8 @@ def test_readme_command_runs_as_documented(cmd, workdir):
         code, out, err = in_process(cmd)
     elif how == "shell":
         code, out, err = in_shell(cmd, workdir)
+    elif how == "dask":
+        code, out, err = on_dask(cmd, workdir)
     else:
         code, out = in_terminal(cmd, workdir)
         err = ""
