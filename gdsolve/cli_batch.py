@@ -27,9 +27,9 @@ def batch_command(
                                                 help="Spread the lines over N local processes.")] = None,
     dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", show_default=False,
                                                 help="Run on a Dask cluster: tcp://scheduler:8786 (pip install "
-                                                     "'gdsolve[dask]').")] = None,
+                                                     "'gdsolve\\[dask]').")] = None,
     device: Annotated[Optional[str], typer.Option("--device", metavar="NAME", show_default=False,
-                                                  help="auto, cpu or cuda: where lines are solved (default cpu; "
+                                                  help="auto, cpu, cuda or mps: where lines are solved (default cpu; "
                                                        "auto on Dask workers).")] = None,
     chunk: Annotated[int, typer.Option("--chunk", metavar="N",
                                        help="Lines per unit of work; lines of a chunk that share a formula and "

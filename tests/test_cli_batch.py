@@ -95,5 +95,6 @@ def test_dask_option_runs_on_a_cluster():
 def test_help_names_the_limits_and_the_exit_codes():
     result = runner.invoke(app, ["batch", "--help"])
     assert result.exit_code == 0
-    for words in ("--time-limit", "--max-iter", "--max-rows", "--jobs", "--dask", "Exit codes", "jq"):
+    for words in ("--time-limit", "--max-iter", "--max-rows", "--jobs", "--dask", "Exit codes", "jq",
+                  "gdsolve[dask]", "auto, cpu, cuda or mps"):
         assert words in result.stdout
