@@ -23,7 +23,7 @@ from .cli_batch import batch_command
 from .errors import OptionError
 from .launch import imports_done
 from .settings import DTYPES, LINE_SEARCHES, METHODS, SCHEDULES, TRACE_FORMATS
-from .shell import Exit, errors, fail, quiet_stdout, scan_argv, stdout_stat, stdout_went_quiet, stop_on_sigint
+from .shell import Exit, StopFlag, errors, fail, quiet_stdout, scan_argv, stdout_stat, stdout_went_quiet, stop_on_sigint
 from .status import ExitStatus
 
 
@@ -344,7 +344,7 @@ def plot_command(
         imports_done()
         if output is None and not sys.stdout.isatty():
             raise OptionError("stdout is not a terminal; write a picture with -o run.png (or .svg)")
-        interrupt = _Flag()
+        interrupt = StopFlag()  # the first Ctrl-C is remembered; reading goes on to the end of what the writer sends
         with stop_on_sigint(interrupt):
             loaded = read_traces(traces or ["-"], sys.stdin)
         if output is not None:
@@ -354,12 +354,6 @@ def plot_command(
             sys.stdout.write(draw_terminal(loaded, width=width, height=height) + "\n")
             sys.stdout.flush()
     raise Exit(int(ExitStatus.INTERRUPTED) if interrupt.stop_requested else 0)
-
-
-class _Flag:
-    """Set by the first Ctrl-C; reading goes on to the end of what the writer sends."""
-
-    stop_requested = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

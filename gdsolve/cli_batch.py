@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .shell import Exit, errors, stop_on_sigint
+from .shell import Exit, StopFlag, errors, stop_on_sigint
 from .status import ExitStatus
 
 LIMITS = "Limits per line"
@@ -60,13 +60,9 @@ def batch_command(
         from .dispatch import batch_lines
         from .lines import Limits, dumps, exit_code, read_lines, worst
 
-        if device is not None and device not in ("auto", "cpu", "cuda", "mps"):
-            from .errors import OptionError
-
-            raise OptionError(f"--device must be auto, cpu, cuda or mps, got {device!r}")
         limits = Limits(time_limit=time_limit, max_iter=max_iter, max_rows=max_rows, max_chars=max_chars)
         stream = _stdin() if file == "-" else _open(file)
-        flag = _Flag()
+        flag = StopFlag()
         codes: list[int] = []
         bar = _Bar(file, stream) if sys.stderr.isatty() else None
         try:
@@ -106,10 +102,6 @@ def _open(path: str) -> Any:
         return open(path, encoding="utf-8", errors="replace")
     except OSError as exc:
         raise OptionError(f"cannot read {path}: {exc.strerror}") from None
-
-
-class _Flag:
-    stop_requested = False
 
 
 class _Bar:

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from .errors import GdsolveError, OptionError
 from .settings import SWEEPABLE, Settings
-from .status import ExitStatus
+from .status import ExitStatus, Status
 
 #: Keys a line may carry besides the Settings fields.
 CALL_KEYS = ("id", "expression", "sense", "x0", "params", "variables", "starts", "hops", "hop_size")
@@ -112,8 +112,6 @@ def exit_code(rec: Mapping[str, Any]) -> int:
     """
     if rec.get("error"):
         return int(rec["error"]["exit_code"])
-    from .status import Status
-
     return int(Status(rec["result"]["status"]).exit_status)
 
 

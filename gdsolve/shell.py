@@ -124,6 +124,12 @@ class errors:
         return False
 
 
+class StopFlag:
+    """A target for :class:`stop_on_sigint` that only remembers the request (a command with no run object)."""
+
+    stop_requested = False
+
+
 class stop_on_sigint:
     """Ctrl-C sets ``target.stop_requested`` (the run ends after the current
     iteration, so the trace, the JSON and the summary come out whole); a

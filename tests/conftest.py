@@ -1,6 +1,8 @@
-"""Shared fixtures: the tutorial's own loop, as a reference implementation."""
+"""Shared fixtures: the tutorial's own loop (a reference implementation), reading a pseudo-terminal, batch records without the clock."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
@@ -31,3 +33,38 @@ def tutorial_loop(x0: float, lr: float = 0.1, eps: float = 1e-6, max_iter: int =
 @pytest.fixture
 def tutorial():
     return tutorial_loop
+
+
+def drain(leader: int) -> str:
+    """Everything written to a pseudo-terminal until its last writer closes it."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.fixture
+def read_pty():
+    return drain
+
+
+def without_clock(rec: dict) -> dict:
+    """A gdsolve batch record without what depends on the clock (``elapsed``, the time_limit check's value)."""
+    res = rec["result"]
+    if res is None:
+        return rec
+    res = {k: v for k, v in res.items() if k != "elapsed"}
+    res["checks"] = [c for c in res["checks"] if c["rule"] != "time_limit"]
+    return {**rec, "result": res}
+
+
+@pytest.fixture
+def no_clock():
+    return without_clock

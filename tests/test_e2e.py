@@ -266,7 +266,7 @@ def test_a_second_sigint_ends_a_batch_at_once(tmp_path):
     assert err.strip().splitlines()[-1] == "error: interrupted"
 
 
-def test_batch_shows_a_progress_bar_on_a_terminal_stderr(tmp_path):
+def test_batch_shows_a_progress_bar_on_a_terminal_stderr(tmp_path, read_pty):
     import pty
 
     path = tmp_path / "p.jsonl"
@@ -274,17 +274,7 @@ def test_batch_shows_a_progress_bar_on_a_terminal_stderr(tmp_path):
     leader, follower = pty.openpty()
     p = subprocess.Popen([GDSOLVE, "batch", str(path), "--chunk", "1"], stdout=subprocess.PIPE, stderr=follower)
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
+    shown = read_pty(leader)
     out, _ = p.communicate(timeout=60)
-    os.close(leader)
-    shown = b"".join(chunks).decode("utf-8", "replace")
     assert p.returncode == 1 and len(out.splitlines()) == 3
     assert "solving" in shown and "/3" in shown and "3 not converged" in shown

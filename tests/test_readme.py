@@ -67,26 +67,17 @@ def in_shell(cmd: str, cwd: Path) -> tuple[int, str, str]:
     return p.returncode, p.stdout, p.stderr
 
 
-def in_terminal(cmd: str, cwd: Path) -> tuple[int, str]:
-    """Run ``cmd`` with its stdout on a pseudo-terminal, as at a shell prompt."""
+def in_terminal(cmd: str, cwd: Path, read_pty: Callable[[int], str]) -> tuple[int, str]:
+    """Run ``cmd`` with its stdout on a pseudo-terminal, as at a shell prompt (``read_pty``: conftest's)."""
     import pty
 
     leader, follower = pty.openpty()
     env = {**os.environ, "PATH": BIN + os.pathsep + os.environ.get("PATH", ""), "COLUMNS": "100", "LINES": "30"}
     p = subprocess.Popen(["bash", "-c", cmd], cwd=cwd, env=env, stdout=follower, stderr=subprocess.PIPE, text=True)
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
+    shown = read_pty(leader)
     p.wait(timeout=300)
-    os.close(leader)
-    return p.returncode, b"".join(chunks).decode("utf-8", "replace")
+    return p.returncode, shown
 
 
 def json_x(key: str, want: float) -> Callable[[str], bool]:
@@ -173,7 +164,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("cmd", sorted(EXPECT))
-def test_readme_command_runs_as_documented(cmd, workdir):
+def test_readme_command_runs_as_documented(cmd, workdir, read_pty):
     code_want, check, how = EXPECT[cmd]
     if "| jq" in cmd and not HAS_JQ:
         pytest.skip("jq is not installed")
@@ -184,7 +175,7 @@ def test_readme_command_runs_as_documented(cmd, workdir):
     elif how == "dask":
         code, out, err = on_dask(cmd, workdir)
     else:
-        code, out = in_terminal(cmd, workdir)
+        code, out = in_terminal(cmd, workdir, read_pty)
         err = ""
     assert code == code_want, (cmd, code, err[-500:])
     assert "Traceback" not in err
