@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -91,6 +92,8 @@ def batch_lines(lines: Iterable[tuple[int, Any]], *, jobs: int | None = None, da
         raise OptionError(f"{{jobs}} must be an integer >= 1, got {jobs!r}")
     if jobs is not None and dask is not None:
         raise OptionError("{jobs} and {dask} exclude each other: the Dask cluster's workers are the jobs")
+    if isinstance(worker_wait, bool) or not isinstance(worker_wait, (int, float)) or not 0 <= worker_wait < math.inf:
+        raise OptionError(f"{{worker_wait}} must be a number of seconds >= 0, got {worker_wait!r}")
     if device is not None and device not in ("auto", "cpu", "cuda", "mps"):
         raise OptionError(f"{{device}} must be auto, cpu, cuda or mps, got {device!r}")
     if dask is None and device in ("cuda", "mps"):

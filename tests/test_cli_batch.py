@@ -71,6 +71,8 @@ def test_the_limits_are_options():
     (["--time-limit", "0"], "--time-limit must be a positive number"),
     (["--jobs", "2", "--dask", "tcp://h:1"], "--jobs and --dask exclude each other"),
     (["--device", "tpu"], "--device must be auto, cpu, cuda or mps"),
+    (["--worker-wait", "-1"], "--worker-wait must be a number of seconds >= 0"),
+    (["--worker-wait", "inf"], "--worker-wait must be a number of seconds >= 0"),
     (["/nonexistent/p.jsonl"], "No such file"),
 ])
 def test_bad_options_are_one_error_line(args, words):
