@@ -14,7 +14,7 @@ import difflib
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from .errors import OptionError
+from .errors import OptionError, shown
 from .multistart import HOP_SIZE, MultiRun, combinations, operations
 from .objective import Objective, compile_objective
 from .result import OptimizeResult, Step
@@ -28,15 +28,15 @@ Callback = Callable[[Step], None]
 _CALL_KEYWORDS = ("x0", "params", "variables", "callback", "starts", "device", "compile", "hops", "hop_size")
 
 
-def _check_keywords(given: Mapping[str, Any]) -> None:
-    """Refuse an unknown keyword with gdsolve's own error, listing the valid ones."""
+def _check_keywords(given: Mapping[str, Any], also: Sequence[str] = ()) -> None:
+    """Refuse an unknown keyword (not a Settings field, nor in ``also``) with gdsolve's own error, listing the valid ones."""
     fields = [f.name for f in dataclasses.fields(Settings)]
-    unknown = [k for k in given if k not in fields]
+    unknown = [k for k in given if k not in fields and k not in also]
     if unknown:
         valid = sorted([*fields, *_CALL_KEYWORDS])
         close = difflib.get_close_matches(unknown[0], valid, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise OptionError(f"unknown setting {unknown[0]!r}; {hint}the settings are: {', '.join(valid)}")
+        hint = f"did you mean {shown(close[0])}? " if close else ""
+        raise OptionError(f"unknown setting {shown(unknown[0])}; {hint}the settings are: {', '.join(valid)}")
 
 
 def prepare(
@@ -73,10 +73,10 @@ def prepare(
     constants, variable order and sense; :func:`gdsolve.batch` keeps one.
     """
     if sense not in ("minimize", "maximize"):
-        raise OptionError(f"sense must be 'minimize' or 'maximize', not {sense!r}")
+        raise OptionError(f"sense must be 'minimize' or 'maximize', not {shown(sense)}")
     _check_keywords(settings_kw)
     if starts is not None and (isinstance(starts, bool) or not isinstance(starts, int) or starts < 1):
-        raise OptionError(f"{{starts}} must be an integer >= 1, got {starts!r}")
+        raise OptionError(f"{{starts}} must be an integer >= 1, got {shown(starts)}")
     axes, base = split_sweep(settings_kw)
     settings = Settings(**base)
     combos, values = [settings], [{}]
@@ -93,11 +93,11 @@ def prepare(
     if where == "mps" and settings.dtype == "float64":
         raise OptionError("{device} mps has no float64; add [[--dtype float32||dtype='float32']]")
     if not isinstance(compile, bool):
-        raise OptionError(f"{{compile}} must be True or False, got {compile!r}")
+        raise OptionError(f"{{compile}} must be True or False, got {shown(compile)}")
     if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
-        raise OptionError(f"{{hops}} must be an integer >= 0, got {hops!r}")
+        raise OptionError(f"{{hops}} must be an integer >= 0, got {shown(hops)}")
     if not (is_real(hop_size) and 0 < hop_size <= 1):
-        raise OptionError(f"{{hop_size}} must be in (0, 1] (a fraction of each variable's box), got {hop_size!r}")
+        raise OptionError(f"{{hop_size}} must be in (0, 1] (a fraction of each variable's box), got {shown(hop_size)}")
     if hop_size != HOP_SIZE and not hops:
         raise OptionError("{hop_size} sizes the hops of basin hopping; add [[--hops K||hops=K]]")
     if starts is None and not axes and where == "cpu" and not compile and not hops:
@@ -127,11 +127,11 @@ def _objective(expression: str, params: Mapping[str, float] | None, variables: S
     """The compiled formula, from ``cache`` when it holds it."""
     key: Any = None
     if cache is not None:
-        try:
-            key = (expression, tuple(sorted((params or {}).items())),
+        try:  # a wrong type here is named by the parse below, not by building the key
+            key = (expression, tuple(sorted(params.items())) if isinstance(params, Mapping) else params,
                    None if variables is None else tuple(variables), sense)
             hash(key)
-        except TypeError:  # unhashable values: the parse below names what is wrong with them
+        except TypeError:  # unhashable or unorderable values
             key = None
         if key is not None and key in cache:
             return cache[key]
@@ -229,6 +229,7 @@ def minimize(
         >>> {k: round(v, 3) for k, v in r.x.items()}
         {'x': 1.0, 'y': -2.0}
     """
+    _check_keywords(settings_kw, also=("hop_size",))  # so a stray ``sense=`` is named, not a TypeError
     descent = prepare(expression, sense="minimize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
                       params=params, variables=variables, starts=starts, device=device, compile=compile,
                       hops=hops, **settings_kw)
@@ -261,6 +262,7 @@ def maximize(
         >>> round(r.x["x"], 3), round(r.fun, 6)
         (1.0, 3.0)
     """
+    _check_keywords(settings_kw, also=("hop_size",))  # so a stray ``sense=`` is named, not a TypeError
     descent = prepare(expression, sense="maximize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
                       params=params, variables=variables, starts=starts, device=device, compile=compile,
                       hops=hops, **settings_kw)

@@ -28,7 +28,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .errors import OptionError
+from .errors import OptionError, shown
 from .lines import Limits, record
 from .status import ExitStatus
 
@@ -87,15 +87,15 @@ def batch_lines(lines: Iterable[tuple[int, Any]], *, jobs: int | None = None, da
     """:func:`batch` over ``(line number, line)`` pairs (the CLI numbers the lines of its file)."""
     limits = limits or Limits()
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise OptionError(f"{{chunk}} must be an integer >= 1, got {chunk!r}")
+        raise OptionError(f"{{chunk}} must be an integer >= 1, got {shown(chunk)}")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise OptionError(f"{{jobs}} must be an integer >= 1, got {jobs!r}")
+        raise OptionError(f"{{jobs}} must be an integer >= 1, got {shown(jobs)}")
     if jobs is not None and dask is not None:
         raise OptionError("{jobs} and {dask} exclude each other: the Dask cluster's workers are the jobs")
     if isinstance(worker_wait, bool) or not isinstance(worker_wait, (int, float)) or not 0 <= worker_wait < math.inf:
-        raise OptionError(f"{{worker_wait}} must be a number of seconds >= 0, got {worker_wait!r}")
+        raise OptionError(f"{{worker_wait}} must be a number of seconds >= 0, got {shown(worker_wait)}")
     if device is not None and device not in ("auto", "cpu", "cuda", "mps"):
-        raise OptionError(f"{{device}} must be auto, cpu, cuda or mps, got {device!r}")
+        raise OptionError(f"{{device}} must be auto, cpu, cuda or mps, got {shown(device)}")
     if dask is None and device in ("cuda", "mps"):
         from .starts import resolve_device
 

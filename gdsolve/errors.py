@@ -22,12 +22,50 @@ text||python text]]`` gives the two spellings of an example.
 
 from __future__ import annotations
 
+import math
 import re
 
 #: Python keyword -> command-line flag, where the flag is not just the name with dashes.
 _FLAGS = {"variables": "--vars", "params": "--param", "output": "-o"}
 _OPTION = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 _ALTERNATIVE = re.compile(r"\[\[(.*?)\|\|(.*?)\]\]", re.S)
+
+
+#: The most characters of a user's value an error message quotes.
+SHOWN_CHARS = 80
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for an error message, safe for any value a caller can pass.
+
+    A message quotes the bad value, and the value is the caller's: a
+    100,000-character string or list is cut to :data:`SHOWN_CHARS`, and an
+    integer too long for ``repr`` (Python refuses more than 4,300 digits) is
+    described by its size instead of raising ``ValueError`` in the middle of
+    reporting another error.
+
+    >>> shown("lbfgs"), shown(0.5)
+    ("'lbfgs'", '0.5')
+    >>> shown("x" * 500)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (502 characters)"
+    >>> shown(10**5000)
+    'an integer of 5001 digits'
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4000:
+        return f"an integer of {_digits(value)} digits"
+    try:
+        text = repr(value)
+    except ValueError:  # an int nested in a list or dict, too long to write
+        return f"a {type(value).__name__} holding an integer too long to write"
+    if len(text) > SHOWN_CHARS:
+        return f"{text[:SHOWN_CHARS - 3]}... ({len(text):,} characters)"
+    return text
+
+
+def _digits(value: int) -> int:
+    """Decimal digits of a huge int without writing it out."""
+    n = int(abs(value).bit_length() * math.log10(2)) + 1
+    return n if 10 ** (n - 1) <= abs(value) else n - 1
 
 
 def flag(name: str) -> str:

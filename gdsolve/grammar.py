@@ -28,7 +28,7 @@ from typing import Any
 
 import sympy
 
-from .errors import ExpressionError
+from .errors import ExpressionError, shown
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100
@@ -164,8 +164,8 @@ def check_ascii(text: str) -> None:
             hint = _LOOKALIKES[ch]
         else:
             folded = unicodedata.normalize("NFKC", ch)
-            hint = f"type {folded!r} instead" if folded.isascii() and folded.isprintable() else "formulas are plain ASCII"
-        raise ExpressionError(f"character {i + 1}, {ch!r} (U+{ord(ch):04X} {name}), is not ASCII; {hint}", text, i)
+            hint = f"type {shown(folded)} instead" if folded.isascii() and folded.isprintable() else "formulas are plain ASCII"
+        raise ExpressionError(f"character {i + 1}, {shown(ch)} (U+{ord(ch):04X} {name}), is not ASCII; {hint}", text, i)
 
 
 def parse_tree(text: str) -> ast.Expression:
@@ -217,13 +217,13 @@ def original_offset(text: str, offset: int) -> int:
 
 def check_name(name: str, text: str, *, what: str = "name") -> None:
     if "__" in name:
-        raise ExpressionError(f"{what} {name!r} is not allowed: names with double underscores are refused")
+        raise ExpressionError(f"{what} {shown(name)} is not allowed: names with double underscores are refused")
     if not NAME_RE.match(name):
         raise ExpressionError(
-            f"{what} {name!r} is not allowed: names start with an ASCII letter and use only "
+            f"{what} {shown(name)} is not allowed: names start with an ASCII letter and use only "
             "letters, digits and _"
         )
     if name in FUNCTIONS:
-        raise ExpressionError(f"{name!r} is a function; call it as {name}(...) or pick another {what} name")
+        raise ExpressionError(f"{shown(name)} is a function; call it as {name}(...) or pick another {what} name")
     if name in CONSTANTS:
-        raise ExpressionError(f"{name!r} is a built-in constant; pick another {what} name")
+        raise ExpressionError(f"{shown(name)} is a built-in constant; pick another {what} name")

@@ -28,8 +28,8 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
-from .errors import GdsolveError, OptionError
-from .settings import SWEEPABLE, Settings
+from .errors import GdsolveError, OptionError, shown
+from .settings import SWEEPABLE, Settings, finite_real
 from .status import ExitStatus, Status
 
 #: Keys a line may carry besides the Settings fields.
@@ -63,12 +63,12 @@ class Limits:
     max_chars: int = 1_000_000
 
     def __post_init__(self) -> None:
-        if not (_number(self.time_limit) and math.isfinite(self.time_limit) and self.time_limit > 0):
-            raise OptionError(f"{{time_limit}} must be a positive number of seconds, got {self.time_limit!r}")
+        if not (finite_real(self.time_limit) and self.time_limit > 0):
+            raise OptionError(f"{{time_limit}} must be a positive number of seconds, got {shown(self.time_limit)}")
         for name in ("max_iter", "max_rows", "max_chars"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise OptionError(f"{{{name}}} must be an integer >= 1, got {v!r}")
+                raise OptionError(f"{{{name}}} must be an integer >= 1, got {shown(v)}")
 
 
 class LineError(Exception):
@@ -199,14 +199,14 @@ def parse_problem(number: int, item: Any, limits: Limits) -> Problem:
                             if expression is None else f"line {number}: expression must be a string")
         sense = given.pop("sense", "minimize")
         if sense not in ("minimize", "maximize"):
-            raise LineError(f"line {number}: sense must be \"minimize\" or \"maximize\", got {sense!r}")
+            raise LineError(f"line {number}: sense must be \"minimize\" or \"maximize\", got {shown(sense)}")
         for key in given:
             if key in BATCH_ONLY:
                 raise LineError(f"line {number}: {key} is set for the whole batch ({BATCH_ONLY[key]}), not per line")
             if key not in KEYS:
                 close = difflib.get_close_matches(str(key), KEYS, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                raise LineError(f"line {number}: unknown setting {key!r}; {hint}the settings are: {', '.join(KEYS)}")
+                hint = f"did you mean {shown(close[0])}? " if close else ""
+                raise LineError(f"line {number}: unknown setting {shown(key)}; {hint}the settings are: {', '.join(KEYS)}")
         if "bounds" in given:
             given["bounds"] = _open_ends(number, given["bounds"])
         batch_clock = _check_limits(number, given, limits)
@@ -228,12 +228,17 @@ def _open_ends(number: int, bounds: Any) -> Any:
     return out
 
 
+def _count(n: Any, sep: str = "") -> str:
+    """A count for a message (``1,000,000`` with ``sep=","``), or :func:`shown`'s short form when absurdly long."""
+    return format(n, sep) if isinstance(n, int) and abs(n) < 10**24 else shown(n)
+
+
 def _check_limits(number: int, given: dict[str, Any], limits: Limits) -> bool:
     """Refuse a line that asks for more than the batch allows; give it the batch's clock when it names none."""
     max_iter = given.get("max_iter", 100)
     hops = given.get("hops", 0)
     if _number(max_iter) and _number(hops) and max_iter * (hops + 1) > limits.max_iter:
-        what = f"max_iter {max_iter}" + (f" x (hops {hops} + 1)" if hops else "")
+        what = f"max_iter {_count(max_iter)}" + (f" x (hops {_count(hops)} + 1)" if hops else "")
         raise LineError(f"line {number}: {what} exceeds the batch's limit of {limits.max_iter:,} iterations per line "
                         "(gdsolve batch --max-iter)")
     starts = given.get("starts")
@@ -245,14 +250,14 @@ def _check_limits(number: int, given: dict[str, Any], limits: Limits) -> bool:
         if isinstance(value, list):
             rows *= max(len(value), 1)
     if rows > limits.max_rows:
-        raise LineError(f"line {number}: {rows:,} rows (starts x swept values) exceed the batch's limit of "
+        raise LineError(f"line {number}: {_count(rows, ',')} rows (starts x swept values) exceed the batch's limit of "
                         f"{limits.max_rows:,} rows per line (gdsolve batch --max-rows)")
     own = given.get("time_limit")
     if own is None:
         given["time_limit"] = limits.time_limit
         return True
     if _number(own) and own > limits.time_limit:
-        raise LineError(f"line {number}: time_limit {own:g} s exceeds the batch's limit of {limits.time_limit:g} s "
+        raise LineError(f"line {number}: time_limit {shown(own)} s exceeds the batch's limit of {limits.time_limit:g} s "
                         "per line (gdsolve batch --time-limit)")
     return False
 

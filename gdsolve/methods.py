@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .errors import OptionError
+from .errors import OptionError, shown
 from .settings import METHODS, Settings
 
 ARMIJO_C = 1e-4  # sufficient-decrease constant
@@ -228,7 +228,7 @@ def build_updater(method: str, options: dict[str, Any], X: torch.Tensor, line_se
         opt = torch.optim.LBFGS([X], lr=lr, max_iter=1, max_eval=1 + LBFGS_MAX_LS, tolerance_grad=0.0, tolerance_change=0.0,
                                 history_size=options["history_size"], line_search_fn="strong_wolfe")
         return LBFGS(opt, evaluate, count, bounds)
-    raise OptionError(f"{{method}} {method!r} is unknown; choose one of {', '.join(METHODS)}")  # pragma: no cover
+    raise OptionError(f"{{method}} {shown(method)} is unknown; choose one of {', '.join(METHODS)}")  # pragma: no cover
 
 
 def build_scheduler(settings: Settings, updater: Updater) -> torch.optim.lr_scheduler.LRScheduler | None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .errors import OptionError
+from .errors import OptionError, shown
 from .result import OptimizeResult, Step
 
 
@@ -42,7 +42,7 @@ class OutputOptions:
 
     def __post_init__(self) -> None:
         if self.every is not None and (isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1):
-            raise OptionError(f"{{every}} must be an integer >= 1, got {self.every!r}")
+            raise OptionError(f"{{every}} must be an integer >= 1, got {shown(self.every)}")
         if self.trace_format is not None and self.trace is None:
             raise OptionError("{trace_format} applies to a trace; add [[--trace FILE||trace='run.jsonl']]")
         rows_off = next((why for why, on in (("{json} prints no table", self.json),
@@ -179,7 +179,7 @@ class BatchOutputs:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         if trace_rows is not None and (isinstance(trace_rows, bool) or not isinstance(trace_rows, int) or trace_rows < 0):
-            raise OptionError(f"{{trace_rows}} must be an integer >= 0, got {trace_rows!r}")
+            raise OptionError(f"{{trace_rows}} must be an integer >= 0, got {shown(trace_rows)}")
         if trace_rows is not None and options.trace is None:
             raise OptionError("{trace_rows} chooses the rows a trace records; add [[--trace FILE||trace='run.jsonl']]")
         self.trace_rows = trace_rows or 0

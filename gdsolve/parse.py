@@ -34,7 +34,7 @@ from typing import Any
 
 import sympy
 
-from .errors import ExpressionError
+from .errors import ExpressionError, shown
 from .grammar import (
     CONSTANTS,
     FUNCTIONS,
@@ -49,6 +49,7 @@ from .grammar import (
     original_offset,
     parse_tree,
 )
+from .settings import finite_real
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "ParsedExpression", "natural_key", "parse_expression"]
 
@@ -112,13 +113,16 @@ def parse_expression(
             f"the expression is {len(stripped):,} characters long; the limit is {MAX_LENGTH:,}"
         )
     check_ascii(stripped)
+    if params is not None and not isinstance(params, Mapping):
+        raise ExpressionError(f"{{params}} must be a mapping of names to numbers such as {{'a': 2.0}}, "
+                              f"not {type(params).__name__}")
     params = dict(params or {})
     for name, value in params.items():
         if not isinstance(name, str):
             raise ExpressionError(f"parameter names must be text, not {type(name).__name__}")
         check_name(name, stripped, what="parameter")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ExpressionError(f"parameter {name} = {value!r} is not a finite number")
+        if not finite_real(value):
+            raise ExpressionError(f"parameter {name} = {shown(value)} is not a finite number")
 
     tree = parse_tree(stripped)
     builder = _Builder(stripped, params)
@@ -131,7 +135,7 @@ def parse_expression(
         )
     if not builder.names:
         raise ExpressionError(
-            f"the expression {stripped!r} has no variables; nothing to minimize "
+            f"the expression {shown(stripped)} has no variables; nothing to minimize "
             "(write a formula in x, for example)"
         )
     sym_expr = expr.sym
@@ -142,6 +146,9 @@ def parse_expression(
         )
     found = sorted(builder.names, key=natural_key)
     if variables is not None:
+        if isinstance(variables, (str, bytes)) or not isinstance(variables, Sequence):
+            raise ExpressionError(f"{{variables}} must be a sequence of names such as ['x', 'y'], "
+                                  f"not {type(variables).__name__}")
         order = tuple(variables)
         if not all(isinstance(v, str) for v in order):
             raise ExpressionError("{variables} must be a sequence of names")
@@ -271,7 +278,7 @@ class _Builder:
     def _constant(self, node: ast.Constant) -> _Node:
         value = node.value
         if isinstance(value, bool) or value is None or value is Ellipsis:
-            raise self.fail(node, f"{value!r} is not a number")
+            raise self.fail(node, f"{shown(value)} is not a number")
         if isinstance(value, str):
             raise self.fail(node, "strings are not allowed in an expression")
         if isinstance(value, bytes):
@@ -298,7 +305,7 @@ class _Builder:
             self.params_used.add(name)
             return self._const_or(None, float(self.params[name]), node)
         if name in FUNCTIONS:
-            raise self.fail(node, f"{name!r} is a function; call it with an argument, as {name}(x)")
+            raise self.fail(node, f"{shown(name)} is a function; call it with an argument, as {name}(x)")
         try:
             check_name(name, self.text, what="variable")
         except ExpressionError as exc:
@@ -314,12 +321,12 @@ class _Builder:
             )
         name = node.func.id
         if "__" in name:
-            raise self.fail(node, f"name {name!r} is not allowed: names with double underscores are refused")
+            raise self.fail(node, f"name {shown(name)} is not allowed: names with double underscores are refused")
         spec = FUNCTIONS.get(name)
         if spec is None:
             close = difflib.get_close_matches(name, FUNCTIONS, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known functions: {', '.join(FUNCTIONS)}"
-            raise self.fail(node, f"unknown function {name!r}{hint}")
+            hint = f"; did you mean {shown(close[0])}?" if close else f"; known functions: {', '.join(FUNCTIONS)}"
+            raise self.fail(node, f"unknown function {shown(name)}{hint}")
         if node.keywords:
             raise self.fail(node, f"{name}() takes no keyword arguments")
         lo, hi = spec.arity

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from .errors import OptionError
+from .errors import OptionError, shown
 
 #: A start point: ``{"x": 1, "y": 2}``, a sequence in variable order, or one
 #: number for a one-variable expression.
@@ -78,9 +78,26 @@ def is_real(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def finite_real(value: Any) -> bool:
+    """A real number that a float holds exactly or approximately, and finite.
+
+    An int too large for a float (``10**400``, which JSON allows) is not: it
+    would raise ``OverflowError`` at the first ``float()`` or ``math.isfinite``.
+
+    >>> finite_real(1), finite_real(float("inf")), finite_real(10**400), finite_real(True)
+    (True, False, False, False)
+    """
+    if not is_real(value):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _positive(name: str, value: Any, example: str) -> None:
-    if not (is_real(value) and math.isfinite(value) and value > 0):
-        raise OptionError(f"{{{name}}} must be a positive number, got {value!r}; try {example}")
+    if not (finite_real(value) and value > 0):
+        raise OptionError(f"{{{name}}} must be a positive number, got {shown(value)}; try {example}")
 
 
 @dataclass(frozen=True)
@@ -124,28 +141,28 @@ class Settings:
         merged = method_options(self.method, self.lr, dict(self.options))
         object.__setattr__(self, "lr", merged.pop("lr"))
         object.__setattr__(self, "options", merged)
-        if not (is_real(self.eps) and math.isfinite(self.eps) and self.eps >= 0):
-            raise OptionError(f"{{eps}} must be a finite number >= 0, got {self.eps!r}; "
+        if not (finite_real(self.eps) and self.eps >= 0):
+            raise OptionError(f"{{eps}} must be a finite number >= 0, got {shown(self.eps)}; "
                               "use [[--eps 0||eps=0]] to turn the step rule off")
         if not _is_int(self.max_iter) or self.max_iter < 1:
-            raise OptionError(f"{{max_iter}} must be an integer >= 1, got {self.max_iter!r}")
+            raise OptionError(f"{{max_iter}} must be an integer >= 1, got {shown(self.max_iter)}")
         if not isinstance(self.dtype, str) or self.dtype not in DTYPES:
-            raise OptionError(f"{{dtype}} must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+            raise OptionError(f"{{dtype}} must be one of {', '.join(DTYPES)}, got {shown(self.dtype)}")
         if not _is_int(self.seed) or not 0 <= self.seed < 2**63:
-            raise OptionError(f"{{seed}} must be an integer in [0, 2**63), got {self.seed!r}")
+            raise OptionError(f"{{seed}} must be an integer in [0, 2**63), got {shown(self.seed)}")
         self._check_line_search()
         for name in ("gtol", "ftol", "time_limit"):
             v = getattr(self, name)
-            if v is not None and not (is_real(v) and math.isfinite(v) and v > 0):
-                raise OptionError(f"{{{name}}} must be a positive finite number, got {v!r}")
-        if self.target is not None and not (is_real(self.target) and math.isfinite(self.target)):
-            raise OptionError(f"{{target}} must be a finite number, got {self.target!r}")
+            if v is not None and not (finite_real(v) and v > 0):
+                raise OptionError(f"{{{name}}} must be a positive finite number, got {shown(v)}")
+        if self.target is not None and not finite_real(self.target):
+            raise OptionError(f"{{target}} must be a finite number, got {shown(self.target)}")
         self._check_schedule()
         object.__setattr__(self, "bounds", check_bounds(self.bounds))
 
     def _check_line_search(self) -> None:
         if not isinstance(self.line_search, str) or self.line_search not in LINE_SEARCHES:
-            raise OptionError(f"{{line_search}} must be one of {', '.join(LINE_SEARCHES)}, got {self.line_search!r}")
+            raise OptionError(f"{{line_search}} must be one of {', '.join(LINE_SEARCHES)}, got {shown(self.line_search)}")
         if self.line_search == "armijo" and self.method not in ("gd", "momentum"):
             raise OptionError(f"[[--line-search armijo||line_search='armijo']] applies to {{method}} gd or momentum, "
                               f"not {self.method}")
@@ -156,18 +173,18 @@ class Settings:
 
     def _check_schedule(self) -> None:
         if not isinstance(self.schedule, str) or self.schedule not in SCHEDULES:
-            raise OptionError(f"{{schedule}} must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+            raise OptionError(f"{{schedule}} must be one of {', '.join(SCHEDULES)}, got {shown(self.schedule)}")
         uses = {"constant": set(), "exponential": {"gamma"}, "step": {"gamma", "step_size"}, "cosine": {"t_max"}}
         for name in ("gamma", "step_size", "t_max"):
             if getattr(self, name) is not None and name not in uses[self.schedule]:
                 users = ", ".join(k for k, v in uses.items() if name in v)
                 raise OptionError(f"{{{name}}} does not apply to {{schedule}} {self.schedule}; it is used by {users}")
         if self.gamma is not None and not (is_real(self.gamma) and 0 < self.gamma <= 1):
-            raise OptionError(f"{{gamma}} must be in (0, 1], got {self.gamma!r}")
+            raise OptionError(f"{{gamma}} must be in (0, 1], got {shown(self.gamma)}")
         for name in ("step_size", "t_max"):
             v = getattr(self, name)
             if v is not None and (not _is_int(v) or v < 1):
-                raise OptionError(f"{{{name}}} must be an integer >= 1, got {v!r}")
+                raise OptionError(f"{{{name}}} must be an integer >= 1, got {shown(v)}")
 
     def schedule_params(self) -> dict[str, Any]:
         """The schedule's parameters with their defaults filled in."""
@@ -205,8 +222,8 @@ def check_bounds(bounds: Any) -> Bounds:
     out: Bounds = {}
     for name, pair in bounds.items():
         if (not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2
-                or not all(is_real(v) for v in pair)):
-            raise OptionError(f"{{bounds}} for {name} must be a pair of numbers (lo, hi), got {pair!r}")
+                or not all(finite_real(v) or (is_real(v) and abs(v) == math.inf) for v in pair)):
+            raise OptionError(f"{{bounds}} for {name} must be a pair of numbers (lo, hi), got {shown(pair)}")
         lo, hi = float(pair[0]), float(pair[1])
         if math.isnan(lo) or math.isnan(hi) or lo > hi or lo == math.inf or hi == -math.inf:
             raise OptionError(f"{{bounds}} {name}={lo:g}:{hi:g} is empty; the lower bound must not exceed the upper")
@@ -226,13 +243,13 @@ def parse_bounds(specs: Sequence[str]) -> Bounds:
         lo_s, colon, hi_s = rng.partition(":")
         name = name.strip()
         if not eq or not colon or not name.isidentifier():
-            raise OptionError(f"--bounds {spec!r} must look like x=0:5 (either side may be empty: x=:5)")
+            raise OptionError(f"--bounds {shown(spec)} must look like x=0:5 (either side may be empty: x=:5)")
         if name in out:
             raise OptionError(f"--bounds gives {name} twice")
         lo = _number(lo_s.strip(), "--bounds", name) if lo_s.strip() else -math.inf
         hi = _number(hi_s.strip(), "--bounds", name) if hi_s.strip() else math.inf
         if lo > hi:
-            raise OptionError(f"--bounds {spec!r} is empty: {lo:g} > {hi:g}")
+            raise OptionError(f"--bounds {shown(spec)} is empty: {lo:g} > {hi:g}")
         out[name] = (lo, hi)
     return out
 
@@ -244,7 +261,7 @@ def method_options(method: str, lr: float | None, given: dict[str, Any]) -> dict
     {'lr': 0.001, 'beta1': 0.8, 'beta2': 0.999, 'weight_decay': 0.0}
     """
     if not isinstance(method, str) or method not in METHODS:
-        raise OptionError(f"{{method}} {method!r} is unknown; choose one of {', '.join(METHODS)}")
+        raise OptionError(f"{{method}} {shown(method)} is unknown; choose one of {', '.join(METHODS)}")
     defaults = METHODS[method]
     out = dict(defaults)
     if lr is not None:
@@ -256,7 +273,7 @@ def method_options(method: str, lr: float | None, given: dict[str, Any]) -> dict
             users = [m for m, d in METHODS.items() if name in d]
             if not users:
                 known = sorted({k for d in METHODS.values() for k in d} - {"lr"})
-                raise OptionError(f"{name!r} is not a method option; the options are {', '.join(known)}")
+                raise OptionError(f"{shown(name)} is not a method option; the options are {', '.join(known)}")
             raise OptionError(f"{{{name}}} does not apply to {{method}} {method}; it is used by {', '.join(users)}")
         out[name] = value
     for name, value in out.items():
@@ -264,11 +281,11 @@ def method_options(method: str, lr: float | None, given: dict[str, Any]) -> dict
         if name == "history_size":
             ok = _is_int(value) and value >= 1
         else:
-            ok = (is_real(value) and math.isfinite(value) and (lo < value if lo_open else lo <= value)
+            ok = (finite_real(value) and (lo < value if lo_open else lo <= value)
                   and (value < hi if hi_open else value <= hi))
         if not ok:
             kind = "an integer >= 1" if name == "history_size" else f"in {describe_range(lo, hi, lo_open, hi_open)}"
-            raise OptionError(f"{{{name}}} must be {kind} for {{method}} {method}, got {value!r}")
+            raise OptionError(f"{{{name}}} must be {kind} for {{method}} {method}, got {shown(value)}")
     if method == "nesterov" and out["momentum"] == 0:
         # torch's SGD: "Nesterov momentum requires a momentum and zero dampening".
         raise OptionError("{momentum} must be in (0, 1) for {method} nesterov (Nesterov's look-ahead needs momentum), "
@@ -304,7 +321,7 @@ def resolve_x0(variables: Sequence[str], x0: X0) -> dict[str, float] | None:
         values = [x0[n] for n in names]
     elif is_real(x0):
         if len(names) != 1:
-            raise OptionError(f"{{x0}} {x0} gives one number but the expression has {len(names)} variables; "
+            raise OptionError(f"{{x0}} {shown(x0)} gives one number but the expression has {len(names)} variables; "
                               f"use {example}")
         values = [x0]
     elif isinstance(x0, Sequence) and not isinstance(x0, (str, bytes)):
@@ -322,9 +339,11 @@ def resolve_x0(variables: Sequence[str], x0: X0) -> dict[str, float] | None:
                 raise TypeError
             fv = float(v)
         except (TypeError, ValueError):
-            raise OptionError(f"{{x0}} value for {n} is not a number: {v!r}") from None
+            raise OptionError(f"{{x0}} value for {n} is not a number: {shown(v)}") from None
+        except OverflowError:
+            raise OptionError(f"{{x0}} value for {n} is too large for a float: {shown(v)}") from None
         if not math.isfinite(fv):
-            raise OptionError(f"{{x0}} value for {n} must be finite, got {v}")
+            raise OptionError(f"{{x0}} value for {n} must be finite, got {shown(v)}")
         out[n] = fv
     return out
 
@@ -340,12 +359,12 @@ def parse_assignments(text: str, option: str, *, names_required: bool = False) -
     parts = [p.strip() for p in text.split(",")]
     form = "a=2" if names_required else "x=1,y=2"
     if not text.strip() or any(not p for p in parts):
-        raise OptionError(f"{option} {text!r} is empty or has an empty item; write it as {option} {form}")
+        raise OptionError(f"{option} {shown(text)} is empty or has an empty item; write it as {option} {form}")
     named = [p for p in parts if "=" in p]
     if names_required and len(named) != len(parts):
-        raise OptionError(f"{option} {text!r}: expected name=value, e.g. {option} {form}")
+        raise OptionError(f"{option} {shown(text)}: expected name=value, e.g. {option} {form}")
     if named and len(named) != len(parts):
-        raise OptionError(f"{option} {text!r} mixes name=value and bare values; use one form")
+        raise OptionError(f"{option} {shown(text)} mixes name=value and bare values; use one form")
     if not named:
         return [_number(p, option) for p in parts]
     out: dict[str, float] = {}
@@ -353,9 +372,9 @@ def parse_assignments(text: str, option: str, *, names_required: bool = False) -
         name, _, value = p.partition("=")
         name = name.strip()
         if not name.isidentifier():
-            raise OptionError(f"{option} {text!r}: {name!r} is not a variable name; expected name=value, e.g. {option} {form}")
+            raise OptionError(f"{option} {shown(text)}: {shown(name)} is not a variable name; expected name=value, e.g. {option} {form}")
         if name in out:
-            raise OptionError(f"{option} {text!r} gives {name} twice")
+            raise OptionError(f"{option} {shown(text)} gives {name} twice")
         out[name] = _number(value.strip(), option, name)
     return out
 
@@ -365,9 +384,9 @@ def _number(text: str, option: str, name: str | None = None) -> float:
         value = float(text)
     except ValueError:
         what = f" for {name}" if name else ""
-        raise OptionError(f"{option}: {text!r}{what} is not a number") from None
+        raise OptionError(f"{option}: {shown(text)}{what} is not a number") from None
     if not math.isfinite(value):
-        raise OptionError(f"{option}: {text!r} must be a finite number")
+        raise OptionError(f"{option}: {shown(text)} must be a finite number")
     return value
 
 
@@ -396,7 +415,7 @@ def split_sweep(settings_kw: Mapping[str, Any]) -> tuple[dict[str, list[float]],
         for name, value in options.items():
             if _is_list(value):
                 if name not in SWEEPABLE:
-                    raise OptionError(f"{name!r} is not a method option; the options are "
+                    raise OptionError(f"{shown(name)} is not a method option; the options are "
                                       f"{', '.join(n for n in SWEEPABLE if n != 'lr')}")
                 axes[name] = _sweep_values(name, value)
                 options[name] = axes[name][0]
@@ -413,8 +432,8 @@ def _sweep_values(name: str, values: Sequence[Any]) -> list[float]:
         raise OptionError(f"{{{name}}} gives an empty list of values to sweep")
     out: list[Any] = []
     for v in values:
-        if not is_real(v):
-            raise OptionError(f"{{{name}}} values must be numbers, got {v!r}")
+        if not finite_real(v):
+            raise OptionError(f"{{{name}}} values must be finite numbers, got {shown(v)}")
         if v in out:
             raise OptionError(f"{{{name}}} gives {v:g} twice; each value of a sweep once")
         out.append(v)
@@ -429,14 +448,14 @@ def parse_list(text: str, option: str, *, integer: bool = False) -> float | int 
     """
     parts = [p.strip() for p in text.split(",")]
     if any(not p for p in parts):
-        raise OptionError(f"{option} {text!r} has an empty item; write one number, or a comma list such as 0.1,0.01")
+        raise OptionError(f"{option} {shown(text)} has an empty item; write one number, or a comma list such as 0.1,0.01")
     values: list[Any] = []
     for p in parts:
         if integer:
             try:
                 values.append(int(p))
             except ValueError:
-                raise OptionError(f"{option}: {p!r} is not an integer") from None
+                raise OptionError(f"{option}: {shown(p)} is not an integer") from None
         else:
             values.append(_number(p, option))
     return values[0] if len(values) == 1 else values

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .errors import OptionError
+from .errors import OptionError, shown
 from .settings import Bounds
 
 #: The box a variable without bounds is sampled in.
@@ -65,7 +65,7 @@ def draw_starts(names: Sequence[str], bounds: Bounds, n: int, seed: int) -> torc
 def resolve_device(name: str) -> str:
     """``auto`` -> ``cuda`` when torch sees a GPU, else ``mps``, else ``cpu``; refuse one that is not there."""
     if name not in DEVICES:
-        raise OptionError(f"{{device}} must be one of {', '.join(DEVICES)}, got {name!r}")
+        raise OptionError(f"{{device}} must be one of {', '.join(DEVICES)}, got {shown(name)}")
     cuda = torch.cuda.is_available()
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if name == "auto":

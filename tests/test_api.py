@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 import gdsolve
-from gdsolve import ExpressionError, OptionError, maximize, minimize
+from gdsolve import ExpressionError, GdsolveError, OptionError, maximize, minimize
+from gdsolve.lines import KEYS
 
 
 def test_minimize_quickstart():
@@ -71,3 +74,30 @@ def test_result_message_speaks_python():
     r = minimize("x**2 + y**2", x0={"x": 1, "y": 1}, lr=1.2, max_iter=5000)
     assert "lr=0.12" in r.message and "--lr" not in r.message
     assert "--lr 0.12" in r.message_for(cli=True)
+
+
+# Every keyword of minimize, given a value of the wrong type or size, is refused with gdsolve's own
+# error whose message stays short: never OverflowError (an int too big for a float), AttributeError
+# (a list where a mapping belongs), or ValueError (an int too long to write in the message).
+_HUGE = 10**400
+_WRONG = [None, [None], "text", True, _HUGE, -_HUGE, 10**5000, [_HUGE, _HUGE], {"x": _HUGE}, {"x": [0, _HUGE]},
+          {"x": [10**5000, 1]}, {"momentum": _HUGE}, "m" * 100_000, [math.nan], {"x": {"y": 1}}, [[1]]]
+# Counts that may legitimately be huge (the run then goes until its time limit or Ctrl-C) are left out.
+_UNBOUNDED = {"max_iter", "hops", "starts", "step_size", "t_max"}
+
+
+@pytest.mark.parametrize("key", sorted(set(KEYS) - {"id", "expression"}))
+def test_every_keyword_refuses_wrong_values_with_its_own_short_error(key):
+    for value in _WRONG:
+        if key in _UNBOUNDED and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        kw = {"max_iter": 5, key: value}
+        try:
+            minimize("(x-4)**2 + y**2", **kw)
+        except GdsolveError as exc:
+            assert len(str(exc)) < 400, (key, str(exc)[:200])
+
+
+def test_sense_is_not_a_keyword_of_minimize():
+    with pytest.raises(OptionError, match="unknown setting 'sense'"):
+        minimize("(x-4)**2", sense="maximize")

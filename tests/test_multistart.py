@@ -90,7 +90,7 @@ def test_interrupting_a_batch() -> None:
     ({"starts": 0}, "starts must be an integer >= 1"),
     ({"starts": True}, "starts must be an integer >= 1"),
     ({"lr": []}, "empty list"),
-    ({"lr": [0.1, "a"]}, "values must be numbers"),
+    ({"lr": [0.1, "a"]}, "values must be finite numbers"),
     ({"lr": [0.1, -0.1]}, "lr must be a positive number"),
     ({"options": {"momentum": [0.5, 1.5]}, "method": "momentum"}, "momentum must be in [0, 1)"),
     ({"options": {"beta1": [0.5]}}, "beta1 does not apply to method gd"),
