@@ -28,10 +28,10 @@ Callback = Callable[[Step], None]
 _CALL_KEYWORDS = ("x0", "params", "variables", "callback", "starts", "device", "compile", "hops", "hop_size")
 
 
-def _check_keywords(given: Mapping[str, Any], also: Sequence[str] = ()) -> None:
-    """Refuse an unknown keyword (not a Settings field, nor in ``also``) with gdsolve's own error, listing the valid ones."""
+def _check_keywords(given: Mapping[str, Any]) -> None:
+    """Refuse an unknown keyword with gdsolve's own error, listing the valid ones."""
     fields = [f.name for f in dataclasses.fields(Settings)]
-    unknown = [k for k in given if k not in fields and k not in also]
+    unknown = [k for k in given if k not in fields]
     if unknown:
         valid = sorted([*fields, *_CALL_KEYWORDS])
         close = difflib.get_close_matches(unknown[0], valid, n=1)
@@ -178,6 +178,7 @@ def minimize(
     device: str | None = None,
     compile: bool = False,
     hops: int = 0,
+    hop_size: float = HOP_SIZE,
     **settings_kw: Any,
 ) -> OptimizeResult:
     """Minimize ``expression`` by gradient descent, ``x <- x - lr * grad f(x)``.
@@ -204,6 +205,8 @@ def minimize(
             variable, descend, keep it if f is lower), ``hops`` times, then one
             final descent from each chain's best point. Lattices of minima
             (Rastrigin, Ackley) that defeat plain many-start runs yield to it.
+        hop_size: how far a hop goes, a fraction of each variable's box in (0, 1]
+            (default 0.05); only with ``hops``.
         compile: evaluate f and its gradient through ``torch.compile`` (worth it
             for large batches; the compile time is reported as ``compile_time``,
             apart from ``elapsed``).
@@ -229,10 +232,10 @@ def minimize(
         >>> {k: round(v, 3) for k, v in r.x.items()}
         {'x': 1.0, 'y': -2.0}
     """
-    _check_keywords(settings_kw, also=("hop_size",))  # so a stray ``sense=`` is named, not a TypeError
+    _check_keywords(settings_kw)  # here, so a stray ``sense=`` is gdsolve's error, not prepare()'s TypeError
     descent = prepare(expression, sense="minimize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
                       params=params, variables=variables, starts=starts, device=device, compile=compile,
-                      hops=hops, **settings_kw)
+                      hops=hops, hop_size=hop_size, **settings_kw)
     return run(descent, callback)
 
 
@@ -251,6 +254,7 @@ def maximize(
     device: str | None = None,
     compile: bool = False,
     hops: int = 0,
+    hop_size: float = HOP_SIZE,
     **settings_kw: Any,
 ) -> OptimizeResult:
     """Maximize ``expression`` (gradient ascent); ``fun`` is the true maximum of f.
@@ -262,8 +266,8 @@ def maximize(
         >>> round(r.x["x"], 3), round(r.fun, 6)
         (1.0, 3.0)
     """
-    _check_keywords(settings_kw, also=("hop_size",))  # so a stray ``sense=`` is named, not a TypeError
+    _check_keywords(settings_kw)  # here, so a stray ``sense=`` is gdsolve's error, not prepare()'s TypeError
     descent = prepare(expression, sense="maximize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
                       params=params, variables=variables, starts=starts, device=device, compile=compile,
-                      hops=hops, **settings_kw)
+                      hops=hops, hop_size=hop_size, **settings_kw)
     return run(descent, callback)

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from .errors import GdsolveError, OptionError, shown
-from .settings import SWEEPABLE, Settings, finite_real
+from .settings import SWEEPABLE, Settings, finite_real, is_real
 from .status import ExitStatus, Status
 
 #: Keys a line may carry besides the Settings fields.
@@ -166,10 +166,6 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON (JSON has no NaN or Infinity; leave the value out or use null)")
 
 
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def parse_problem(number: int, item: Any, limits: Limits) -> Problem:
     """Check one line (JSON text or an already-parsed dict) against the keys and the batch's limits.
 
@@ -237,12 +233,12 @@ def _check_limits(number: int, given: dict[str, Any], limits: Limits) -> bool:
     """Refuse a line that asks for more than the batch allows; give it the batch's clock when it names none."""
     max_iter = given.get("max_iter", 100)
     hops = given.get("hops", 0)
-    if _number(max_iter) and _number(hops) and max_iter * (hops + 1) > limits.max_iter:
+    if is_real(max_iter) and is_real(hops) and max_iter * (hops + 1) > limits.max_iter:
         what = f"max_iter {_count(max_iter)}" + (f" x (hops {_count(hops)} + 1)" if hops else "")
         raise LineError(f"line {number}: {what} exceeds the batch's limit of {limits.max_iter:,} iterations per line "
                         "(gdsolve batch --max-iter)")
     starts = given.get("starts")
-    rows = starts if _number(starts) and starts > 0 else 1
+    rows = starts if is_real(starts) and starts > 0 else 1
     for name, value in given.items():
         if name in SWEEPABLE and isinstance(value, list):
             rows *= max(len(value), 1)
@@ -256,7 +252,7 @@ def _check_limits(number: int, given: dict[str, Any], limits: Limits) -> bool:
     if own is None:
         given["time_limit"] = limits.time_limit
         return True
-    if _number(own) and own > limits.time_limit:
+    if is_real(own) and own > limits.time_limit:
         raise LineError(f"line {number}: time_limit {shown(own)} s exceeds the batch's limit of {limits.time_limit:g} s "
                         "per line (gdsolve batch --time-limit)")
     return False

@@ -222,10 +222,10 @@ def check_bounds(bounds: Any) -> Bounds:
     out: Bounds = {}
     for name, pair in bounds.items():
         if (not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2
-                or not all(finite_real(v) or (is_real(v) and abs(v) == math.inf) for v in pair)):
+                or not all(finite_real(v) or (is_real(v) and v in (-math.inf, math.inf)) for v in pair)):
             raise OptionError(f"{{bounds}} for {name} must be a pair of numbers (lo, hi), got {shown(pair)}")
         lo, hi = float(pair[0]), float(pair[1])
-        if math.isnan(lo) or math.isnan(hi) or lo > hi or lo == math.inf or hi == -math.inf:
+        if lo > hi or lo == math.inf or hi == -math.inf:  # NaN was refused above
             raise OptionError(f"{{bounds}} {name}={lo:g}:{hi:g} is empty; the lower bound must not exceed the upper")
         out[name] = (lo, hi)
     return out
