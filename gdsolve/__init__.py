@@ -19,14 +19,16 @@ from .status import ExitStatus, Status, StopRule
 if TYPE_CHECKING:
     from .api import maximize, minimize, prepare, run
     from .dispatch import batch
+    from .lesson import explain
     from .lines import Limits
     from .objective import Objective, compile_objective
     from .parse import ParsedExpression, parse_expression
     from .result import OptimizeResult, Step
     from .solver import Descent
+    from .symbolic import gradient
 
 _LAZY = {
-    "batch": "dispatch", "Limits": "lines",
+    "batch": "dispatch", "Limits": "lines", "gradient": "symbolic", "explain": "lesson",
     "minimize": "api", "maximize": "api", "prepare": "api", "run": "api",
     "compile_objective": "objective", "Objective": "objective",
     "parse_expression": "parse", "ParsedExpression": "parse",
@@ -49,6 +51,8 @@ __all__ = [
     "__version__",
     "batch",
     "compile_objective",
+    "explain",
+    "gradient",
     "maximize",
     "minimize",
     "parse_expression",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import OptionError, shown
 from .multistart import HOP_SIZE, MultiRun, combinations, operations
@@ -21,11 +21,17 @@ from .result import OptimizeResult, Step
 from .settings import X0, Settings, is_real, resolve_x0, split_sweep
 from .solver import Descent, check_start, random_start
 from .starts import check_memory, draw_starts, resolve_device
+from .status import Status
+from .verify import TIMEOUT as VERIFY_TIMEOUT
+
+if TYPE_CHECKING:
+    from .verify import Verification
 
 Callback = Callable[[Step], None]
 
 #: The keywords minimize/maximize take besides the Settings fields.
-_CALL_KEYWORDS = ("x0", "params", "variables", "callback", "starts", "device", "compile", "hops", "hop_size")
+_CALL_KEYWORDS = ("x0", "params", "variables", "callback", "starts", "device", "compile", "hops", "hop_size",
+                  "verify", "verify_timeout")
 
 
 def _check_keywords(given: Mapping[str, Any]) -> None:
@@ -141,26 +147,52 @@ def _objective(expression: str, params: Mapping[str, float] | None, variables: S
     return objective
 
 
+def verifier(descent: Descent | MultiRun, verify: bool, timeout: float) -> Verification | None:
+    """Start :mod:`gdsolve.verify`'s solving process for a prepared run, when ``verify`` asks for it."""
+    from .verify import Verification, check_timeout
+
+    if not isinstance(verify, bool):
+        raise OptionError(f"{{verify}} must be True or False, got {shown(verify)}")
+    check_timeout(timeout)
+    if not verify:
+        if timeout != VERIFY_TIMEOUT:
+            raise OptionError("{verify_timeout} limits the time of {verify}; add [[--verify||verify=True]]")
+        return None
+    objective = descent.objective
+    return Verification.start(objective.text, params=objective.parsed.params, variables=objective.variables,
+                              sense="maximize" if objective.sign < 0 else "minimize", timeout=timeout)
+
+
 def run(descent: Descent | MultiRun, callback: Callable[[Any], None] | None = None, *,
-        catch_interrupt: bool = False) -> OptimizeResult:
+        catch_interrupt: bool = False, verification: Verification | None = None) -> OptimizeResult:
     """Drive ``descent`` to its end, calling ``callback`` with every step (a
     :class:`~gdsolve.result.Step`, or for a batch a :class:`~gdsolve.engine.BatchStep`).
 
     With ``catch_interrupt=True`` a Ctrl-C ends the run with status
-    ``interrupted`` and the result so far instead of raising.
+    ``interrupted`` and the result so far instead of raising. A
+    ``verification`` (from :func:`verifier`) is asked for its verdict on the
+    result, which then carries it as ``verify``; its process never outlives this call.
     """
     try:
-        if callback is None:
-            for _ in descent:
-                pass
-        else:
-            for step in descent:
-                callback(step)
-    except KeyboardInterrupt:
-        if not catch_interrupt:
-            raise
-        descent.interrupt()
-    return descent.result()
+        try:
+            if callback is None:
+                for _ in descent:
+                    pass
+            else:
+                for step in descent:
+                    callback(step)
+        except KeyboardInterrupt:
+            if not catch_interrupt:
+                raise
+            descent.interrupt()
+        result = descent.result()
+        if verification is not None and result.status is not Status.INTERRUPTED:  # Ctrl-C means now, not in 5 s
+            verdict = verification.finish(result.x, stop=lambda: bool(descent.stop_requested))
+            result = dataclasses.replace(result, verify=verdict)
+        return result
+    finally:
+        if verification is not None:
+            verification.cancel()
 
 
 def minimize(
@@ -179,6 +211,8 @@ def minimize(
     compile: bool = False,
     hops: int = 0,
     hop_size: float = HOP_SIZE,
+    verify: bool = False,
+    verify_timeout: float = VERIFY_TIMEOUT,
     **settings_kw: Any,
 ) -> OptimizeResult:
     """Minimize ``expression`` by gradient descent, ``x <- x - lr * grad f(x)``.
@@ -210,6 +244,11 @@ def minimize(
         compile: evaluate f and its gradient through ``torch.compile`` (worth it
             for large batches; the compile time is reported as ``compile_time``,
             apart from ``elapsed``).
+        verify: also ask sympy for the exact stationary points, in a separate
+            process started with the run and killed after ``verify_timeout``
+            seconds (default 5): the result's ``verify`` lists them, each
+            classified from the Hessian's eigenvalues, with the distance to the
+            nearest and whether it is the kind sought (see :mod:`gdsolve.verify`).
 
     A list of values on ``lr`` or on a method option in ``options`` runs every
     combination (a sweep) as rows of one batch; the result is the best
@@ -236,7 +275,7 @@ def minimize(
     descent = prepare(expression, sense="minimize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
                       params=params, variables=variables, starts=starts, device=device, compile=compile,
                       hops=hops, hop_size=hop_size, **settings_kw)
-    return run(descent, callback)
+    return run(descent, callback, verification=verifier(descent, verify, verify_timeout))
 
 
 def maximize(
@@ -255,6 +294,8 @@ def maximize(
     compile: bool = False,
     hops: int = 0,
     hop_size: float = HOP_SIZE,
+    verify: bool = False,
+    verify_timeout: float = VERIFY_TIMEOUT,
     **settings_kw: Any,
 ) -> OptimizeResult:
     """Maximize ``expression`` (gradient ascent); ``fun`` is the true maximum of f.
@@ -270,4 +311,4 @@ def maximize(
     descent = prepare(expression, sense="maximize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
                       params=params, variables=variables, starts=starts, device=device, compile=compile,
                       hops=hops, hop_size=hop_size, **settings_kw)
-    return run(descent, callback)
+    return run(descent, callback, verification=verifier(descent, verify, verify_timeout))

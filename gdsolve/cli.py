@@ -20,6 +20,7 @@ import typer
 
 from ._version import __version__
 from .cli_batch import batch_command
+from .cli_grad import explain_command, grad_command
 from .errors import OptionError
 from .launch import imports_done
 from .settings import DTYPES, LINE_SEARCHES, METHODS, SCHEDULES, TRACE_FORMATS
@@ -95,9 +96,9 @@ def _root(
 
 
 # Help panels: what a reader scans for.
-START, METHOD, STOP, SCHEDULE, BOUNDS, OUTPUT = (
+START, METHOD, STOP, SCHEDULE, BOUNDS, OUTPUT, CHECK = (
     "Formula and start point", "Method and its options", "Stopping rules", "Learning-rate schedule",
-    "Bounds", "Output",
+    "Bounds", "Output", "Checking the answer",
 )
 
 # Output options shared by every solving command (one definition, like
@@ -126,6 +127,7 @@ EXAMPLES = {
         ('gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --json | jq .x', ""),
         ('gdsolve minimize "x**2 + 3*y**2" --trace - | gdsolve plot -o run.png', ""),
         ('gdsolve minimize "(x^2+y-11)^2+(x+y^2-7)^2" --method lbfgs --starts 64', "every minimum"),
+        ('gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --verify', "exact answer by sympy"),
     ],
     "maximize": [
         ('gdsolve maximize "3 - (x-1)**2" --x0 0', "gradient ascent"),
@@ -136,6 +138,16 @@ EXAMPLES = {
         ("gdsolve batch problems.jsonl | jq -c '{id, x: .result.x}'", "one record per line"),
         ("gdsolve batch problems.jsonl --jobs 4 > results.jsonl", "four processes"),
         ("gdsolve batch problems.jsonl --dask tcp://scheduler:8786", "a Dask cluster"),
+    ],
+    "grad": [
+        ('gdsolve grad "(1-x)**2 + 100*(y-x^2)**2" --hessian', "gradient and Hessian"),
+        ('gdsolve grad "sqrt(3)*x*y + abs(x-1)" --at x=2,y=1', "autograd against sympy"),
+        ('gdsolve grad "x*y^2" --json | jq -r .gradient.x', ""),
+    ],
+    "explain": [
+        ('gdsolve explain "(x-4)**2" --at x=0.2121', "the tutorial's In [7]"),
+        ('gdsolve explain "3*(x+2)**2"', "the tutorial's In [3]"),
+        ('gdsolve explain "sin(x)*y" --dot > graph.dot', "then: dot -Tpng graph.dot -o graph.png"),
     ],
     "plot": [
         ('gdsolve minimize "x**2 + 3*y**2" --trace - | gdsolve plot -o run.png', ""),
@@ -234,6 +246,11 @@ def _solve_command(sense: str) -> Callable[..., None]:
                                                           show_default=False,
                                                           help="A batch's trace: K rows besides the best (other minima "
                                                                "first).")] = None,
+        verify: Annotated[bool, typer.Option("--verify", rich_help_panel=CHECK, metavar="",
+                                             help="Also ask sympy for the exact stationary points (in a separate "
+                                                  "process, killed after --verify-timeout) and compare.")] = False,
+        verify_timeout: Annotated[float, typer.Option("--verify-timeout", metavar="SECONDS", rich_help_panel=CHECK,
+                                                      help="Seconds sympy may take for --verify.")] = 5.0,
         debug: DebugOpt = False,
     ) -> None:
         settings = {
@@ -251,7 +268,8 @@ def _solve_command(sense: str) -> Callable[..., None]:
             code = _solve(sense, expression, x0=x0, vars_=vars_, param=param or [], bounds=bounds or [],
                           settings=settings, outputs=outputs, starts=starts,
                           device=None if device is None else device.value, trace_rows=trace_rows,
-                          compile_=compile_, hops=hops, hop_size=hop_size)
+                          compile_=compile_, hops=hops, hop_size=hop_size, verify=verify,
+                          verify_timeout=verify_timeout)
         raise Exit(code)
 
     command.__doc__ = (
@@ -271,8 +289,8 @@ app.command("maximize", epilog=_epilog("maximize"))(_solve_command("maximize"))
 def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, param: Sequence[str],
            bounds: Sequence[str], settings: dict[str, Any], outputs: Any, starts: int | None = None,
            device: str | None = None, trace_rows: int | None = None, compile_: bool = False, hops: int = 0,
-           hop_size: float | None = None) -> int:
-    from .api import prepare, run
+           hop_size: float | None = None, verify: bool = False, verify_timeout: float = 5.0) -> int:
+    from .api import prepare, run, verifier
     from .outputs import BatchOutputs, Outputs
     from .settings import parse_assignments, parse_bounds, parse_list
 
@@ -301,10 +319,11 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
             raise OptionError("{trace_rows} applies to a batch; add [[--starts N||starts=N]] or sweep a setting "
                               "([[--lr 0.1,0.01||lr=[0.1, 0.01]]])")
         out = Outputs(descent, outputs)
+    verification = verifier(descent, verify, verify_timeout)  # sympy starts solving while torch descends
     imports_done()  # torch, sympy and the renderer are in: the collector may run again
     try:
         with stop_on_sigint(descent):
-            result = run(descent, out.callback, catch_interrupt=True)
+            result = run(descent, out.callback, catch_interrupt=True, verification=verification)
         out.finish(result)
     except BaseException:
         out.abandon()
@@ -313,6 +332,8 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
 
 
 app.command("batch", epilog=_epilog("batch"))(batch_command)
+app.command("grad", epilog=_epilog("grad"))(grad_command)
+app.command("explain", epilog=_epilog("explain"))(explain_command)
 
 
 @app.command("plot", epilog=_epilog("plot"))

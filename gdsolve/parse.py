@@ -51,7 +51,8 @@ from .grammar import (
 )
 from .settings import finite_real
 
-__all__ = ["MAX_DEPTH", "MAX_LENGTH", "ParsedExpression", "natural_key", "parse_expression"]
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "ParsedExpression", "exact_expression", "natural_key", "parse_expression"]
+
 
 @dataclass(frozen=True)
 class ParsedExpression:
@@ -162,6 +163,36 @@ def parse_expression(
     return ParsedExpression(stripped, _numify(sym_expr), tuple(found), symbols, params)
 
 
+def exact_number(value: float) -> Any:
+    """The exact rational a float was written as: ``0.1`` is 1/10, not 0.1000000000000000055...
+
+    ``repr`` gives the shortest decimal that reads back as the same double,
+    which for a number a person typed is the number they typed.
+
+    >>> exact_number(0.1), exact_number(2.0), exact_number(1e-3)
+    (1/10, 2, 1/1000)
+    """
+    if value == int(value) and abs(value) < 2**63:
+        return sympy.Integer(int(value))
+    return sympy.Rational(repr(float(value)))
+
+
+def exact_expression(parsed: ParsedExpression) -> Any:
+    """The formula with its constants exact, for symbolic work (derivatives, solving).
+
+    :attr:`ParsedExpression.expr` folds constants to floats, as torch needs;
+    this one keeps them as written: ``sqrt(3)*x`` keeps ``sqrt(3)``, ``0.1``
+    is ``1/10``, ``log2(x)`` is ``log(x)/log(2)``, ``pi`` is ``pi``. The text
+    was already checked by :func:`parse_expression`, so this cannot fail on it;
+    its symbols are :attr:`ParsedExpression.symbols`.
+
+    >>> exact_expression(parse_expression("sqrt(3)*x + 0.5*pi"))
+    sqrt(3)*x + pi/2
+    """
+    builder = _Builder(parsed.text, parsed.params, exact=True)
+    return builder.build(parse_tree(parsed.text).body, depth=1).sym
+
+
 @dataclass(frozen=True)
 class _Node:
     sym: Any  # sympy expression
@@ -169,11 +200,17 @@ class _Node:
 
 
 class _Builder:
-    """Builds sympy from a checked AST, folding constants in floating point."""
+    """Builds sympy from a checked AST, folding constants in floating point.
 
-    def __init__(self, text: str, params: Mapping[str, float]) -> None:
+    With ``exact=True`` constant parts stay exact sympy numbers (``sqrt(3)``,
+    ``1/10``, ``pi``); their float values are still computed alongside, so
+    every limit and overflow check is the same in both modes.
+    """
+
+    def __init__(self, text: str, params: Mapping[str, float], *, exact: bool = False) -> None:
         self.text = text
         self.params = params
+        self.exact = exact
         self.names: set[str] = set()
         self.params_used: set[str] = set()
 
@@ -215,6 +252,8 @@ class _Builder:
             return _Node(sym, None)
         if isinstance(value, complex) or not math.isfinite(value):
             raise self.fail(node, "a constant part of the expression overflows or is not a real number")
+        if self.exact and sym is not None:
+            return _Node(sym, value)
         if value == int(value) and abs(value) < 2**53:
             return _Node(sympy.Integer(int(value)), value)
         return _Node(num(value), value)
@@ -240,7 +279,8 @@ class _Builder:
             elif op is ast.Div:
                 if term.value == 0:
                     raise self.fail(operand, "division by zero in a constant part of the expression")
-                sym_terms.append(1 / term.sym if term.value is None else num(1 / term.value))
+                exact = term.value is None or self.exact
+                sym_terms.append(1 / term.sym if exact else num(1 / term.value))
             else:
                 sym_terms.append(term.sym)
             if value is not None and term.value is not None:
@@ -255,9 +295,9 @@ class _Builder:
                     value /= term.value
             else:
                 value = None
-        if value is not None:
-            return self._const_or(None, value, node)
         sym = sympy.Add(*sym_terms) if additive else sympy.Mul(*sym_terms)
+        if value is not None:
+            return self._const_or(sym if self.exact else None, value, node)
         return _Node(sym, None)
 
     def _pow(self, node: ast.BinOp, depth: int) -> _Node:
@@ -272,7 +312,7 @@ class _Builder:
                 value = base.value**exp.value
             except (OverflowError, ZeroDivisionError):
                 raise self.fail(node, "a constant power overflows or divides by zero") from None
-            return self._const_or(None, value, node)
+            return self._const_or(sympy.Pow(base.sym, exp.sym) if self.exact else None, value, node)
         return _Node(sympy.Pow(base.sym, exp.sym), None)
 
     def _constant(self, node: ast.Constant) -> _Node:
@@ -290,20 +330,22 @@ class _Builder:
                 as_float = float(value)
             except OverflowError:
                 raise self.fail(node, "a number in the expression is too large") from None
-            return self._const_or(None, as_float, node)
+            return self._const_or(sympy.Integer(value) if self.exact else None, as_float, node)
         if isinstance(value, float):
             if not math.isfinite(value):
                 raise self.fail(node, "a number in the expression is too large (it overflows a float)")
-            return self._const_or(None, value, node)
+            return self._const_or(exact_number(value) if self.exact else None, value, node)
         raise self.fail(node, f"{type(value).__name__} constants are not allowed")
 
     def _name(self, node: ast.Name) -> _Node:
         name = node.id
         if name in CONSTANTS:
-            return _Node(num(CONSTANTS[name]), CONSTANTS[name])
+            exact = {"pi": sympy.pi, "E": sympy.E}[name] if self.exact else num(CONSTANTS[name])
+            return _Node(exact, CONSTANTS[name])
         if name in self.params:
             self.params_used.add(name)
-            return self._const_or(None, float(self.params[name]), node)
+            value = float(self.params[name])
+            return self._const_or(exact_number(value) if self.exact else None, value, node)
         if name in FUNCTIONS:
             raise self.fail(node, f"{shown(name)} is a function; call it with an argument, as {name}(x)")
         try:
@@ -340,14 +382,25 @@ class _Builder:
                 value = spec.num(*[a.value for a in args])
             except (ValueError, OverflowError, ZeroDivisionError):
                 raise self.fail(node, f"{name}() of a constant is undefined or overflows here") from None
-            return self._const_or(None, value, node)
+            return self._const_or(self._exact_call(name, args) if self.exact else None, value, node)
         if name == "log" and n == 2:
             b = args[1]
             if b.value is not None and (b.value <= 0 or b.value == 1):
                 raise self.fail(node, f"log base {b.value:g} is invalid; use a positive base other than 1")
-            base = num(math.log(b.value)) if b.value is not None else sympy.log(b.sym)
+            base = num(math.log(b.value)) if b.value is not None and not self.exact else sympy.log(b.sym)
             return _Node(log_base(args[0].sym, base), None)
+        if self.exact:
+            return _Node(self._exact_call(name, args), None)
         return _Node(spec.sym(*[a.sym for a in args]), None)
+
+    @staticmethod
+    def _exact_call(name: str, args: list[_Node]) -> Any:
+        syms = [a.sym for a in args]
+        if name in ("log2", "log10"):
+            return sympy.log(syms[0]) / sympy.log(2 if name == "log2" else 10)
+        if name == "log" and len(syms) == 2:
+            return sympy.log(syms[0]) / sympy.log(syms[1])
+        return FUNCTIONS[name].sym(*syms)
 
 
 def _numify(expr: Any) -> Any:

@@ -236,6 +236,12 @@ def summary_panel(result: OptimizeResult, *, cli: bool = False) -> Panel:
         grid.add_row("best seen", f"f = {fmt(best.fun, 10)} at iteration {best.k} ({bx})")
     if result.active_bounds:
         grid.add_row("active bounds", ", ".join(f"{k} at its {v} bound" for k, v in result.active_bounds.items()))
+    if result.verify is not None:
+        from .verify import summary
+
+        found = result.verify["status"] == "found"
+        style = "green" if found and result.verify["nearest"]["sought"] else ("yellow" if found else "dim")
+        grid.add_row("verify", Text(summary(result.verify, result.variables), style=style))
     grid.add_row("method", _method_line(result.settings))
     grid.add_row("time", f"{result.elapsed:.3g} s")
     title = f"gdsolve {result.sense}: {result.status.value}"

@@ -156,6 +156,9 @@ class OptimizeResult:
     device: str | None = None
     compile_time: float | None = None  # seconds torch.compile took (not part of elapsed), with compile=True
     total_nfev: int | None = None  # f evaluations over every row of the batch
+    #: With ``verify=True``: the exact stationary points sympy found and the
+    #: nearest one's distance and kind (see :mod:`gdsolve.verify`).
+    verify: dict[str, Any] | None = None
 
     def message_for(self, *, cli: bool) -> str:
         """The stop message for the command line (``--lr``) or for Python (``lr``)."""
@@ -175,7 +178,7 @@ class OptimizeResult:
         runs = self.runs
         out = asdict(dataclasses.replace(self, runs=None))
         del out["message_template"]
-        for name in ("starts", "rows", "minima", "runs", "device", "compile_time", "total_nfev"):
+        for name in ("starts", "rows", "minima", "runs", "device", "compile_time", "total_nfev", "verify"):
             if out[name] is None:
                 del out[name]
         if runs is not None:

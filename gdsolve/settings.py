@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from .errors import OptionError, shown
+from .errors import OptionError, flag, shown
 
 #: A start point: ``{"x": 1, "y": 2}``, a sequence in variable order, or one
 #: number for a one-variable expression.
@@ -293,8 +293,10 @@ def method_options(method: str, lr: float | None, given: dict[str, Any]) -> dict
     return out
 
 
-def resolve_x0(variables: Sequence[str], x0: X0) -> dict[str, float] | None:
+def resolve_x0(variables: Sequence[str], x0: X0, *, option: str = "x0") -> dict[str, float] | None:
     """Check a user's start point against the expression's variables.
+
+    ``option`` names the keyword in messages (``at`` for :func:`gdsolve.gradient`).
 
     Returns ``{name: value}`` in variable order, or ``None`` when no start was
     given (a random one is drawn later).
@@ -307,31 +309,33 @@ def resolve_x0(variables: Sequence[str], x0: X0) -> dict[str, float] | None:
     if x0 is None:
         return None
     names = list(variables)
-    example = "[[--x0 " + ",".join(f"{n}=0" for n in names) + "||x0={" + ", ".join(f"'{n}': 0" for n in names) + "}]]"
+    example = (f"[[{flag(option)} " + ",".join(f"{n}=0" for n in names) + f"||{option}={{"
+               + ", ".join(f"'{n}': 0" for n in names) + "}]]")
+    x0_ = "{" + option + "}"
     if isinstance(x0, Mapping):
         unknown = [k for k in x0 if k not in names]
         if unknown:
             raise OptionError(
-                f"{{x0}} names {', '.join(map(str, unknown))}, not a variable of the expression "
+                f"{x0_} names {', '.join(map(str, unknown))}, not a variable of the expression "
                 f"(variables: {', '.join(names)})"
             )
         missing = [n for n in names if n not in x0]
         if missing:
-            raise OptionError(f"{{x0}} is missing {', '.join(missing)}; give every variable, e.g. {example}")
+            raise OptionError(f"{x0_} is missing {', '.join(missing)}; give every variable, e.g. {example}")
         values = [x0[n] for n in names]
     elif is_real(x0):
         if len(names) != 1:
-            raise OptionError(f"{{x0}} {shown(x0)} gives one number but the expression has {len(names)} variables; "
+            raise OptionError(f"{x0_} {shown(x0)} gives one number but the expression has {len(names)} variables; "
                               f"use {example}")
         values = [x0]
     elif isinstance(x0, Sequence) and not isinstance(x0, (str, bytes)):
         if len(x0) != len(names):
             raise OptionError(
-                f"{{x0}} gives {len(x0)} values but the expression has {len(names)} variables ({', '.join(names)})"
+                f"{x0_} gives {len(x0)} values but the expression has {len(names)} variables ({', '.join(names)})"
             )
         values = list(x0)
     else:
-        raise OptionError(f"{{x0}} must be a mapping, a sequence or a number, not {type(x0).__name__}")
+        raise OptionError(f"{x0_} must be a mapping, a sequence or a number, not {type(x0).__name__}")
     out: dict[str, float] = {}
     for n, v in zip(names, values):
         try:
@@ -339,11 +343,11 @@ def resolve_x0(variables: Sequence[str], x0: X0) -> dict[str, float] | None:
                 raise TypeError
             fv = float(v)
         except (TypeError, ValueError):
-            raise OptionError(f"{{x0}} value for {n} is not a number: {shown(v)}") from None
+            raise OptionError(f"{x0_} value for {n} is not a number: {shown(v)}") from None
         except OverflowError:
-            raise OptionError(f"{{x0}} value for {n} is too large for a float: {shown(v)}") from None
+            raise OptionError(f"{x0_} value for {n} is too large for a float: {shown(v)}") from None
         if not math.isfinite(fv):
-            raise OptionError(f"{{x0}} value for {n} must be finite, got {shown(v)}")
+            raise OptionError(f"{x0_} value for {n} must be finite, got {shown(v)}")
         out[n] = fv
     return out
 

@@ -51,7 +51,8 @@ def test_bad_input_no_traceback(tmp_path):
 def test_help_and_version_do_not_import_torch_or_sympy():
     code = (
         "import sys; from gdsolve.cli import main\n"
-        "for args in (['--help'], ['--version'], ['minimize', '--help'], ['batch', '--help']):\n"
+        "for args in (['--help'], ['--version'], ['minimize', '--help'], ['batch', '--help'], ['grad', '--help'],\n"
+        "             ['explain', '--help']):\n"
         "    try: main(args)\n"
         "    except SystemExit: pass\n"
         "heavy = [m for m in ('torch', 'sympy') if m in sys.modules]\n"
@@ -135,6 +136,12 @@ CLOSED_PIPE_MODES = {
     "starts json": ["minimize", "(x^2+y-11)^2+(x+y^2-7)^2", "--starts", "16", "--json"],
     "sweep trace": ["minimize", "(x-4)**2", "--lr", "0.1,0.01", "--trace", "-"],
     "sweep csv trace": ["minimize", "(x-4)**2", "--lr", "0.1,0.01", "--trace", "-", "--trace-format", "csv"],
+    # seeing the gradient
+    "grad": ["grad", "(1-x)**2 + 100*(y-x^2)**2", "--hessian", "--at", "x=1,y=1"],
+    "grad json": ["grad", "sqrt(3)*x", "--json"],
+    "explain": ["explain", "(x-4)**2"],
+    "explain dot": ["explain", "(x-4)**2", "--dot"],
+    "verify": ["minimize", "(x-4)**2", "--verify"],
 }
 
 
@@ -278,3 +285,32 @@ def test_batch_shows_a_progress_bar_on_a_terminal_stderr(tmp_path, read_pty):
     out, _ = p.communicate(timeout=60)
     assert p.returncode == 1 and len(out.splitlines()) == 3
     assert "solving" in shown and "/3" in shown and "3 not converged" in shown
+
+
+def test_verify_adds_at_most_its_budget_on_a_formula_with_no_closed_form_and_leaves_no_process():
+    import time
+
+    t = time.monotonic()
+    p = gd("minimize", "x**2 + exp(x) + sin(3*x)*cosh(x)", "--x0", "0", "--verify", "--verify-timeout", "2", "--json")
+    elapsed = time.monotonic() - t
+    doc = json.loads(p.stdout)
+    assert p.returncode == 0 and p.stderr == ""
+    assert doc["verify"]["status"] == "timeout" and 2.0 <= doc["verify"]["seconds"] < 2.5
+    assert elapsed < 2.5 + 10  # the budget, plus the start-up of a command that imports torch
+    from pathlib import Path
+
+    def cmdline(proc: Path) -> bytes:
+        try:
+            return (proc / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            return b""
+
+    left = [p for p in Path("/proc").glob("[0-9]*") if b"from gdsolve.verify import main" in cmdline(p)]
+    assert left == []
+
+
+def test_grad_json_pipeline_and_explain_dot():
+    p = gd("grad", "x*y^2", "--json")
+    assert p.returncode == 0 and p.stderr == "" and json.loads(p.stdout)["gradient"]["x"] == "y**2"
+    p = gd("explain", "sin(x)*y", "--dot")
+    assert p.returncode == 0 and p.stdout.startswith("digraph autograd {") and "SinBackward0" in p.stdout

@@ -110,7 +110,24 @@ EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
     "gdsolve batch problems.jsonl | jq -c '{id, status: .result.status, error: .error.message}'":
         (0, lambda out: out.splitlines() == readme_block("readme-batch")[1:], "shell"),
     "gdsolve batch problems.jsonl --dask tcp://10.0.0.5:8786 > results.jsonl": (2, None, "dask"),
+    'gdsolve grad "sqrt(3)*x*y + abs(x-1)" --at x=2,y=1':
+        (0, lambda out: out.splitlines() == readme_block("readme-grad")[1:], "main"),
+    'gdsolve grad "(1-x)**2 + 100*(y-x^2)**2" --hessian --json | jq -c .hessian':
+        (0, lambda out: json.loads(out) == [["1200*x**2 - 400*y + 2", "-400*x"], ["-400*x", "200"]], "shell"),
+    'gdsolve explain "(x-4)**2" --at x=0.2121':
+        (0, lambda out: out.splitlines()[:len(readme_block("readme-explain")) - 1] == readme_block("readme-explain")[1:],
+         "main"),
+    'gdsolve explain "sin(x)*y" --dot > graph.dot': (0, None, "shell"),
+    'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --x0 x=-1.2,y=1 --verify --quiet':
+        (0, lambda out: "nearest exact stationary point: minimum at x = 1, y = 1," in out
+         and "(the kind sought)" in out, "main"),
     # the worked examples of --help
+    'gdsolve grad "(1-x)**2 + 100*(y-x^2)**2" --hessian': (0, lambda out: "Hessian" in out and "1200" in out, "main"),
+    'gdsolve grad "x*y^2" --json | jq -r .gradient.x': (0, lambda out: out.strip() == "y**2", "shell"),
+    'gdsolve explain "3*(x+2)**2"':
+        (0, lambda out: "MulBackward0  f = t2 * 3 = 27" in out and "= 18 / 4" in " ".join(out.split()), "main"),
+    'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --verify':
+        (0, lambda out: "minimum at x = 1, y = 1" in out, "main"),
     'gdsolve minimize "(x-4)**2" --x0 0.7421': (0, lambda out: "converged" in out, "main"),
     'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --json | jq .x':
         (0, lambda out: abs(json.loads(out)["x"] - 1) < 1e-6, "shell"),
@@ -181,6 +198,8 @@ def test_readme_command_runs_as_documented(cmd, workdir, read_pty):
     assert "Traceback" not in err
     if check is not None:
         assert check(out), (cmd, out[-1500:])
+    if "> graph.dot" in cmd:
+        assert (workdir / "graph.dot").read_text().startswith("digraph autograd {")
     for picture in re.findall(r"-o (\S+\.(?:png|svg))", cmd):
         assert (workdir / picture).stat().st_size > 5_000
 

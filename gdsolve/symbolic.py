@@ -1,0 +1,321 @@
+"""The gradient as mathematics: sympy's derivative of the exact formula, checked against autograd.
+
+gdsolve never needs a symbolic derivative to descend (autograd computes every
+gradient it uses), but a learner wants to *see* the gradient, and a careful
+user wants to know autograd got it right. :func:`gradient` gives both:
+
+* ``sympy.diff`` of the formula's exact form (:func:`~gdsolve.parse.exact_expression`:
+  ``sqrt(3)`` stays ``sqrt(3)``), simplified within a time budget;
+* where the formula is not differentiable (``abs``, ``sign``, ``min``,
+  ``max`` at their kinks): reported as a list, never as ``DiracDelta``;
+* with ``at=``: f, autograd's gradient and the symbolic gradient evaluated at
+  the same point (30 digits), and how far apart they are.
+
+Example:
+    >>> g = gradient("(x-4)**2 + sqrt(3)*y", at={"x": 1, "y": 0})
+    >>> g["gradient"], g["autograd"], g["agree"]
+    ({'x': '2*x - 8', 'y': 'sqrt(3)'}, {'x': -6.0, 'y': 1.7320508075688772}, True)
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sympy
+
+from .errors import OptionError
+from .parse import ParsedExpression, exact_expression, parse_expression
+from .settings import X0, resolve_x0
+
+#: A Hessian is computed for at most this many variables (100 entries).
+MAX_HESSIAN_VARIABLES = 10
+#: Seconds sympy may spend simplifying, all components together; after that
+#: the derivatives are shown as ``sympy.diff`` gave them.
+SIMPLIFY_SECONDS = 2.0
+#: autograd and the symbolic gradient agree at a point when, for every variable,
+#: ``|autograd - symbolic| <= ATOL + RTOL * max(|autograd|, |symbolic|)``.
+RTOL = 1e-6
+ATOL = 1e-9
+#: Digits the symbolic gradient is evaluated with at a point.
+DIGITS = 30
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` (SIGALRM: sympy is pure Python, so it stops mid-work)."""
+
+    def ring(signum: int, frame: Any) -> None:
+        raise _OutOfTime
+
+    old = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _can_interrupt() -> bool:
+    # Signals reach only the main thread, and Windows has no SIGALRM.
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+class Simplifier:
+    """``sympy.simplify`` under one shared time budget; keeps a form only if it is shorter.
+
+    Without a way to interrupt sympy (a worker thread, Windows) only small
+    expressions are simplified, since simplify's time is unbounded.
+    """
+
+    SMALL = 30  # count_ops below which simplify is tried without a budget
+
+    def __init__(self, seconds: float = SIMPLIFY_SECONDS) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.complete = True  # every expression got its simplification attempt
+
+    def __call__(self, expr: Any) -> Any:
+        if expr.is_Atom:
+            return expr
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            self.complete = False
+            return expr
+        try:
+            if _can_interrupt():
+                with _alarm(left):
+                    candidate = sympy.simplify(expr)
+            elif sympy.count_ops(expr) <= self.SMALL:
+                candidate = sympy.simplify(expr)
+            else:
+                self.complete = False
+                return expr
+        except _OutOfTime:
+            self.complete = False
+            return expr
+        # simplify rewrites sign(x) as Piecewise((0, Eq(x, 0)), (x/Abs(x), True)): longer, not simpler.
+        if candidate.has(sympy.Piecewise) and not expr.has(sympy.Piecewise):
+            return expr
+        return candidate if sympy.count_ops(candidate) < sympy.count_ops(expr) else expr
+
+
+def kinks(expr: Any) -> list[dict[str, str]]:
+    """Where ``expr`` is not differentiable: every ``abs``, ``sign``, ``min`` and ``max`` in it.
+
+    >>> kinks(parse_expression("abs(x-1) + max(x, y)").expr)
+    [{'function': 'abs', 'term': 'Abs(x - 1)', 'where': 'x - 1 = 0'}, {'function': 'max', 'term': 'Max(x, y)', 'where': 'x = y'}]
+    """
+    found: dict[str, dict[str, str]] = {}
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, sympy.Abs):
+            item = {"function": "abs", "where": f"{node.args[0]} = 0"}
+        elif isinstance(node, sympy.sign):
+            item = {"function": "sign", "where": f"{node.args[0]} = 0 (a jump; its derivative is 0 elsewhere)"}
+        elif isinstance(node, (sympy.Min, sympy.Max)):
+            word = "min" if isinstance(node, sympy.Min) else "max"
+            args = [str(a) for a in node.args]
+            where = (f"{args[0]} = {args[1]}" if len(args) == 2 else
+                     f"the {'least' if word == 'min' else 'greatest'} of {', '.join(args)} is tied")
+            item = {"function": word, "where": where}
+        else:
+            continue
+        found.setdefault(str(node), {"function": item["function"], "term": str(node), "where": item["where"]})
+    return list(found.values())
+
+
+def _no_delta(expr: Any) -> Any:
+    # d/dx sign(x) is 2*DiracDelta(x): zero wherever it is defined. The kink is reported instead.
+    if not expr.has(sympy.DiracDelta):
+        return expr
+    return expr.replace(lambda e: isinstance(e, sympy.DiracDelta), lambda e: sympy.S.Zero)
+
+
+def derivatives(parsed: ParsedExpression, *, hessian: bool = False,
+                seconds: float = SIMPLIFY_SECONDS) -> tuple[Any, list[Any], list[list[Any]] | None, bool]:
+    """The exact formula, its gradient and (optionally) its Hessian, simplified within ``seconds``.
+
+    Returns ``(f, gradient, hessian or None, simplified)``; ``simplified`` is
+    False when the budget ran out before every entry was tried.
+    """
+    f = exact_expression(parsed)
+    simplify = Simplifier(seconds)
+    grad = [simplify(_no_delta(sympy.diff(f, s))) for s in parsed.symbols]
+    hess = None
+    if hessian:
+        d = len(parsed.symbols)
+        hess = [[sympy.S.Zero] * d for _ in range(d)]
+        for i in range(d):
+            for j in range(i, d):  # symmetric: each pair once
+                hess[i][j] = hess[j][i] = simplify(_no_delta(sympy.diff(grad[i], parsed.symbols[j])))
+    return f, grad, hess, simplify.complete
+
+
+def evaluate(expr: Any, point: Mapping[Any, float]) -> float:
+    """``expr`` at ``point`` ({symbol: value}) with :data:`DIGITS` digits, as a float; NaN where undefined or not real.
+
+    The point's floats go in as the exact rationals they are, so a derivative
+    that is exactly zero there comes out 0, not 1e-163.
+
+    >>> evaluate(parse_expression("-200*x**2 + 200*y").expr, {sympy.Symbol("x", real=True): -1.0,
+    ...                                                        sympy.Symbol("y", real=True): 1.0})
+    0.0
+    """
+    try:
+        value = expr.xreplace({s: sympy.Rational(v) for s, v in point.items()}).evalf(DIGITS)
+    except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+        try:
+            value = expr.evalf(DIGITS, subs={s: sympy.Float(v, DIGITS) for s, v in point.items()})
+        except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+            return math.nan
+    try:
+        c = complex(value)
+    except (TypeError, ValueError):  # zoo, nan, an unevaluated function
+        return math.nan
+    if c.imag != 0 and abs(c.imag) > 1e-12 * max(1.0, abs(c.real)):
+        return math.nan  # outside the real domain (log of a negative number)
+    return c.real
+
+
+def _autograd(parsed: ParsedExpression, values: Sequence[float]) -> tuple[float, list[float]]:
+    import torch
+
+    from .objective import compile_objective
+
+    objective = compile_objective(parsed)
+    X = torch.tensor([list(values)], dtype=torch.float64, requires_grad=True)
+    F = objective(X)
+    (G,) = torch.autograd.grad(F.sum(), X)
+    return float(F.detach()[0]), G[0].tolist()
+
+
+def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL,
+            atol: float = ATOL) -> tuple[float, float, bool]:
+    """``(max_abs_diff, max_rel_diff, agree)`` of two gradients.
+
+    A component where both are non-finite (the point is outside f's domain)
+    agrees and adds no difference; one finite and one not disagrees.
+
+    >>> compare([1.0, 2.0], [1.0, 2.5])
+    (0.5, 0.2, False)
+    >>> compare([1.0, 2.0], [1.0, 2.000001])[2]
+    True
+    """
+    max_abs = max_rel = 0.0
+    agree = True
+    for a, s in zip(auto, sym):
+        fa, fs = math.isfinite(a), math.isfinite(s)
+        if not fa and not fs:
+            continue
+        if fa != fs:
+            max_abs = max_rel = math.inf
+            agree = False
+            continue
+        diff = abs(a - s)
+        scale = max(abs(a), abs(s))
+        max_abs = max(max_abs, diff)
+        max_rel = max(max_rel, diff / scale if scale else 0.0)
+        agree = agree and diff <= atol + rtol * scale
+    return max_abs, max_rel, agree
+
+
+def gradient(
+    expression: str,
+    *,
+    at: X0 = None,
+    hessian: bool = False,
+    params: Mapping[str, float] | None = None,
+    variables: Sequence[str] | None = None,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    simplify_seconds: float = SIMPLIFY_SECONDS,
+) -> dict[str, Any]:
+    """The symbolic gradient of ``expression`` (and its Hessian), checked against autograd at a point.
+
+    Args:
+        expression: the formula, as for :func:`gdsolve.minimize`.
+        at: a point (``{"x": 1, "y": 2}``, a sequence in variable order, or one
+            number): adds ``f``, ``autograd``, ``symbolic``, the differences and ``agree``.
+        hessian: also the Hessian (at most :data:`MAX_HESSIAN_VARIABLES` variables).
+        params, variables: as for :func:`gdsolve.minimize`.
+        rtol, atol: the agreement test, per variable:
+            ``|autograd - symbolic| <= atol + rtol * max(|autograd|, |symbolic|)``.
+        simplify_seconds: the time sympy may spend simplifying.
+
+    Returns:
+        Plain data (the ``gdsolve grad --json`` document): ``expression``,
+        ``formula`` (exact, sympy syntax), ``variables``, ``gradient`` and
+        ``gradient_latex`` ({name: text}), ``not_differentiable`` (the kinks),
+        ``simplified``; with ``hessian``: ``hessian`` and ``hessian_latex``
+        (lists of lists of text); with ``at``: ``at``, ``f``, ``autograd``,
+        ``symbolic``, ``max_abs_diff``, ``max_rel_diff``, ``agree``, ``tolerance``.
+        Non-finite numbers are NaN or inf here and ``null`` in the JSON.
+
+    Example:
+        >>> gradient("x**2*y", hessian=True)["hessian"]
+        [['2*y', '2*x'], ['2*x', '0']]
+    """
+    return analyze(expression, at=at, hessian=hessian, params=params, variables=variables, rtol=rtol, atol=atol,
+                   simplify_seconds=simplify_seconds)[0]
+
+
+def analyze(
+    expression: str,
+    *,
+    at: X0 = None,
+    hessian: bool = False,
+    params: Mapping[str, float] | None = None,
+    variables: Sequence[str] | None = None,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    simplify_seconds: float = SIMPLIFY_SECONDS,
+) -> tuple[dict[str, Any], Any, list[Any], list[list[Any]] | None]:
+    """:func:`gradient`'s document plus the sympy objects behind it: ``(doc, f, gradient, hessian)``,
+    for a renderer that pretty-prints them."""
+    if not isinstance(hessian, bool):
+        raise OptionError(f"{{hessian}} must be True or False, got {hessian!r}")
+    for name, value in (("rtol", rtol), ("atol", atol), ("simplify_seconds", simplify_seconds)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            raise OptionError(f"{{{name}}} must be a finite number >= 0, got {value!r}")
+    parsed = parse_expression(expression, params=params, variables=variables)
+    names = parsed.variables
+    if hessian and len(names) > MAX_HESSIAN_VARIABLES:
+        raise OptionError(
+            f"the Hessian is limited to {MAX_HESSIAN_VARIABLES} variables ({MAX_HESSIAN_VARIABLES ** 2} entries); "
+            f"this formula has {len(names)} ({len(names) ** 2} entries); leave out [[--hessian||hessian=True]]"
+        )
+    point = resolve_x0(names, at, option="at") if at is not None else None
+    f, grad, hess, simplified = derivatives(parsed, hessian=hessian, seconds=float(simplify_seconds))
+    doc: dict[str, Any] = {
+        "expression": parsed.text,
+        "formula": str(f),
+        "variables": list(names),
+        "gradient": {n: str(g) for n, g in zip(names, grad)},
+        "gradient_latex": {n: sympy.latex(g) for n, g in zip(names, grad)},
+        "not_differentiable": kinks(f),
+        "simplified": simplified,
+    }
+    if hess is not None:
+        doc["hessian"] = [[str(h) for h in row] for row in hess]
+        doc["hessian_latex"] = [[sympy.latex(h) for h in row] for row in hess]
+    if point is not None:
+        values = [point[n] for n in names]
+        fval, auto = _autograd(parsed, values)
+        where = dict(zip(parsed.symbols, values))
+        sym = [evaluate(g, where) for g in grad]
+        max_abs, max_rel, agree = compare(auto, sym, rtol=float(rtol), atol=float(atol))
+        doc.update({
+            "at": dict(point), "f": fval, "autograd": dict(zip(names, auto)), "symbolic": dict(zip(names, sym)),
+            "max_abs_diff": max_abs, "max_rel_diff": max_rel, "agree": agree,
+            "tolerance": {"rtol": float(rtol), "atol": float(atol)},
+        })
+    return doc, f, grad, hess

@@ -1,0 +1,91 @@
+"""``gdsolve grad``, ``gdsolve explain`` and ``--verify`` through CliRunner and main(): exit code and output together."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from gdsolve.cli import app, main
+from gdsolve.status import ExitStatus
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_grad_json_has_the_documented_shape():
+    code, out, _ = invoke("grad", "(1-x)**2 + 100*(y-x^2)**2", "--at", "x=1,y=2", "--hessian", "--json")
+    doc = json.loads(out)
+    assert code == 0
+    assert doc["variables"] == ["x", "y"] and doc["gradient"]["y"] == "-200*x**2 + 200*y"
+    assert doc["hessian"] == [["1200*x**2 - 400*y + 2", "-400*x"], ["-400*x", "200"]]
+    assert doc["at"] == {"x": 1.0, "y": 2.0} and doc["f"] == 100.0
+    assert doc["autograd"] == doc["symbolic"] == {"x": -400.0, "y": 200.0}
+    assert doc["agree"] is True and doc["max_abs_diff"] == 0.0
+
+
+def test_grad_table_shows_exact_constants_kinks_and_the_check():
+    code, out, _ = invoke("grad", "sqrt(3)*x*y + abs(x-1)", "--at", "x=2,y=1")
+    assert code == 0
+    assert "√3" in out and "Not differentiable" in out and "Abs(x - 1): where x - 1 = 0" in out
+    assert "agree: largest difference" in out and "DiracDelta" not in out
+
+
+def test_grad_json_turns_non_finite_numbers_into_null():
+    code, out, _ = invoke("grad", "1/x", "--at", "0", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["f"] is None and doc["autograd"]["x"] is None
+
+
+def test_explain_prints_the_tutorials_step():
+    code, out, _ = invoke("explain", "(x-4)**2", "--at", "x=0.2121")
+    assert code == 0
+    assert "PowBackward0" in out and "SubBackward0" in out and "AccumulateGrad" in out
+    assert "x.grad: tensor([-7.5758])" in out and "x: tensor([0.9697])" in out
+    assert "only the leaves keep .grad" in out and "with torch.no_grad()" in out
+
+
+def test_explain_says_where_the_tutorials_4_5_comes_from():
+    code, out, _ = invoke("explain", "3*(x+2)**2")
+    flat = " ".join(out.split())
+    assert code == 0 and "= 27" in out and "x.grad = 4.5 in each element = 18 / 4" in flat
+
+
+def test_explain_json_and_dot():
+    code, out, _ = invoke("explain", "x*y", "--at", "x=1,y=2", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["grad"] == {"x": 2.0, "y": 1.0} and len(doc["graph"]["nodes"]) == 3
+    code, out, _ = invoke("explain", "x*y", "--at", "x=1,y=2", "--dot")
+    assert code == 0 and out.startswith("digraph autograd {") and out.count(" -> ") == 2
+
+
+def test_minimize_verify_json_and_summary():
+    code, out, _ = invoke("minimize", "(x-1)**2 + (y+2)**2", "--x0", "0,0", "--verify", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["verify"]["status"] == "found"
+    assert doc["verify"]["points"][0]["x"] == {"x": "1", "y": "-2"} and doc["verify"]["nearest"]["sought"]
+    code, out, _ = invoke("maximize", "x**2 - y**2", "--x0", "0.1,0.1", "--verify", "--quiet")
+    flat = " ".join(out.replace("│", " ").split())
+    assert "verify nearest exact stationary point: saddle at x = 0, y = 0" in flat and "not the kind sought" in flat
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["grad", "x**2", "--at", "y=1"], "--at names y, not a variable of the expression"),
+    (["grad", "x*y", "--at", "x=1"], "--at is missing y; give every variable, e.g. --at x=0,y=0"),
+    (["grad", " + ".join(f"x{i}**2" for i in range(11)), "--hessian"], "the Hessian is limited to 10 variables"),
+    (["grad", "__import__('os')"], "names with double underscores are refused"),
+    (["explain", "x**2", "--dot", "--json"], "--dot and --json are two formats"),
+    (["explain", "x**2", "--lr", "nan"], "--lr must be a finite number"),
+    (["minimize", "x**2", "--verify-timeout", "2"], "--verify-timeout limits the time of --verify; add --verify"),
+    (["minimize", "x**2", "--verify", "--verify-timeout", "0"], "--verify-timeout must be a number of seconds"),
+])
+def test_bad_input_is_one_line_exit_2(args, fragment, capsys):
+    assert main(args) == ExitStatus.USAGE
+    out, err = capsys.readouterr()
+    assert err.startswith("error: ") and err.count("\n") == 1 and out == "", err
+    assert fragment in err

@@ -1,0 +1,173 @@
+"""gdsolve.symbolic: the symbolic gradient, exact constants, kinks, the Hessian, and the check against autograd."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gdsolve import OptionError, gradient
+from gdsolve.grammar import FUNCTIONS
+from gdsolve.objective import compile_objective
+from gdsolve.symbolic import MAX_HESSIAN_VARIABLES, Simplifier, compare, evaluate
+
+X, Y = sympy.symbols("x y", real=True)
+
+# Every function of the parser: a formula using it in x and y, the same formula built
+# directly with sympy (the reference for sympy.diff), and a point strategy inside its domain.
+# The argument u = 0.7*x + 0.2*y keeps both variables in play.
+U = sympy.Rational(7, 10) * X + sympy.Rational(1, 5) * Y
+inside = st.floats(-0.9, 0.9)  # |u| < 1 when |x|, |y| < 0.9 ... 0.81: asin, acos, atanh
+positive = st.floats(0.3, 3.0)  # u > 0.27: log, sqrt; u > 1 below for acosh
+wide = st.floats(-3.0, 3.0)
+CASES = {
+    "sin": ("sin(0.7*x + 0.2*y)", sympy.sin(U), wide),
+    "cos": ("cos(0.7*x + 0.2*y)", sympy.cos(U), wide),
+    "tan": ("tan(0.7*x + 0.2*y)", sympy.tan(U), inside),
+    "asin": ("asin(0.7*x + 0.2*y)", sympy.asin(U), inside),
+    "acos": ("acos(0.7*x + 0.2*y)", sympy.acos(U), inside),
+    "atan": ("atan(0.7*x + 0.2*y)", sympy.atan(U), wide),
+    "atan2": ("atan2(y, x)", sympy.atan2(Y, X), positive),
+    "sinh": ("sinh(0.7*x + 0.2*y)", sympy.sinh(U), wide),
+    "cosh": ("cosh(0.7*x + 0.2*y)", sympy.cosh(U), wide),
+    "tanh": ("tanh(0.7*x + 0.2*y)", sympy.tanh(U), wide),
+    "asinh": ("asinh(0.7*x + 0.2*y)", sympy.asinh(U), wide),
+    "acosh": ("acosh(0.7*x + 0.2*y + 1.5)", sympy.acosh(U + sympy.Rational(3, 2)), positive),
+    "atanh": ("atanh(0.7*x + 0.2*y)", sympy.atanh(U), inside),
+    "exp": ("exp(0.7*x + 0.2*y)", sympy.exp(U), wide),
+    "log": ("log(0.7*x + 0.2*y)", sympy.log(U), positive),
+    "ln": ("ln(0.7*x + 0.2*y)", sympy.log(U), positive),
+    "log2": ("log2(0.7*x + 0.2*y)", sympy.log(U) / sympy.log(2), positive),
+    "log10": ("log10(0.7*x + 0.2*y)", sympy.log(U) / sympy.log(10), positive),
+    "sqrt": ("sqrt(0.7*x + 0.2*y)", sympy.sqrt(U), positive),
+    "abs": ("abs(0.7*x + 0.2*y)", sympy.Abs(U), positive),
+    "sign": ("sign(0.7*x + 0.2*y)*x**2", sympy.sign(U) * X**2, positive),
+    "erf": ("erf(0.7*x + 0.2*y)", sympy.erf(U), wide),
+    "min": ("min(x, 2*y)", sympy.Min(X, 2 * Y), wide),
+    "max": ("max(x, 2*y)", sympy.Max(X, 2 * Y), wide),
+}
+
+
+def test_every_parser_function_has_a_case():
+    assert set(CASES) == set(FUNCTIONS)
+
+
+def _finite_difference(text: str, point: dict[str, float], name: str, h: float = 1e-6) -> float:
+    import torch
+
+    obj = compile_objective(text)
+    up, down = dict(point), dict(point)
+    up[name] += h
+    down[name] -= h
+    row = lambda p: torch.tensor([[p[v] for v in obj.variables]], dtype=torch.float64)  # noqa: E731
+    return (float(obj(row(up))) - float(obj(row(down)))) / (2 * h)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_gradient_agrees_with_autograd_finite_differences_and_sympy_diff(name):
+    text, reference, domain = CASES[name]
+
+    @settings(max_examples=8, deadline=None)
+    @given(x=domain, y=domain)
+    def check(x, y):
+        if name in ("min", "max") and abs(x - 2 * y) < 1e-3:
+            return  # the kink itself: left to test_kinks_are_reported_not_differentiated
+        doc = gradient(text, at={"x": x, "y": y})
+        assert doc["agree"], doc
+        point = {X: x, Y: y}
+        for v, sym in (("x", X), ("y", Y)):
+            want = evaluate(sympy.diff(reference, sym).replace(
+                lambda e: isinstance(e, sympy.DiracDelta), lambda e: sympy.S.Zero), point)
+            assert doc["symbolic"][v] == pytest.approx(want, rel=1e-12, abs=1e-12)
+            assert doc["symbolic"][v] == pytest.approx(_finite_difference(text, {"x": x, "y": y}, v),
+                                                       rel=1e-5, abs=1e-6)
+
+    check()
+
+
+@pytest.mark.parametrize("text, name, want", [
+    ("sqrt(3)*x", "x", "sqrt(3)"),
+    ("pi*x**2", "x", "2*pi*x"),
+    ("0.1*x**2", "x", "x/5"),
+    ("E*x + x/3", "x", "1/3 + E"),
+    ("log2(x)", "x", "1/(x*log(2))"),
+    ("2**0.5*x*y", "y", "sqrt(2)*x"),
+    ("sin(1)*x", "x", "sin(1)"),
+])
+def test_exact_constants_survive(text, name, want):
+    assert gradient(text)["gradient"][name] == want
+
+
+def test_parameters_are_exact_too():
+    assert gradient("a*x**2", params={"a": 0.25})["gradient"]["x"] == "x/2"
+
+
+@pytest.mark.parametrize("text, function, where", [
+    ("abs(x - 1)", "abs", "x - 1 = 0"),
+    ("sign(x)*x**2 + y", "sign", "x = 0"),
+    ("min(x, y)", "min", "x = y"),
+    ("max(x, y, 1)", "max", "the greatest of 1, x, y is tied"),
+])
+def test_kinks_are_reported_not_differentiated(text, function, where):
+    doc = gradient(text, hessian=True)
+    assert [(k["function"], k["where"].split(" (")[0]) for k in doc["not_differentiable"]] == [(function, where)]
+    printed = str(doc["gradient"]) + str(doc["hessian"])
+    for bad in ("DiracDelta", "re(", "im(", "Derivative"):
+        assert bad not in printed
+
+
+def test_abs_differentiates_to_sign_with_real_variables():
+    assert gradient("abs(x)")["gradient"]["x"] == "sign(x)"
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(-9, 9), min_size=6, max_size=6), st.lists(st.integers(-9, 9), min_size=3, max_size=3))
+def test_hessian_of_a_quadratic_form_is_its_matrix(upper, b):
+    A = [[upper[0], upper[1], upper[2]], [upper[1], upper[3], upper[4]], [upper[2], upper[4], upper[5]]]
+    names = ["x1", "x2", "x3"]
+    terms = [f"({A[i][j]})*{names[i]}*{names[j]}/2" for i in range(3) for j in range(3)]
+    terms += [f"({b[i]} + 10)*{names[i]}" for i in range(3)]  # linear: every variable present, Hessian unchanged
+    doc = gradient(" + ".join(terms), hessian=True, variables=names)
+    assert doc["hessian"] == [[str(v) for v in row] for row in A]
+
+
+def test_hessian_is_refused_above_its_size_with_the_limit_named():
+    text = " + ".join(f"x{i}**2" for i in range(MAX_HESSIAN_VARIABLES + 1))
+    with pytest.raises(OptionError, match=f"limited to {MAX_HESSIAN_VARIABLES} variables.*has 11"):
+        gradient(text, hessian=True)
+    assert len(gradient(text)["gradient"]) == 11  # the gradient itself has no such limit
+
+
+def test_json_fields_at_a_point():
+    doc = gradient("(x-4)**2 + y", at={"x": 0.2121, "y": 1})
+    assert set(doc) >= {"expression", "variables", "gradient", "gradient_latex", "at", "f", "autograd", "symbolic",
+                        "max_abs_diff", "max_rel_diff", "agree"}
+    assert doc["autograd"]["x"] == pytest.approx(-7.5758) and doc["gradient_latex"]["x"] == "2 x - 8"
+    assert doc["f"] == pytest.approx(15.34818641)
+
+
+def test_compare_flags_a_disagreement_beyond_tolerance():
+    assert compare([1.0], [1.0 + 1e-3])[2] is False
+    assert compare([1.0], [1.0 + 1e-8])[2] is True
+    assert compare([math.nan], [math.nan])[2] is True  # outside the domain on both routes
+    assert compare([math.inf], [1.0]) == (math.inf, math.inf, False)
+
+
+def test_a_point_outside_the_domain_is_a_result_not_a_crash():
+    doc = gradient("log(x)", at=-1)
+    assert math.isnan(doc["f"]) and doc["symbolic"]["x"] == -1.0
+
+
+def test_a_wrong_point_names_the_at_option():
+    with pytest.raises(OptionError, match="at is missing y"):
+        gradient("x*y", at={"x": 1})
+
+
+def test_simplifying_stops_at_its_budget():
+    simplify = Simplifier(0.0)
+    expr = sympy.diff((X + 1) ** 5 * sympy.sin(X), X)
+    assert simplify(expr) == expr and simplify.complete is False
+    assert gradient("(x+1)**999*(x-1)**500", simplify_seconds=0.2)["gradient"]["x"]  # returns, budget or not
