@@ -82,8 +82,9 @@ def _check_table(doc: Mapping[str, Any]) -> Panel:
                        f"{fmt(doc['max_rel_diff'], 3)}), beyond {tol['atol']:g} + {tol['rtol']:g}·|value|",
                        style="bold red")
     rows: list[Any] = [Text(f"f = {fmt(doc['f'], 17)}"), table, verdict]
-    if not doc["f"] == doc["f"] or abs(doc["f"]) == float("inf"):
-        rows.append(Text("f is not finite here: the point is outside f's domain or at a singularity", style="yellow"))
+    if not doc["in_domain"]:
+        rows.append(Text("f is not a finite real number here: the point is outside f's domain or at a singularity; "
+                         "only the variables where both routes give a number are compared", style="yellow"))
     return Panel(Group(*rows), title=f"at {at}", title_align="left", expand=False)
 
 

@@ -67,8 +67,12 @@ def _alarm(seconds: float) -> Iterator[None]:
 
 
 def _can_interrupt() -> bool:
-    # Signals reach only the main thread, and Windows has no SIGALRM.
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    # Signals reach only the main thread, and Windows has no SIGALRM. A caller's
+    # own alarm (a timer armed, or a handler installed) is left alone.
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return False
+    return signal.getitimer(signal.ITIMER_REAL)[0] == 0 and signal.getsignal(signal.SIGALRM) in (
+        signal.SIG_DFL, signal.SIG_IGN, None)
 
 
 class Simplifier:
@@ -171,19 +175,44 @@ def evaluate(expr: Any, point: Mapping[Any, float]) -> float:
     0.0
     """
     try:
-        value = expr.xreplace({s: sympy.Rational(v) for s, v in point.items()}).evalf(DIGITS)
+        exact = expr.xreplace({s: sympy.Rational(v) for s, v in point.items()})
     except (ZeroDivisionError, ValueError, TypeError, OverflowError):
-        try:
-            value = expr.evalf(DIGITS, subs={s: sympy.Float(v, DIGITS) for s, v in point.items()})
-        except (ZeroDivisionError, ValueError, TypeError, OverflowError):
-            return math.nan
-    try:
-        c = complex(value)
-    except (TypeError, ValueError):  # zoo, nan, an unevaluated function
         return math.nan
-    if c.imag != 0 and abs(c.imag) > 1e-12 * max(1.0, abs(c.real)):
-        return math.nan  # outside the real domain (log of a negative number)
+    value = _evalf(exact)
+    if value is None:
+        return math.nan
+    try:
+        re, im = value.as_real_imag()
+        if im != 0 and not abs(im) <= 1e-25 * abs(re):  # 30 digits: a real value's rounding is below that
+            return math.nan  # outside the real domain (a negative number to a fractional power, log of one)
+        c = complex(re)
+    except (TypeError, ValueError, AttributeError):  # zoo, nan, an unevaluated function
+        return math.nan
     return c.real
+
+
+def _evalf(expr: Any) -> Any:
+    """``expr`` to :data:`DIGITS` correct digits, or None when sympy cannot get them.
+
+    ``strict=True`` makes sympy raise instead of returning a number whose
+    digits were lost to cancellation (``(1 - tanh(log(y))**2)/y`` at a tiny y
+    came back as ``0.e+143``, about 1e143, where the value is 6e-306); more
+    working precision (``maxn``) is tried before giving up.
+    """
+    for maxn in (100, 2000):
+        try:
+            return expr.evalf(DIGITS, strict=True, maxn=maxn)
+        except sympy.core.evalf.PrecisionExhausted:
+            continue
+        except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+            return None
+    try:  # sympy cannot tell it from zero: accept it only as (chopped to) an exact zero or a full-precision number
+        value = expr.evalf(DIGITS, chop=True)
+    except (ZeroDivisionError, ValueError, TypeError, OverflowError):
+        return None
+    if value == 0 or (isinstance(value, sympy.Float) and value._prec >= 53):
+        return value
+    return None
 
 
 def _autograd(parsed: ParsedExpression, values: Sequence[float]) -> tuple[float, list[float]]:
@@ -198,12 +227,13 @@ def _autograd(parsed: ParsedExpression, values: Sequence[float]) -> tuple[float,
     return float(F.detach()[0]), G[0].tolist()
 
 
-def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL,
-            atol: float = ATOL) -> tuple[float, float, bool]:
+def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL, atol: float = ATOL,
+            strict: bool = True) -> tuple[float, float, bool]:
     """``(max_abs_diff, max_rel_diff, agree)`` of two gradients.
 
-    A component where both are non-finite (the point is outside f's domain)
-    agrees and adds no difference; one finite and one not disagrees.
+    A component where both are non-finite agrees and adds no difference. One
+    finite and one not disagrees (f is not differentiable there, or a route
+    overflowed), unless ``strict=False`` (outside f's domain): then it is not compared.
 
     >>> compare([1.0, 2.0], [1.0, 2.5])
     (0.5, 0.2, False)
@@ -217,6 +247,8 @@ def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL,
         if not fa and not fs:
             continue
         if fa != fs:
+            if not strict:
+                continue
             max_abs = max_rel = math.inf
             agree = False
             continue
@@ -257,7 +289,9 @@ def gradient(
         ``gradient_latex`` ({name: text}), ``not_differentiable`` (the kinks),
         ``simplified``; with ``hessian``: ``hessian`` and ``hessian_latex``
         (lists of lists of text); with ``at``: ``at``, ``f``, ``autograd``,
-        ``symbolic``, ``max_abs_diff``, ``max_rel_diff``, ``agree``, ``tolerance``.
+        ``symbolic``, ``max_abs_diff``, ``max_rel_diff``, ``agree``, ``in_domain``
+        (f is a finite real number at ``at``; outside, only the variables where both
+        routes give a number are compared), ``tolerance``.
         Non-finite numbers are NaN or inf here and ``null`` in the JSON.
 
     Example:
@@ -312,10 +346,14 @@ def analyze(
         fval, auto = _autograd(parsed, values)
         where = dict(zip(parsed.symbols, values))
         sym = [evaluate(g, where) for g in grad]
-        max_abs, max_rel, agree = compare(auto, sym, rtol=float(rtol), atol=float(atol))
+        # Outside f's domain (f not a finite real number on either route) the gradient is not defined;
+        # a route may still give a number for a variable (d/dx log(a**b) is b*a'/a, real where a**b is not).
+        # Only the variables where both routes give a number are compared there.
+        in_domain = math.isfinite(fval) and math.isfinite(evaluate(f, where))
+        max_abs, max_rel, agree = compare(auto, sym, rtol=float(rtol), atol=float(atol), strict=in_domain)
         doc.update({
             "at": dict(point), "f": fval, "autograd": dict(zip(names, auto)), "symbolic": dict(zip(names, sym)),
-            "max_abs_diff": max_abs, "max_rel_diff": max_rel, "agree": agree,
+            "max_abs_diff": max_abs, "max_rel_diff": max_rel, "agree": agree, "in_domain": in_domain,
             "tolerance": {"rtol": float(rtol), "atol": float(atol)},
         })
     return doc, f, grad, hess

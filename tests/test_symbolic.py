@@ -144,7 +144,8 @@ def test_hessian_is_refused_above_its_size_with_the_limit_named():
 def test_json_fields_at_a_point():
     doc = gradient("(x-4)**2 + y", at={"x": 0.2121, "y": 1})
     assert set(doc) >= {"expression", "variables", "gradient", "gradient_latex", "at", "f", "autograd", "symbolic",
-                        "max_abs_diff", "max_rel_diff", "agree"}
+                        "max_abs_diff", "max_rel_diff", "agree", "in_domain", "tolerance", "formula",
+                        "not_differentiable", "simplified"}
     assert doc["autograd"]["x"] == pytest.approx(-7.5758) and doc["gradient_latex"]["x"] == "2 x - 8"
     assert doc["f"] == pytest.approx(15.34818641)
 
@@ -158,7 +159,25 @@ def test_compare_flags_a_disagreement_beyond_tolerance():
 
 def test_a_point_outside_the_domain_is_a_result_not_a_crash():
     doc = gradient("log(x)", at=-1)
-    assert math.isnan(doc["f"]) and doc["symbolic"]["x"] == -1.0
+    assert math.isnan(doc["f"]) and doc["symbolic"]["x"] == -1.0 and doc["in_domain"] is False
+
+
+def test_outside_the_domain_only_variables_both_routes_give_are_compared():
+    # f = log(atan(x/E)**sin(y)) is not real for x < 0; sympy's d/dx is still real there, autograd's is nan.
+    doc = gradient("log(atan2(x, E)^sin(y)) + y", at={"x": -0.03, "y": 1.4})
+    assert doc["in_domain"] is False and math.isnan(doc["autograd"]["x"]) and math.isfinite(doc["symbolic"]["x"])
+    assert doc["agree"] is True
+
+
+def test_a_kink_inside_the_domain_is_flagged():
+    doc = gradient("x**x + y", at={"x": 0, "y": 1})  # f = 1 there, but d/dx x**x = x**x*(log(x) + 1) is not
+    assert doc["in_domain"] is True and doc["agree"] is False
+
+
+def test_lost_digits_are_not_passed_off_as_a_value():
+    # (1 - tanh(log(y))**2)/y at a tiny y: plain evalf gave "0.e+143" (about 1e143); the value is 6.3e-306.
+    doc = gradient("tanh(ln(y)) + x", at={"x": 0, "y": 1.5860756192533166e-306})
+    assert doc["symbolic"]["y"] == pytest.approx(6.344302477013266e-306) and doc["agree"] is True
 
 
 def test_a_wrong_point_names_the_at_option():
@@ -171,3 +190,50 @@ def test_simplifying_stops_at_its_budget():
     expr = sympy.diff((X + 1) ** 5 * sympy.sin(X), X)
     assert simplify(expr) == expr and simplify.complete is False
     assert gradient("(x+1)**999*(x-1)**500", simplify_seconds=0.2)["gradient"]["x"]  # returns, budget or not
+
+
+def test_a_callers_own_alarm_is_left_alone():
+    import signal
+
+    rang = []
+    old = signal.signal(signal.SIGALRM, lambda *a: rang.append(1))
+    signal.setitimer(signal.ITIMER_REAL, 5.0)
+    try:
+        gradient("(x+1)**5*sin(x)")
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0  # still armed, not cancelled by gradient()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _formulas() -> st.SearchStrategy[str]:
+    """Random formulas over the whole grammar: every function, every operator, constants and two variables."""
+    leaf = st.sampled_from(["x", "y", "2", "0.5", "pi", "E", "3.25", "1e-3"])
+    unary = [name for name, spec in FUNCTIONS.items() if spec.arity[0] == 1]
+    binary = [name for name, spec in FUNCTIONS.items() if spec.arity[1] != 1]
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return st.one_of(
+            st.builds(lambda f, a: f"{f}({a})", st.sampled_from(unary), inner),
+            st.builds(lambda f, a, b: f"{f}({a}, {b})", st.sampled_from(binary), inner, inner),
+            st.builds(lambda a, op, b: f"({a}){op}({b})", inner, st.sampled_from(["+", "-", "*", "/", "**", "^"]),
+                      inner),
+            st.builds(lambda a: f"-({a})", inner),
+        )
+
+    return st.recursive(leaf, extend, max_leaves=8).map(lambda s: f"{s} + x/7 + y/11")  # both variables present
+
+
+@settings(max_examples=60, deadline=None)
+@given(_formulas(), st.floats(-3, 3), st.floats(-3, 3))
+def test_any_formula_the_parser_accepts_gets_a_gradient_or_gdsolves_own_error(text, x, y):
+    from gdsolve import GdsolveError
+
+    try:
+        doc = gradient(text, at={"x": x, "y": y}, simplify_seconds=0.5)
+    except GdsolveError:
+        return  # refused by the parser (an overflowing constant, a bad log base...), with its own message
+    assert set(doc["gradient"]) == {"x", "y"} and isinstance(doc["agree"], bool)
+    assert "DiracDelta" not in str(doc["gradient"])
+    if not math.isfinite(doc["f"]):
+        assert doc["in_domain"] is False
