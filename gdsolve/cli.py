@@ -28,10 +28,10 @@ from .shell import Exit, StopFlag, errors, fail, quiet_stdout, scan_argv, stdout
 from .status import ExitStatus
 
 
-def _exit_code_table() -> str:
+def _exit_code_table(shown: Sequence[ExitStatus] = tuple(ExitStatus), converged: str = "converged") -> str:
     """The exit-code table for --help, from the one enum that defines the codes."""
     words = {
-        ExitStatus.CONVERGED: "converged",
+        ExitStatus.CONVERGED: converged,
         ExitStatus.NOT_CONVERGED: "not converged: stalled, max-iter or time limit",
         ExitStatus.USAGE: "bad input or usage",
         ExitStatus.DIVERGED: "diverged",
@@ -39,10 +39,14 @@ def _exit_code_table() -> str:
         ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",
         ExitStatus.BROKEN_PIPE: "stdout closed by its reader (| head)",
     }
-    return "[bold]Exit codes[/bold]\n" + "\n".join(f"  {int(code):<4} {words[code]}" for code in ExitStatus)
+    return "[bold]Exit codes[/bold]\n" + "\n".join(f"  {int(code):<4} {words[code]}" for code in shown)
 
 
 EXIT_CODES = _exit_code_table()
+#: grad and explain solve nothing: no "not converged" or "diverged" for them.
+SHOWING_EXIT_CODES = _exit_code_table(
+    [c for c in ExitStatus if c not in (ExitStatus.NOT_CONVERGED, ExitStatus.DIVERGED)],
+    converged="done (grad: also when autograd and sympy disagree; --json says agree)")
 
 app = typer.Typer(
     name="gdsolve",
@@ -159,7 +163,8 @@ EXAMPLES = {
 
 def _epilog(command: str) -> str:
     lines = [f"  {cmd}" + (f"   # {note}" if note else "") for cmd, note in EXAMPLES[command]]
-    return "[bold]Examples[/bold]\n" + "\n".join(lines) + "\n\n" + EXIT_CODES
+    codes = SHOWING_EXIT_CODES if command in ("grad", "explain") else EXIT_CODES
+    return "[bold]Examples[/bold]\n" + "\n".join(lines) + "\n\n" + codes
 
 
 def _solve_command(sense: str) -> Callable[..., None]:

@@ -60,12 +60,7 @@ def grad_command(
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """The symbolic gradient of EXPRESSION (sympy.diff of its exact form, simplified within 2 s).
-
-    Constants stay exact (sqrt(3) stays sqrt(3)); abs, sign, min and max are reported where they are not
-    differentiable. With --at, autograd's gradient and the symbolic one are compared: they agree when
-    |autograd - symbolic| <= 1e-9 + 1e-6 * max(|autograd|, |symbolic|) for every variable (JSON: "agree").
-    """
+    # The help text is set below: click keeps a docstring's line breaks.
     with errors(debug):
         from .symbolic import analyze
 
@@ -96,11 +91,7 @@ def explain_command(
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """The tutorial's lesson on EXPRESSION: the autograd graph torch records, who keeps .grad, one step by hand.
-
-    Each node of the graph is shown with its grad_fn (PowBackward0, SubBackward0...), its value and the
-    gradient of f that flowed through it; leaves are the variables, with requires_grad=True.
-    """
+    # The help text is set below: click keeps a docstring's line breaks.
     with errors(debug):
         if dot and json_:
             raise OptionError("--dot and --json are two formats for the same graph; choose one")
@@ -120,3 +111,16 @@ def explain_command(
 
             Console().print(explain_view(lesson))
     raise Exit(0)
+
+
+grad_command.__doc__ = (
+    "The symbolic gradient of EXPRESSION (sympy.diff of its exact form, simplified within 2 s).\n\n"
+    "Constants stay exact (sqrt(3) stays sqrt(3)); abs, sign, min and max are reported where they are not "
+    "differentiable. With --at, autograd's gradient and the symbolic one are compared: they agree when "
+    "|autograd - symbolic| <= 1e-9 + 1e-6 * max(|autograd|, |symbolic|) for every variable (JSON: \"agree\")."
+)
+explain_command.__doc__ = (
+    "The tutorial's lesson on EXPRESSION: the autograd graph torch records, who keeps .grad, one step by hand.\n\n"
+    "Each node of the graph is shown with its grad_fn (PowBackward0, SubBackward0...), its value and the "
+    "gradient of f that flowed through it; leaves are the variables, with requires_grad=True."
+)

@@ -167,6 +167,10 @@ def _graph(f: Any, made: Mapping[int, dict[str, Any]], leaves: Sequence[Any], na
            flowed: Mapping[int, float]) -> dict[str, Any]:
     """Walk ``f.grad_fn``'s ``next_functions`` (output first) into nodes and edges."""
     leaf_of = {id(t): n for t, n in zip(leaves, names)}
+    if f.grad_fn is None:  # f is a variable itself ("x"): the graph is that one leaf, with no grad_fn at all
+        return {"nodes": [{"id": 0, "grad_fn": None, "kind": "leaf", "name": leaf_of.get(id(f), "?"), "op": None,
+                           "value": float(f.detach()[0]), "grad": float(f.grad[0]), "keeps_grad": True,
+                           "requires_grad": True}], "edges": []}
     ids: dict[int, int] = {}
     nodes: list[dict[str, Any]] = []
     pairs: list[tuple[int, int]] = []  # (id(input node), id of the node using it)

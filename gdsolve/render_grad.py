@@ -109,7 +109,8 @@ def explain_view(lesson: Mapping[str, Any]) -> Group:
             return
         drawn.add(node_id)
         if node["kind"] == "leaf":
-            parent.add(Text.assemble((f"{node['grad_fn']}  ", "dim"), (f"{node['name']}", "bold cyan"),
+            parent.add(Text.assemble((f"{node['grad_fn'] or 'f is this leaf itself, no grad_fn:'}  ", "dim"),
+                                     (f"{node['name']}", "bold cyan"),
                                      f" = {fmt(node['value'], 6)} (leaf, requires_grad=True)  ",
                                      (f"{node['name']}.grad = {fmt(node['grad'], 6)} kept", "green")))
             return
@@ -126,12 +127,15 @@ def explain_view(lesson: Mapping[str, Any]) -> Group:
                           style="dim"))
     leaves = [n["name"] for n in nodes.values() if n["kind"] == "leaf"]
     inner = [n["name"] for n in nodes.values() if n["kind"] != "leaf"]
+    if inner:
+        kept = (f"The gradient of f with respect to each intermediate tensor ({', '.join(inner[:8])}"
+                f"{', …' if len(inner) > 8 else ''}) was computed and passed on, as shown, but not kept: its .grad "
+                "is None, as the tutorial's In [4] shows for y and z (.retain_grad() would keep it).")
+    else:
+        kept = "There is no intermediate tensor: f is the variable itself."
     parts += [
         Text(""),
-        Text("After f.backward(), only the leaves keep .grad: " + ", ".join(leaves) + ". "
-             f"The gradient of f with respect to each intermediate tensor ({', '.join(inner[:8])}"
-             f"{', …' if len(inner) > 8 else ''}) was computed and passed on, as shown, but not kept: its .grad is "
-             "None, as the tutorial's In [4] shows for y and z (.retain_grad() would keep it)."),
+        Text("After f.backward(), only the leaves keep .grad: " + ", ".join(leaves) + ". " + kept),
         Text(""),
         Text(f"One step of gradient descent, as the tutorial's In [7] (lr {lesson['lr']:g}):", style="bold"),
         Text("\n".join("  " + line for line in lesson["transcript"])),

@@ -89,3 +89,33 @@ def test_bad_input_is_one_line_exit_2(args, fragment, capsys):
     out, err = capsys.readouterr()
     assert err.startswith("error: ") and err.count("\n") == 1 and out == "", err
     assert fragment in err
+
+
+def test_explain_a_lone_variable():
+    code, out, _ = invoke("explain", "x")
+    flat = " ".join(out.split())
+    assert code == 0 and "f is this leaf itself, no grad_fn" in flat and "There is no intermediate tensor" in flat
+
+
+@pytest.mark.parametrize("command", ["grad", "explain"])
+def test_help_shows_examples_and_only_the_exit_codes_that_can_happen(command):
+    from gdsolve.cli import EXAMPLES
+
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "100"})
+    text, lines = result.stdout, result.stdout.splitlines()
+    assert result.exit_code == 0
+    for cmd, _ in EXAMPLES[command]:
+        assert cmd in text
+    codes = {int(ln.split()[0]) for ln in text.split("Exit codes")[1].splitlines() if ln.strip()[:1].isdigit()}
+    assert codes == {0, 2, 70, 130, 141}
+    assert all(len(ln) <= 100 for ln in lines)
+
+
+def test_minimize_help_has_a_panel_for_verify():
+    result = runner.invoke(app, ["minimize", "--help"], env={"COLUMNS": "100"})
+    assert "Checking the answer" in result.stdout and "--verify-timeout" in result.stdout
+
+
+def test_grad_exits_0_even_when_the_routes_disagree():
+    code, out, _ = invoke("grad", "x**x + y", "--at", "x=0,y=1", "--json")
+    assert code == 0 and json.loads(out)["agree"] is False

@@ -72,3 +72,11 @@ def test_every_loop_note_quotes_gdsolves_own_code():
 def test_bad_learning_rate_is_refused():
     with pytest.raises(OptionError, match="lr must be a finite number"):
         explain("x**2", lr=float("nan"))
+
+
+def test_a_formula_that_is_one_variable_is_a_graph_of_one_leaf():
+    lesson = explain("x", at=2)
+    assert lesson["graph"] == {"nodes": [{"id": 0, "grad_fn": None, "kind": "leaf", "name": "x", "op": None,
+                                          "value": 2.0, "grad": 1.0, "keeps_grad": True, "requires_grad": True}],
+                               "edges": []}
+    assert lesson["step"]["x_new"] == {"x": 1.9} and to_dot(lesson).count("[label=") == 1
