@@ -177,14 +177,24 @@ def _describe(f: Any, symbols: Sequence[Any], solutions: Sequence[dict], answer:
             "nearest": nearest, "periodic": sorted(str(s) for s in periods)}
 
 
+#: Starts every message on the pipe, so text printed before it (a sitecustomize, a warning) is skipped.
+MAGIC = b"\x00gdsolve-verify\x00"
+
+
 def _send(stream: Any, message: Any) -> None:
     data = pickle.dumps(message)
-    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.write(MAGIC + struct.pack("<Q", len(data)) + data)
     stream.flush()
 
 
 def _read(stream: Any) -> Any:
     """One message from ``stream``; EOFError when it closed."""
+    seen = b""
+    while not seen.endswith(MAGIC):
+        byte = stream.read(1)
+        if not byte:
+            raise EOFError
+        seen = (seen + byte)[-len(MAGIC):]
     head = stream.read(8)
     if len(head) < 8:
         raise EOFError
@@ -202,6 +212,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop, and cleans up
     _limit_memory()
     inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # anything printed must not corrupt the messages on the pipe
     text, params, variables, sought = _read(inp)
     try:
         f, symbols, solutions = _solve(text, params, variables)
@@ -229,7 +240,7 @@ class Verification:
     messages, so waiting for them has a timeout on every platform.
     """
 
-    def __init__(self, process: subprocess.Popen, timeout: float, started: float) -> None:
+    def __init__(self, process: subprocess.Popen | _NoProcess, timeout: float, started: float) -> None:
         self.process, self.timeout, self.started = process, timeout, started
         self.messages: queue.Queue[Any] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True, name="gdsolve-verify-reader").start()
@@ -250,8 +261,12 @@ class Verification:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         started = time.monotonic()
-        process = subprocess.Popen([sys.executable, "-c", "from gdsolve.verify import main; main()"],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        try:
+            process = subprocess.Popen([sys.executable, "-c", "from gdsolve.verify import main; main()"],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                       env=env)
+        except OSError as exc:  # no interpreter to start (an embedded Python), too many processes
+            process = _NoProcess(f"the solving process could not start ({exc.strerror or exc})")
         sought = "maximum" if sense == "maximize" else "minimum"
         check = cls(process, float(timeout), started)
         check._post((expression, dict(params or {}), None if variables is None else list(variables), sought))
@@ -316,6 +331,26 @@ class Verification:
                 stream.close()
             except (OSError, ValueError):
                 pass
+
+
+class _NoProcess:
+    """Stands in for a process that could not start: its pipe ends at once, with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        import io
+
+        message = pickle.dumps({"status": "none", "reason": reason})
+        self.stdin = io.BytesIO()
+        self.stdout = io.BytesIO(MAGIC + struct.pack("<Q", len(message)) + message)
+
+    def poll(self) -> int:
+        return 1
+
+    def kill(self) -> None:
+        pass
+
+    def wait(self) -> int:
+        return 1
 
 
 def check_timeout(timeout: object) -> None:

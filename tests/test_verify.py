@@ -104,3 +104,19 @@ def test_maximize_with_verify_seeks_a_maximum():
 def test_bad_verify_settings_are_refused(kw, match):
     with pytest.raises(OptionError, match=match):
         minimize("x**2", x0=1, **kw)
+
+
+def test_a_process_that_cannot_start_is_an_answer_not_a_crash(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    doc = Verification.start("x**2", timeout=5).finish({"x": 0.0})
+    assert doc["status"] == "none" and doc["reason"].startswith("the solving process could not start")
+
+
+def test_what_the_solving_process_prints_does_not_corrupt_its_answer(monkeypatch, tmp_path):
+    # A sitecustomize that prints runs in every interpreter, before gdsolve's code.
+    (tmp_path / "sitecustomize.py").write_text("print('hello from sitecustomize', 1 + 1)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    doc = verdict("(x-2)**2", {"x": 2.0})
+    assert doc["points"][0]["x"] == {"x": "2"}
