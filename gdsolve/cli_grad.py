@@ -83,7 +83,7 @@ def explain_command(
     at: Annotated[Optional[str], typer.Option("--at", metavar="x=1,y=2", show_default=False,
                                               help="The point (default: 1 for every variable, the tutorial's "
                                                    "torch.ones).")] = None,
-    lr: Annotated[float, typer.Option("--lr", metavar="RATE", help="Learning rate of the worked step.")] = 0.1,
+    lr: Annotated[str, typer.Option("--lr", metavar="RATE", help="Learning rate of the worked step.")] = "0.1",
     vars_: VarsOpt = None,
     param: ParamOpt = None,
     dot: Annotated[bool, typer.Option("--dot", metavar="",
@@ -96,9 +96,13 @@ def explain_command(
         if dot and json_:
             raise OptionError("--dot and --json are two formats for the same graph; choose one")
         from .lesson import explain, to_dot
+        from .settings import parse_list
 
+        rate = parse_list(lr, "--lr")  # the user's own text in any message ("1e400", not "inf")
+        if isinstance(rate, list):
+            raise OptionError(f"--lr takes one rate here (one worked step), not the list {lr!r}")
         params, variables, point = _common(vars_, param, at)
-        lesson = explain(expression, at=point, lr=lr, params=params, variables=variables)
+        lesson = explain(expression, at=point, lr=rate, params=params, variables=variables)
         if json_:
             _print_json(lesson)
         elif dot:

@@ -80,7 +80,9 @@ def test_minimize_verify_json_and_summary():
     (["grad", " + ".join(f"x{i}**2" for i in range(11)), "--hessian"], "the Hessian is limited to 10 variables"),
     (["grad", "__import__('os')"], "names with double underscores are refused"),
     (["explain", "x**2", "--dot", "--json"], "--dot and --json are two formats"),
-    (["explain", "x**2", "--lr", "nan"], "--lr must be a finite number"),
+    (["explain", "x**2", "--lr", "nan"], "--lr: 'nan' must be a finite number"),
+    (["explain", "x**2", "--lr", "1e400"], "--lr: '1e400' must be a finite number"),
+    (["explain", "x**2", "--lr", "0.1,0.2"], "--lr takes one rate here"),
     (["minimize", "x**2", "--verify-timeout", "2"], "--verify-timeout limits the time of --verify; add --verify"),
     (["minimize", "x**2", "--verify", "--verify-timeout", "0"], "--verify-timeout must be a number of seconds"),
 ])
