@@ -17,6 +17,29 @@ GDSOLVE = shutil.which("gdsolve", path=os.path.dirname(sys.executable)) or shuti
 pytestmark = pytest.mark.skipif(GDSOLVE is None and not os.environ.get("CI"), reason="gdsolve is not installed")
 
 
+def rest_of(p: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """The rest of ``p``'s stdout and stderr, then its exit.
+
+    After ``p.stdout.readline()``, ``p.communicate()`` must not be used: it
+    reads the file descriptors directly, so whatever readline() had already
+    buffered (a second line that arrived with the first) is lost.
+    """
+    import threading
+
+    watchdog = threading.Timer(timeout, p.kill)
+    watchdog.start()
+    try:
+        err: list[str] = []
+        reader = threading.Thread(target=lambda: err.append(p.stderr.read()))
+        reader.start()
+        out = p.stdout.read()
+        reader.join()
+        p.wait()
+    finally:
+        watchdog.cancel()
+    return out, err[0]
+
+
 def gd(*args, **kw):
     assert GDSOLVE, "the gdsolve console script must be installed (pip install .)"
     return subprocess.run([GDSOLVE, *args], capture_output=True, text=True, timeout=120, **kw)
@@ -200,7 +223,7 @@ def test_sigint_ends_a_batch_with_every_row_interrupted_and_its_trace_written(tm
     assert "best f" in p.stdout.readline()  # the table has begun: the run is iterating
     time.sleep(1)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+    out, err = rest_of(p, timeout=120)
     assert p.returncode == 130, err
     assert "Traceback" not in err
     assert "gdsolve minimize: interrupted" in out and "interrupted 64" in out
@@ -227,7 +250,7 @@ def test_sigint_ends_a_batch_after_the_current_group_with_the_finished_lines_wri
     first = p.stdout.readline()  # one line is done: the batch is under way
     start = time.monotonic()
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+    out, err = rest_of(p, timeout=120)
     records = [json.loads(line) for line in [first, *out.splitlines()]]
     assert p.returncode == 130 and "Traceback" not in err and f"interrupted: {len(records)} lines written" in err
     assert 1 <= len(records) < 12 and time.monotonic() - start < 10  # within the current lines' own limits
