@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import OptionError, shown
 from .multistart import HOP_SIZE, MultiRun, combinations, operations
@@ -23,9 +23,7 @@ from .solver import Descent, check_start, random_start
 from .starts import check_memory, draw_starts, resolve_device
 from .status import Status
 from .verify import TIMEOUT as VERIFY_TIMEOUT
-
-if TYPE_CHECKING:
-    from .verify import Verification
+from .verify import Verification, check_timeout
 
 Callback = Callable[[Step], None]
 
@@ -149,8 +147,6 @@ def _objective(expression: str, params: Mapping[str, float] | None, variables: S
 
 def verifier(descent: Descent | MultiRun, verify: bool, timeout: float) -> Verification | None:
     """Start :mod:`gdsolve.verify`'s solving process for a prepared run, when ``verify`` asks for it."""
-    from .verify import Verification, check_timeout
-
     if not isinstance(verify, bool):
         raise OptionError(f"{{verify}} must be True or False, got {shown(verify)}")
     check_timeout(timeout)

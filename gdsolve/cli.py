@@ -21,6 +21,7 @@ import typer
 from ._version import __version__
 from .cli_batch import batch_command
 from .cli_grad import explain_command, grad_command
+from .cli_options import OUTPUT, DebugOpt, JsonOpt
 from .errors import OptionError
 from .launch import imports_done
 from .settings import DTYPES, LINE_SEARCHES, METHODS, SCHEDULES, TRACE_FORMATS
@@ -100,22 +101,19 @@ def _root(
 
 
 # Help panels: what a reader scans for.
-START, METHOD, STOP, SCHEDULE, BOUNDS, OUTPUT, CHECK = (
+START, METHOD, STOP, SCHEDULE, BOUNDS, CHECK = (
     "Formula and start point", "Method and its options", "Stopping rules", "Learning-rate schedule",
-    "Bounds", "Output", "Checking the answer",
+    "Bounds", "Checking the answer",
 )
 
 # Output options shared by every solving command (one definition, like
-# sqlite-utils' output decorator): table, quiet summary, JSON or a trace.
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.",
-                                       rich_help_panel=OUTPUT, metavar="")]
+# sqlite-utils' output decorator): table, quiet summary, JSON or a trace; --json
+# and --debug are in cli_options, shared with grad and explain.
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Print only the summary, not the table of steps.",
                                         rich_help_panel=OUTPUT, metavar="")]
 EveryOpt = Annotated[Optional[int], typer.Option(
     "--every", metavar="N", rich_help_panel=OUTPUT,
     help="Also show every N-th step (default: about 40 rows over --max-iter).")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks and warnings.", rich_help_panel=OUTPUT,
-                                         metavar="")]
 TraceOpt = Annotated[Optional[str], typer.Option(
     "--trace", metavar="FILE", rich_help_panel=OUTPUT,
     help="Write every step to FILE as JSON Lines (- for stdout, streamed live).")]
@@ -294,10 +292,10 @@ app.command("maximize", epilog=_epilog("maximize"))(_solve_command("maximize"))
 def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, param: Sequence[str],
            bounds: Sequence[str], settings: dict[str, Any], outputs: Any, starts: int | None = None,
            device: str | None = None, trace_rows: int | None = None, compile_: bool = False, hops: int = 0,
-           hop_size: float | None = None, verify: bool = False, verify_timeout: float = 5.0) -> int:
+           hop_size: float | None = None, verify: bool = False, verify_timeout: float) -> int:
     from .api import prepare, run, verifier
     from .outputs import BatchOutputs, Outputs
-    from .settings import parse_assignments, parse_bounds, parse_list
+    from .settings import parse_bounds, parse_inputs, parse_list
 
     # Numbers or comma lists (a sweep) on the rate and the method options.
     if settings["lr"] is not None:
@@ -307,13 +305,7 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
         if text is not None:
             options[name] = parse_list(text, "--" + name.replace("_", "-"), integer=name == "history_size")
 
-    start = parse_assignments(x0, "--x0") if x0 is not None else None
-    params: dict[str, float] = {}
-    for p in param:
-        params.update(parse_assignments(p, "--param", names_required=True))
-    variables = [v.strip() for v in vars_.split(",")] if vars_ is not None else None
-    if start is not None and isinstance(start, list) and len(start) == 1:
-        start = start[0]
+    variables, params, start = parse_inputs(vars_, param, x0, "--x0")
     descent = prepare(expression, sense=sense, x0=start, params=params, variables=variables,
                       bounds=parse_bounds(bounds), starts=starts, device=device, compile=compile_, hops=hops,
                       **({} if hop_size is None else {"hop_size": hop_size}), **settings)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
 from typing import Annotated, Any, Optional
 
 import typer
 
+from .cli_options import DebugOpt, JsonOpt
 from .errors import OptionError
+from .settings import parse_inputs, parse_list
 from .shell import Exit, errors
 
 ExpressionArg = Annotated[str, typer.Argument(metavar="EXPRESSION", show_default=False,
@@ -23,22 +24,6 @@ VarsOpt = Annotated[Optional[str], typer.Option("--vars", metavar="y,x",
                                                 help="Variable order (default: natural order x1, x2, x10).")]
 ParamOpt = Annotated[Optional[list[str]], typer.Option("--param", metavar="a=2",
                                                        help="Substitute a constant for a name (repeatable).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.",
-                                       metavar="")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks and warnings.", metavar="")]
-
-
-def _common(vars_: str | None, param: Sequence[str] | None, at: str | None) -> tuple[Any, Any, Any]:
-    from .settings import parse_assignments
-
-    params: dict[str, float] = {}
-    for p in param or []:
-        params.update(parse_assignments(p, "--param", names_required=True))
-    variables = [v.strip() for v in vars_.split(",")] if vars_ is not None else None
-    point: Any = parse_assignments(at, "--at") if at is not None else None
-    if isinstance(point, list) and len(point) == 1:
-        point = point[0]
-    return params, variables, point
 
 
 def _print_json(doc: Any) -> None:
@@ -64,7 +49,7 @@ def grad_command(
     with errors(debug):
         from .symbolic import analyze
 
-        params, variables, point = _common(vars_, param, at)
+        variables, params, point = parse_inputs(vars_, param or [], at, "--at")
         doc, f, grad, hess = analyze(expression, at=point, hessian=hessian, params=params, variables=variables)
         if json_:
             _print_json(doc)
@@ -96,12 +81,11 @@ def explain_command(
         if dot and json_:
             raise OptionError("--dot and --json are two formats for the same graph; choose one")
         from .lesson import explain, to_dot
-        from .settings import parse_list
 
         rate = parse_list(lr, "--lr")  # the user's own text in any message ("1e400", not "inf")
         if isinstance(rate, list):
             raise OptionError(f"--lr takes one rate here (one worked step), not the list {lr!r}")
-        params, variables, point = _common(vars_, param, at)
+        variables, params, point = parse_inputs(vars_, param or [], at, "--at")
         lesson = explain(expression, at=point, lr=rate, params=params, variables=variables)
         if json_:
             _print_json(lesson)

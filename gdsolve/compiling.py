@@ -22,7 +22,7 @@ def compiled(objective: Objective, X: torch.Tensor) -> tuple[Callable[[torch.Ten
     try:
         import torch._dynamo
 
-        fn = torch.compile(objective._fn, dynamic=True)
+        fn = torch.compile(objective.per_variable, dynamic=True)
         cols = X.detach().clone().requires_grad_(True)
         F = fn(*cols.unbind(1))
         torch.autograd.grad(F.sum(), cols)

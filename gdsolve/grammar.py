@@ -57,6 +57,9 @@ class _Func:
     arity: tuple[int, int]  # (min, max) number of arguments; max -1 = unbounded
     sym: Callable[..., Any]  # builds the sympy node
     num: Callable[..., float]  # evaluates constant arguments in floating point
+    #: builds the exact node (:func:`gdsolve.parse.exact_expression`) where it differs from ``sym``,
+    #: which folds a constant such as log(2) to a float for torch
+    exact: Callable[..., Any] | None = None
 
 
 def _nary(fn: Callable[[float, float], float]) -> Callable[..., float]:
@@ -85,10 +88,12 @@ FUNCTIONS: dict[str, _Func] = {
     "acosh": _Func((1, 1), sympy.acosh, math.acosh),
     "atanh": _Func((1, 1), sympy.atanh, math.atanh),
     "exp": _Func((1, 1), sympy.exp, math.exp),
-    "log": _Func((1, 2), log_base, lambda x, b=None: math.log(x) if b is None else math.log(x, b)),
+    "log": _Func((1, 2), log_base, lambda x, b=None: math.log(x) if b is None else math.log(x, b),
+                 lambda x, b=None: sympy.log(x) if b is None else sympy.log(x) / sympy.log(b)),
     "ln": _Func((1, 1), sympy.log, math.log),
-    "log2": _Func((1, 1), lambda x: sympy.log(x) / num(math.log(2)), math.log2),
-    "log10": _Func((1, 1), lambda x: sympy.log(x) / num(math.log(10)), math.log10),
+    "log2": _Func((1, 1), lambda x: sympy.log(x) / num(math.log(2)), math.log2, lambda x: sympy.log(x) / sympy.log(2)),
+    "log10": _Func((1, 1), lambda x: sympy.log(x) / num(math.log(10)), math.log10,
+                   lambda x: sympy.log(x) / sympy.log(10)),
     "sqrt": _Func((1, 1), sympy.sqrt, math.sqrt),
     "abs": _Func((1, 1), sympy.Abs, abs),
     "sign": _Func((1, 1), sympy.sign, lambda x: float((x > 0) - (x < 0))),

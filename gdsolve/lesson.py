@@ -82,7 +82,7 @@ def _record(fn: Any, leaves: Sequence[Any], variables: Sequence[str]) -> tuple[A
             if node is not None and id(node) not in made:
                 name = f"t{len(made) + 1}"
                 names[id(out)] = name
-                made[id(node)] = {"tensor": out, "node": node, "name": name, "op": _label(func, args, names)}
+                made[id(node)] = {"tensor": out, "name": name, "op": _label(func, args, names)}
             return out
 
     with Recorder():
@@ -132,11 +132,10 @@ def explain(
 
     # The tutorial's way: a leaf tensor per variable, requires_grad=True, then backward().
     leaves = [torch.tensor([point[n]], dtype=dtype, requires_grad=True) for n in names]
-    f, made = _record(objective._fn, leaves, names)
-    flowed: dict[int, float] = {}
-    for rec in made.values():
-        if rec["tensor"].requires_grad:
-            rec["tensor"].register_hook(lambda g, key=id(rec["node"]): flowed.__setitem__(key, float(g.sum())))
+    f, made = _record(objective.per_variable, leaves, names)
+    flowed: dict[int, float] = {}  # id(grad_fn) -> the gradient of f that passed through it (not kept in .grad)
+    for key, rec in made.items():
+        rec["tensor"].register_hook(lambda g, key=key: flowed.__setitem__(key, float(g.sum())))
     f.backward()
     grads = [float(leaf.grad[0]) if leaf.grad is not None else 0.0 for leaf in leaves]
     graph = _graph(f, made, leaves, names, flowed)
@@ -144,13 +143,13 @@ def explain(
     # One step of the tutorial's rule, outside the graph.
     with torch.no_grad():
         new = [leaf - lr * (leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)) for leaf in leaves]
-        f_new = float(objective._fn(*new)[0])
+        f_new = float(objective.per_variable(*new)[0])
     step = {"x": dict(point), "grad": dict(zip(names, grads)), "lr": lr,
             "x_new": {n: float(t[0]) for n, t in zip(names, new)}, "f_new": f_new}
 
     # The tutorial's In [3]: the same f on 2x2 tensors, then .mean() over the four elements.
     blocks = [torch.full((2, 2), point[n], dtype=dtype, requires_grad=True) for n in names]
-    mean = objective._fn(*blocks).mean()
+    mean = objective.per_variable(*blocks).mean()
     mean.backward()
     four = {"f": float(mean.detach()),
             "grad": {n: float(b.grad[0, 0]) if b.grad is not None else 0.0 for n, b in zip(names, blocks)}}

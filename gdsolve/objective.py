@@ -72,6 +72,15 @@ class Objective:
         return self.parsed.variables
 
     @property
+    def per_variable(self) -> Callable[..., torch.Tensor]:
+        """The lambdified function itself: one tensor per variable (any shape, elementwise), not a ``(B, d)`` batch.
+
+        :func:`gdsolve.lesson.explain` calls it as the tutorial does, on a
+        one-element tensor per variable; ``torch.compile`` compiles it.
+        """
+        return self._fn
+
+    @property
     def text(self) -> str:
         return self.parsed.text
 

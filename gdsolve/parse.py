@@ -382,25 +382,17 @@ class _Builder:
                 value = spec.num(*[a.value for a in args])
             except (ValueError, OverflowError, ZeroDivisionError):
                 raise self.fail(node, f"{name}() of a constant is undefined or overflows here") from None
-            return self._const_or(self._exact_call(name, args) if self.exact else None, value, node)
+            return self._const_or((spec.exact or spec.sym)(*[a.sym for a in args]) if self.exact else None,
+                                  value, node)
         if name == "log" and n == 2:
             b = args[1]
             if b.value is not None and (b.value <= 0 or b.value == 1):
                 raise self.fail(node, f"log base {b.value:g} is invalid; use a positive base other than 1")
-            base = num(math.log(b.value)) if b.value is not None and not self.exact else sympy.log(b.sym)
-            return _Node(log_base(args[0].sym, base), None)
-        if self.exact:
-            return _Node(self._exact_call(name, args), None)
-        return _Node(spec.sym(*[a.sym for a in args]), None)
-
-    @staticmethod
-    def _exact_call(name: str, args: list[_Node]) -> Any:
-        syms = [a.sym for a in args]
-        if name in ("log2", "log10"):
-            return sympy.log(syms[0]) / sympy.log(2 if name == "log2" else 10)
-        if name == "log" and len(syms) == 2:
-            return sympy.log(syms[0]) / sympy.log(syms[1])
-        return FUNCTIONS[name].sym(*syms)
+            if not self.exact:  # log(b) folded to a float for torch where b is constant
+                base = num(math.log(b.value)) if b.value is not None else sympy.log(b.sym)
+                return _Node(log_base(args[0].sym, base), None)
+        build = (spec.exact or spec.sym) if self.exact else spec.sym
+        return _Node(build(*[a.sym for a in args]), None)
 
 
 def _numify(expr: Any) -> Any:

@@ -383,6 +383,26 @@ def parse_assignments(text: str, option: str, *, names_required: bool = False) -
     return out
 
 
+def parse_inputs(vars_: str | None, params: Sequence[str], point: str | None,
+                 option: str) -> tuple[Sequence[str] | None, dict[str, float], Any]:
+    """The command line's ``--vars y,x``, ``--param a=2`` (repeated) and a point (``--x0``, ``--at``).
+
+    Returns ``(variables, params, point)`` as the library takes them; a point
+    of one bare number is that number.
+
+    >>> parse_inputs("y, x", ["a=2", "b=3"], "0.5", "--x0")
+    (['y', 'x'], {'a': 2.0, 'b': 3.0}, 0.5)
+    """
+    values: dict[str, float] = {}
+    for p in params:
+        values.update(parse_assignments(p, "--param", names_required=True))
+    variables = [v.strip() for v in vars_.split(",")] if vars_ is not None else None
+    where: Any = parse_assignments(point, option) if point is not None else None
+    if isinstance(where, list) and len(where) == 1:
+        where = where[0]
+    return variables, values, where
+
+
 def _number(text: str, option: str, name: str | None = None) -> float:
     try:
         value = float(text)

@@ -54,14 +54,25 @@ class _OutOfTime(Exception):
 def _alarm(seconds: float) -> Iterator[None]:
     """Interrupt the block after ``seconds`` (SIGALRM: sympy is pure Python, so it stops mid-work)."""
 
+    armed = [True]
+
     def ring(signum: int, frame: Any) -> None:
-        raise _OutOfTime
+        if armed[0]:
+            raise _OutOfTime
 
     old = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    # The alarm repeats every 50 ms: the exception lands wherever Python is, and where that is a
+    # garbage-collector callback or a __del__, Python prints and swallows it; the next ring stops sympy.
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), 0.05)
     try:
         yield
     finally:
+        while True:  # disarm first: a ring that lands before the store is retried, none after it raises
+            try:
+                armed[0] = False
+                break
+            except _OutOfTime:
+                continue
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
 
@@ -122,22 +133,21 @@ def kinks(expr: Any) -> list[dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     for node in sympy.preorder_traversal(expr):
         if isinstance(node, sympy.Abs):
-            item = {"function": "abs", "where": f"{node.args[0]} = 0"}
+            function, where = "abs", f"{node.args[0]} = 0"
         elif isinstance(node, sympy.sign):
-            item = {"function": "sign", "where": f"{node.args[0]} = 0 (a jump; its derivative is 0 elsewhere)"}
+            function, where = "sign", f"{node.args[0]} = 0 (a jump; its derivative is 0 elsewhere)"
         elif isinstance(node, (sympy.Min, sympy.Max)):
-            word = "min" if isinstance(node, sympy.Min) else "max"
+            function = "min" if isinstance(node, sympy.Min) else "max"
             args = [str(a) for a in node.args]
             where = (f"{args[0]} = {args[1]}" if len(args) == 2 else
-                     f"the {'least' if word == 'min' else 'greatest'} of {', '.join(args)} is tied")
-            item = {"function": word, "where": where}
+                     f"the {'least' if function == 'min' else 'greatest'} of {', '.join(args)} is tied")
         else:
             continue
-        found.setdefault(str(node), {"function": item["function"], "term": str(node), "where": item["where"]})
+        found.setdefault(str(node), {"function": function, "term": str(node), "where": where})
     return list(found.values())
 
 
-def _no_delta(expr: Any) -> Any:
+def drop_delta(expr: Any) -> Any:
     # d/dx sign(x) is 2*DiracDelta(x): zero wherever it is defined. The kink is reported instead.
     if not expr.has(sympy.DiracDelta):
         return expr
@@ -153,14 +163,14 @@ def derivatives(parsed: ParsedExpression, *, hessian: bool = False,
     """
     f = exact_expression(parsed)
     simplify = Simplifier(seconds)
-    grad = [simplify(_no_delta(sympy.diff(f, s))) for s in parsed.symbols]
+    grad = [simplify(drop_delta(sympy.diff(f, s))) for s in parsed.symbols]
     hess = None
     if hessian:
         d = len(parsed.symbols)
         hess = [[sympy.S.Zero] * d for _ in range(d)]
         for i in range(d):
             for j in range(i, d):  # symmetric: each pair once
-                hess[i][j] = hess[j][i] = simplify(_no_delta(sympy.diff(grad[i], parsed.symbols[j])))
+                hess[i][j] = hess[j][i] = simplify(drop_delta(sympy.diff(grad[i], parsed.symbols[j])))
     return f, grad, hess, simplify.complete
 
 
@@ -185,10 +195,9 @@ def evaluate(expr: Any, point: Mapping[Any, float]) -> float:
         re, im = value.as_real_imag()
         if im != 0 and not abs(im) <= 1e-25 * abs(re):  # 30 digits: a real value's rounding is below that
             return math.nan  # outside the real domain (a negative number to a fractional power, log of one)
-        c = complex(re)
+        return float(re)
     except (TypeError, ValueError, AttributeError):  # zoo, nan, an unevaluated function
         return math.nan
-    return c.real
 
 
 def _evalf(expr: Any) -> Any:

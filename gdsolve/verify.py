@@ -11,9 +11,9 @@ The process starts *before* the descent, so sympy works while torch does, and
 gets the answer over a pipe once the run ends. It imports sympy, never torch.
 
 The formula is made exact first (:func:`gdsolve.parse.exact_expression`: every
-float literal is the rational it was written as, ``0.1`` is ``1/10``), as
-sympy solves with rationals in milliseconds what it may take minutes to solve
-with floats.
+float literal is the rational it was written as, ``0.1`` is ``1/10``, which is
+what ``nsimplify(rational=True)`` makes of a typed decimal), as sympy solves
+with rationals in milliseconds what it may take minutes to solve with floats.
 
 Example:
     >>> check = Verification.start("(1-x)**2 + 100*(y-x**2)**2", timeout=30)
@@ -89,14 +89,12 @@ def _solve(text: str, params: Mapping[str, float], variables: Sequence[str]) -> 
     import sympy
 
     from .parse import exact_expression, parse_expression
-    from .symbolic import _no_delta
+    from .symbolic import drop_delta
 
     parsed = parse_expression(text, params=params, variables=variables)
-    f = exact_expression(parsed)
-    if f.has(sympy.Float):  # cannot happen for parsed text, but solving with floats is what must not happen
-        f = sympy.nsimplify(f, rational=True)
+    f = exact_expression(parsed)  # no float in it: what nsimplify(rational=True) would make of the decimals
     symbols = list(parsed.symbols)
-    grad = [_no_delta(sympy.diff(f, s)) for s in symbols]
+    grad = [drop_delta(sympy.diff(f, s)) for s in symbols]
     found = sympy.solve(grad, symbols, dict=True)
     solutions = []
     for sol in found:
@@ -140,11 +138,11 @@ def _describe(f: Any, symbols: Sequence[Any], solutions: Sequence[dict], answer:
     import mpmath
     import sympy
 
-    from .symbolic import _no_delta
+    from .symbolic import drop_delta
 
     names = [str(s) for s in symbols]
     here = {s: answer[str(s)] for s in symbols}
-    hessian = [[_no_delta(sympy.diff(f, a, b)) for b in symbols] for a in symbols]
+    hessian = [[drop_delta(sympy.diff(f, a, b)) for b in symbols] for a in symbols]
     periods = _periods(f, symbols)
     points = []
     for sol in solutions:
@@ -240,15 +238,20 @@ class Verification:
     messages, so waiting for them has a timeout on every platform.
     """
 
-    def __init__(self, process: subprocess.Popen | _NoProcess, timeout: float, started: float) -> None:
+    def __init__(self, process: subprocess.Popen | None, timeout: float, started: float,
+                 failure: str | None = None) -> None:
         self.process, self.timeout, self.started = process, timeout, started
         self.messages: queue.Queue[Any] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True, name="gdsolve-verify-reader").start()
+        if process is None:  # it could not start: the answer is already known
+            self.messages.put({"status": "none", "reason": failure})
+        else:
+            threading.Thread(target=self._pump, args=(process.stdout,), daemon=True,
+                             name="gdsolve-verify-reader").start()
 
-    def _pump(self) -> None:
+    def _pump(self, stream: Any) -> None:
         try:
             while True:
-                self.messages.put(_read(self.process.stdout))
+                self.messages.put(_read(stream))
         except (EOFError, OSError, ValueError, pickle.UnpicklingError):
             self.messages.put(None)
 
@@ -266,13 +269,15 @@ class Verification:
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                        env=env)
         except OSError as exc:  # no interpreter to start (an embedded Python), too many processes
-            process = _NoProcess(f"the solving process could not start ({exc.strerror or exc})")
+            return cls(None, float(timeout), started, f"the solving process could not start ({exc.strerror or exc})")
         sought = "maximum" if sense == "maximize" else "minimum"
         check = cls(process, float(timeout), started)
         check._post((expression, dict(params or {}), None if variables is None else list(variables), sought))
         return check
 
     def _post(self, message: Any) -> None:
+        if self.process is None:
+            return
         try:
             _send(self.process.stdin, message)
         except (BrokenPipeError, OSError, ValueError):
@@ -311,18 +316,16 @@ class Verification:
             self.cancel()
         if reply is None:
             reply = {"status": "timeout", "reason": f"no closed form found within {self.timeout:g} s"}
-        reply.setdefault("points", [])
-        reply.setdefault("nearest", None)
-        reply.setdefault("count", len(reply["points"]))
-        if reply["status"] == "none" and "reason" not in reply:
-            reply["reason"] = "sympy found no real stationary point"
-        return {"status": reply["status"], "points": reply["points"], "nearest": reply["nearest"],
-                "count": reply["count"], "periodic": reply.get("periodic", []), "reason": reply.get("reason"),
+        elif reply["status"] == "none" and "reason" not in reply:
+            reply = {**reply, "reason": "sympy found no real stationary point"}
+        return {"status": None, "points": [], "nearest": None, "count": 0, "periodic": [], "reason": None, **reply,
                 "seconds": seconds}
 
     def cancel(self) -> None:
         """Stop the solving process now and reap it (idempotent)."""
         process = self.process
+        if process is None:
+            return
         if process.poll() is None:
             process.kill()  # SIGKILL: sympy holds nothing that needs cleaning up
         process.wait()
@@ -331,26 +334,6 @@ class Verification:
                 stream.close()
             except (OSError, ValueError):
                 pass
-
-
-class _NoProcess:
-    """Stands in for a process that could not start: its pipe ends at once, with the reason."""
-
-    def __init__(self, reason: str) -> None:
-        import io
-
-        message = pickle.dumps({"status": "none", "reason": reason})
-        self.stdin = io.BytesIO()
-        self.stdout = io.BytesIO(MAGIC + struct.pack("<Q", len(message)) + message)
-
-    def poll(self) -> int:
-        return 1
-
-    def kill(self) -> None:
-        pass
-
-    def wait(self) -> int:
-        return 1
 
 
 def check_timeout(timeout: object) -> None:

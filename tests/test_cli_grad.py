@@ -121,3 +121,22 @@ def test_minimize_help_has_a_panel_for_verify():
 def test_grad_exits_0_even_when_the_routes_disagree():
     code, out, _ = invoke("grad", "x**x + y", "--at", "x=0,y=1", "--json")
     assert code == 0 and json.loads(out)["agree"] is False
+
+
+def test_help_states_the_librarys_own_limits():
+    # The help text is built without importing sympy, so it writes the numbers; this keeps them the library's.
+    import re
+    from pathlib import Path
+
+    from gdsolve.symbolic import ATOL, MAX_HESSIAN_VARIABLES, RTOL, SIMPLIFY_SECONDS
+    from gdsolve.verify import TIMEOUT
+
+    grad = " ".join(runner.invoke(app, ["grad", "--help"], env={"COLUMNS": "200"}).stdout.split())
+    readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
+    assert f"at most {MAX_HESSIAN_VARIABLES} variables" in grad and f"within {SIMPLIFY_SECONDS:g} s" in grad
+    assert f"for at most {MAX_HESSIAN_VARIABLES} variables" in readme and f"within {SIMPLIFY_SECONDS:g} seconds" in readme
+    for text in (grad, readme):
+        (atol, rtol), = re.findall(r"<= ([0-9.e-]+) \+ ([0-9.e-]+) \* max\(\|autograd\|, \|symbolic\|\)", text)
+        assert (float(atol), float(rtol)) == (ATOL, RTOL)
+    minimize = runner.invoke(app, ["minimize", "--help"], env={"COLUMNS": "200"}).stdout
+    assert f"[default: {TIMEOUT}]" in minimize

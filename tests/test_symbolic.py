@@ -237,3 +237,36 @@ def test_any_formula_the_parser_accepts_gets_a_gradient_or_gdsolves_own_error(te
     assert "DiracDelta" not in str(doc["gradient"])
     if not math.isfinite(doc["f"]):
         assert doc["in_domain"] is False
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowed ring, by design
+def test_the_budget_holds_when_its_first_ring_is_swallowed():
+    # A ring that lands in a garbage-collector callback is printed and swallowed by Python; the alarm
+    # rings again, so simplify still stops.
+    import gc
+    import time
+
+    from gdsolve.symbolic import _alarm, _OutOfTime
+
+    swallowed = []
+
+    def callback(phase, info):
+        if phase == "start" and not swallowed:
+            try:
+                time.sleep(0.15)  # the first ring lands here
+            except _OutOfTime:
+                swallowed.append(True)
+
+    gc.callbacks.append(callback)
+    t = time.monotonic()
+    try:
+        with pytest.raises(_OutOfTime), _alarm(0.1):
+            gc.collect()  # sleeps in the callback past the first ring, which is swallowed there
+            while time.monotonic() - t < 5:  # then plain work, like sympy's
+                sum(range(1000))
+    finally:
+        gc.callbacks.remove(callback)
+    assert swallowed and time.monotonic() - t < 1.0
+    import signal
+
+    assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None) and signal.getitimer(signal.ITIMER_REAL)[0] == 0
