@@ -294,8 +294,8 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
            device: str | None = None, trace_rows: int | None = None, compile_: bool = False, hops: int = 0,
            hop_size: float | None = None, verify: bool = False, verify_timeout: float) -> int:
     from .api import prepare, run, verifier
+    from .cmdline import parse_bounds, parse_inputs, parse_list
     from .outputs import BatchOutputs, Outputs
-    from .settings import parse_bounds, parse_inputs, parse_list
 
     # Numbers or comma lists (a sweep) on the rate and the method options.
     if settings["lr"] is not None:

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .cli_options import DebugOpt, JsonOpt
+from .cmdline import parse_inputs, parse_list
 from .errors import OptionError
-from .settings import parse_inputs, parse_list
 from .shell import Exit, errors
 
 ExpressionArg = Annotated[str, typer.Argument(metavar="EXPRESSION", show_default=False,

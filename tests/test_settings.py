@@ -6,8 +6,9 @@ import re
 
 import pytest
 
+from gdsolve.cmdline import parse_assignments
 from gdsolve.errors import OptionError
-from gdsolve.settings import Settings, parse_assignments, resolve_x0
+from gdsolve.settings import Settings, resolve_x0
 
 
 @pytest.mark.parametrize(
