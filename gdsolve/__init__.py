@@ -19,6 +19,8 @@ from .status import ExitStatus, Status, StopRule
 if TYPE_CHECKING:
     from .api import maximize, minimize, prepare, run
     from .dispatch import batch
+    from .fitresult import FitResult
+    from .fitting import fit
     from .lesson import explain
     from .lines import Limits
     from .objective import Objective, compile_objective
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from .symbolic import gradient
 
 _LAZY = {
-    "batch": "dispatch", "Limits": "lines", "gradient": "symbolic", "explain": "lesson",
+    "batch": "dispatch", "fit": "fitting", "FitResult": "fitresult", "Limits": "lines", "gradient": "symbolic", "explain": "lesson",
     "minimize": "api", "maximize": "api", "prepare": "api", "run": "api",
     "compile_objective": "objective", "Objective": "objective",
     "parse_expression": "parse", "ParsedExpression": "parse",
@@ -39,6 +41,7 @@ __all__ = [
     "Descent",
     "ExitStatus",
     "ExpressionError",
+    "FitResult",
     "GdsolveError",
     "Limits",
     "Objective",
@@ -52,6 +55,7 @@ __all__ = [
     "batch",
     "compile_objective",
     "explain",
+    "fit",
     "gradient",
     "maximize",
     "minimize",

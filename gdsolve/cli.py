@@ -20,6 +20,7 @@ import typer
 
 from ._version import __version__
 from .cli_batch import batch_command
+from .cli_fit import fit_command
 from .cli_grad import explain_command, grad_command
 from .cli_options import OUTPUT, DebugOpt, JsonOpt
 from .errors import OptionError
@@ -150,6 +151,11 @@ EXAMPLES = {
         ('gdsolve explain "(x-4)**2" --at x=0.2121', "the tutorial's In [7]"),
         ('gdsolve explain "3*(x+2)**2"', "the tutorial's In [3]"),
         ('gdsolve explain "sin(x)*y" --dot > graph.dot', "then: dot -Tpng graph.dot -o graph.png"),
+    ],
+    "fit": [
+        ('gdsolve fit "y ~ b1*(1-exp(-b2*x))" --data misra1a.csv --p0 b1=500,b2=1e-4', "NIST's Misra1a"),
+        ('gdsolve fit "y ~ a*x + b" --data points.csv --json | jq .stderr', "standard errors"),
+        ('gdsolve fit "y ~ a*exp(-k*t)" --data decay.tsv --loss soft_l1 --residuals res.csv', "robust, residuals"),
     ],
     "plot": [
         ('gdsolve minimize "x**2 + 3*y**2" --trace - | gdsolve plot -o run.png', ""),
@@ -331,6 +337,7 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
 app.command("batch", epilog=_epilog("batch"))(batch_command)
 app.command("grad", epilog=_epilog("grad"))(grad_command)
 app.command("explain", epilog=_epilog("explain"))(explain_command)
+app.command("fit", epilog=_epilog("fit"))(fit_command)
 
 
 @app.command("plot", epilog=_epilog("plot"))

@@ -28,7 +28,7 @@ import ast
 import difflib
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,8 @@ from .grammar import (
 )
 from .settings import finite_real
 
-__all__ = ["MAX_DEPTH", "MAX_LENGTH", "ParsedExpression", "exact_expression", "natural_key", "parse_expression"]
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "ParsedExpression", "exact_expression", "natural_key", "parse_data_expression",
+           "parse_expression"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,9 @@ class ParsedExpression:
     variables: tuple[str, ...]
     symbols: tuple[sympy.Symbol, ...]
     params: Mapping[str, float]
+    #: the data columns the formula reads (``--data``), natural order; their
+    #: symbols are ``sympy.Symbol(name, real=True)``, bound to vectors at run time
+    data: tuple[str, ...] = ()
 
 
 def natural_key(name: str) -> tuple[Any, ...]:
@@ -91,6 +95,7 @@ def parse_expression(
     *,
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
+    data: Collection[str] = (),
 ) -> ParsedExpression:
     """Validate ``text`` and build its sympy expression. Nothing is executed.
 
@@ -99,6 +104,8 @@ def parse_expression(
         params: names to replace by constants (``{"a": 2.0}``).
         variables: the variable order to use; must list exactly the
             expression's variables. Default: natural order of the names found.
+        data: names that are data columns, not variables (a column name wins
+            over a parameter or constant of the same name).
 
     Raises:
         ExpressionError: for anything malformed, unsafe, unsupported or too big;
@@ -125,9 +132,8 @@ def parse_expression(
         if not finite_real(value):
             raise ExpressionError(f"parameter {name} = {shown(value)} is not a finite number")
 
-    tree = parse_tree(stripped)
-    builder = _Builder(stripped, params)
-    expr = builder.build(tree.body, depth=1)
+    builder = _Builder(stripped, params, data=data)
+    expr = builder.build(parse_tree(stripped).body, depth=1)
     unused = set(params) - builder.params_used
     if unused:
         raise ExpressionError(
@@ -140,7 +146,7 @@ def parse_expression(
             "(write a formula in x, for example)"
         )
     sym_expr = expr.sym
-    if not sym_expr.free_symbols:
+    if not sym_expr.free_symbols - {sympy.Symbol(n, real=True) for n in builder.data_used}:
         raise ExpressionError(
             f"the expression does not depend on its variables (it simplifies to {sym_expr}); "
             "nothing to minimize"
@@ -160,7 +166,31 @@ def parse_expression(
             )
         found = list(order)
     symbols = tuple(sympy.Symbol(n, real=True) for n in found)
-    return ParsedExpression(stripped, _numify(sym_expr), tuple(found), symbols, params)
+    used = tuple(sorted(builder.data_used, key=natural_key))
+    return ParsedExpression(stripped, _numify(sym_expr), tuple(found), symbols, params, used)
+
+
+def parse_data_expression(text: str, data: Collection[str]) -> Any:
+    """A formula of data columns only (a fit's response, such as ``log(y)``), as a float sympy expression.
+
+    >>> parse_data_expression("log(y)", ["x", "y"])
+    log(y)
+    """
+    stripped = text.strip() if isinstance(text, str) else text
+    if not isinstance(stripped, str) or not stripped:
+        raise ExpressionError("the response (left of ~) is empty; name a data column, as in 'y ~ a*x + b'")
+    if len(stripped) > MAX_LENGTH:
+        raise ExpressionError(f"the response is {len(stripped):,} characters long; the limit is {MAX_LENGTH:,}")
+    check_ascii(stripped)
+    builder = _Builder(stripped, {}, data=data)
+    expr = builder.build(parse_tree(stripped).body, depth=1).sym
+    if builder.names:
+        unknown = ", ".join(sorted(builder.names, key=natural_key))
+        raise ExpressionError(f"the response {shown(stripped)} uses {unknown}, which {'is' if len(builder.names) == 1 else 'are'} "
+                              f"not a data column; the columns are: {', '.join(data)}")
+    if not builder.data_used:
+        raise ExpressionError(f"the response {shown(stripped)} uses no data column; the columns are: {', '.join(data)}")
+    return _numify(expr)
 
 
 def exact_number(value: float) -> Any:
@@ -189,7 +219,7 @@ def exact_expression(parsed: ParsedExpression) -> Any:
     >>> exact_expression(parse_expression("sqrt(3)*x + 0.5*pi"))
     sqrt(3)*x + pi/2
     """
-    builder = _Builder(parsed.text, parsed.params, exact=True)
+    builder = _Builder(parsed.text, parsed.params, exact=True, data=parsed.data)
     return builder.build(parse_tree(parsed.text).body, depth=1).sym
 
 
@@ -207,12 +237,15 @@ class _Builder:
     every limit and overflow check is the same in both modes.
     """
 
-    def __init__(self, text: str, params: Mapping[str, float], *, exact: bool = False) -> None:
+    def __init__(self, text: str, params: Mapping[str, float], *, exact: bool = False,
+                 data: Collection[str] = ()) -> None:
         self.text = text
         self.params = params
         self.exact = exact
+        self.data = frozenset(data)
         self.names: set[str] = set()
         self.params_used: set[str] = set()
+        self.data_used: set[str] = set()
 
     def fail(self, node: ast.AST, message: str) -> ExpressionError:
         col = getattr(node, "col_offset", None)
@@ -339,6 +372,9 @@ class _Builder:
 
     def _name(self, node: ast.Name) -> _Node:
         name = node.id
+        if name in self.data:
+            self.data_used.add(name)
+            return _Node(sympy.Symbol(name, real=True), None)
         if name in CONSTANTS:
             exact = {"pi": sympy.pi, "E": sympy.E}[name] if self.exact else num(CONSTANTS[name])
             return _Node(exact, CONSTANTS[name])

@@ -78,6 +78,7 @@ class StopRule(str, enum.Enum):
     EPS = "eps"  # ||x_new - x_old|| < eps (the tutorial's rule)
     GTOL = "gtol"  # ||grad f|| < gtol
     FTOL = "ftol"  # |f_new - f_old| <= ftol * max(|f_new|, |f_old|, 1)
+    XTOL = "xtol"  # fit: ||D delta|| <= xtol * (xtol + ||D p||), the relative step (MINPACK's rule)
     TARGET = "target"  # f <= target (for maximize: f >= target)
     MAX_ITER = "max_iter"
     TIME_LIMIT = "time_limit"
@@ -100,6 +101,7 @@ _RULE_STATUS = {
     StopRule.EPS: Status.CONVERGED,
     StopRule.GTOL: Status.CONVERGED,
     StopRule.FTOL: Status.CONVERGED,
+    StopRule.XTOL: Status.CONVERGED,
     StopRule.TARGET: Status.CONVERGED,
     StopRule.MAX_ITER: Status.MAX_ITER,
     StopRule.TIME_LIMIT: Status.TIME_LIMIT,
@@ -117,6 +119,7 @@ STOP_MESSAGES: dict[tuple[StopRule, Status], str] = {
     (StopRule.GTOL, Status.CONVERGED): "converged: {detail}gradient norm {value} < gtol {tol}",
     (StopRule.FTOL, Status.CONVERGED): "converged: relative change in f {value} <= ftol {tol}",
     (StopRule.FTOL, Status.STALLED): "stalled: relative change in f {value} <= ftol {tol}, but {detail}",
+    (StopRule.XTOL, Status.CONVERGED): "converged: relative step {value} <= xtol {tol}",
     (StopRule.TARGET, Status.CONVERGED): "converged: f {value} reached target {tol}",
     (StopRule.MAX_ITER, Status.MAX_ITER): "stopped after max-iter {nit} steps without converging ({detail})",
     (StopRule.TIME_LIMIT, Status.TIME_LIMIT): "stopped at the time limit of {tol} s after {nit} steps without converging",

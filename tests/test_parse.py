@@ -237,3 +237,15 @@ def test_any_text_parses_or_raises_expression_error(text):
 
     assert parsed.variables
     compile_objective(parsed)  # what parses also compiles
+
+
+def test_data_columns_are_bound_by_name_and_are_not_variables():
+    from gdsolve.parse import parse_data_expression
+
+    p = parse_expression("b1*(1-exp(-b2*x)) + E", data=["x", "E"])
+    assert p.variables == ("b1", "b2") and p.data == ("E", "x")  # a column named E shadows Euler's number
+    assert str(parse_data_expression("log(y)", ["x", "y"])) == "log(y)"
+    with pytest.raises(ExpressionError, match="uses a, which is not a data column"):
+        parse_data_expression("y + a", ["y"])
+    with pytest.raises(ExpressionError, match="not allowed"):
+        parse_data_expression("y.__class__", ["y"])

@@ -1,0 +1,163 @@
+"""gdsolve.fit: models, statistics and reports against closed forms and NIST's certified values."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from gdsolve import ExpressionError, OptionError, fit
+from gdsolve.data import DataError, table_from_mapping
+from gdsolve.model import parse_model, split_model
+
+ROOT = Path(__file__).resolve().parents[1]
+LINE = {"x": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "y": [1.1, 2.9, 5.2, 6.8, 9.1, 10.9]}
+
+
+def nist():
+    """The benchmark's loader of NIST's files (a dataclass module must be in sys.modules to load)."""
+    if "nist_strd" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("nist_strd", ROOT / "benchmarks" / "nist_strd.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["nist_strd"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["nist_strd"]
+
+
+def test_a_linear_fit_gives_the_closed_form_ols_answer_and_standard_errors():
+    r = fit("y ~ a*x + b", LINE)
+    X = torch.tensor([[x, 1.0] for x in LINE["x"]], dtype=torch.float64)
+    y = torch.tensor(LINE["y"], dtype=torch.float64)
+    beta = torch.linalg.solve(X.T @ X, X.T @ y)
+    res = y - X @ beta
+    s2 = float(res @ res) / (len(y) - 2)
+    se = (torch.linalg.inv(X.T @ X).diagonal() * s2).sqrt()
+    assert [r.params["a"], r.params["b"]] == pytest.approx(beta.tolist(), rel=1e-12)
+    assert [r.stderr["a"], r.stderr["b"]] == pytest.approx(se.tolist(), rel=1e-9)
+    assert r.rss == pytest.approx(float(res @ res), rel=1e-9) and r.dof == 4 and r.n == 6
+    assert r.residual_std == pytest.approx(math.sqrt(s2), rel=1e-9)
+    tss = float(((y - y.mean()) ** 2).sum())
+    assert r.r2 == pytest.approx(1 - float(res @ res) / tss, rel=1e-12)
+    assert r.aic == pytest.approx(6 * math.log(float(res @ res) / 6) + 4, rel=1e-9)
+    assert r.bic == pytest.approx(6 * math.log(float(res @ res) / 6) + math.log(6) * 2, rel=1e-9)
+    cov = torch.linalg.inv(X.T @ X) * s2
+    assert r.correlation["a"]["b"] == pytest.approx(float(cov[0, 1] / (se[0] * se[1])), rel=1e-9)
+    assert r.success and r.x == r.params
+
+
+def test_sigma_weights_the_residuals_and_absolute_sigma_keeps_the_scale():
+    data = {**LINE, "err": [0.1, 0.1, 0.2, 0.2, 0.5, 0.5]}
+    w = torch.tensor(data["err"], dtype=torch.float64)
+    X = torch.tensor([[x, 1.0] for x in LINE["x"]], dtype=torch.float64) / w.unsqueeze(1)
+    y = torch.tensor(LINE["y"], dtype=torch.float64) / w
+    beta = torch.linalg.solve(X.T @ X, X.T @ y)
+    cov = torch.linalg.inv(X.T @ X)
+    chi2 = float(((y - X @ beta) ** 2).sum())
+    rel = fit("y ~ a*x + b", data, sigma="err")
+    ab = fit("y ~ a*x + b", data, sigma="err", absolute_sigma=True)
+    assert rel.params["a"] == pytest.approx(float(beta[0]), rel=1e-10)
+    assert ab.stderr["a"] == pytest.approx(math.sqrt(float(cov[0, 0])), rel=1e-9)
+    assert rel.stderr["a"] == pytest.approx(math.sqrt(float(cov[0, 0]) * chi2 / 4), rel=1e-9)
+    with pytest.raises(OptionError, match="sigma"):
+        fit("y ~ a*x + b", LINE, absolute_sigma=True)
+    with pytest.raises(DataError, match="positive"):
+        fit("y ~ a*x + b", {**LINE, "err": [1, 1, 0, 1, 1, 1]}, sigma="err")
+
+
+def test_a_robust_loss_down_weights_an_outlier():
+    x = [float(i) for i in range(12)]
+    y = [2 * v + 1 for v in x]
+    y[6] += 40  # one wild point
+    plain = fit("y ~ a*x + b", {"x": x, "y": y})
+    robust = fit("y ~ a*x + b", {"x": x, "y": y}, loss="soft_l1")
+    assert abs(plain.params["b"] - 1) > 1
+    assert robust.params["a"] == pytest.approx(2, abs=0.05) and robust.params["b"] == pytest.approx(1, abs=0.3)
+    assert robust.loss == "soft_l1" and robust.cost < plain.cost
+
+
+def test_a_singular_fit_reports_null_standard_errors_with_the_reason():
+    r = fit("y ~ a*b*x + c", LINE)  # only the product a*b is determined
+    assert r.stderr == {"a": None, "b": None, "c": None} and r.correlation is None
+    assert "singular" in r.stderr_reason and "a, b" in r.stderr_reason
+    doc = r.to_dict()
+    assert doc["stderr"]["a"] is None and doc["stderr_percent"]["a"] is None
+    exact = fit("y ~ a*x + b", {"x": [0, 1], "y": [1, 3]})
+    assert exact.stderr["a"] is None and "no degrees of freedom" in exact.stderr_reason
+
+
+@pytest.mark.parametrize(("name", "start"), [("Misra1a", 0), ("MGH10", 0), ("BoxBOD", 0), ("Eckerle4", 0)])
+def test_nist_certified_values_from_the_hard_starts(name, start):
+    mod = nist()
+    problem = mod.load(name)
+    r = fit(problem.model, problem.columns, p0=problem.starts[start])
+    for k, certified in problem.certified.items():
+        assert mod.lre(r.params[k], certified) >= 6, (k, r.params[k], certified)
+        assert mod.lre(r.stderr[k], problem.certified_sd[k]) >= 4
+    assert r.success
+
+
+def test_the_response_can_be_a_formula_of_columns():
+    mod = nist()
+    problem = mod.load("Nelson")
+    r = fit(problem.model, problem.columns, p0=problem.starts[1])
+    assert r.response == "log(y)" and r.columns == ("x1", "x2")
+    assert min(mod.lre(r.params[k], v) for k, v in problem.certified.items()) >= 6
+
+
+def test_many_starts_keep_the_best_and_other_methods_run():
+    r = fit("y ~ a*exp(b*x)", {"x": [0, 1, 2, 3], "y": [1.0, 2.7, 7.4, 20.1]}, starts=8, seed=1)
+    assert r.starts == 8 and r.params["b"] == pytest.approx(1, abs=0.01)
+    g = fit("y ~ a*x + b", LINE, method="adam", lr=0.1, max_iter=3000)
+    assert g.method == "adam" and g.params["a"] == pytest.approx(1.96, abs=0.05)
+
+
+def test_parameters_default_to_one_and_p0_errors_name_the_parameters():
+    r = fit("y ~ a*x + b", LINE, max_iter=1)
+    assert r.p0 == {"a": 1.0, "b": 1.0} and r.status.value == "max_iter"
+    with pytest.raises(OptionError, match="not a parameter of the model; the parameters are: a, b"):
+        fit("y ~ a*x + b", LINE, p0={"c": 1})
+    with pytest.raises(OptionError, match="outside"):
+        fit("y ~ a*x + b", LINE, p0={"a": 5}, bounds={"a": (0, 1)})
+    with pytest.raises(OptionError, match="lr"):
+        fit("y ~ a*x + b", LINE, lr=0.1)
+    with pytest.raises(OptionError, match="unknown"):
+        fit("y ~ a*x + b", LINE, method="newton")
+
+
+@pytest.mark.parametrize(("model", "words"), [
+    ("a*x + b", "has no '~'"),
+    ("y ~ a ~ b", "exactly one"),
+    ("y ~ ", "right side"),
+    ("z ~ a*x", "z, which is not a data column"),
+    ("y ~ 2*x", "has no parameters"),
+    ("3 ~ a*x", "uses no data column"),
+    ("y ~ __import__('os')", "not allowed"),
+])
+def test_malformed_models_are_refused(model, words):
+    with pytest.raises(ExpressionError, match=words):
+        fit(model, LINE)
+
+
+def test_parse_model_splits_data_from_parameters():
+    m = parse_model("log(y) ~ a*x + b", table_from_mapping(LINE))
+    assert m.parameters == ("a", "b") and m.columns == ("x",)
+    assert split_model(" y ~ a ") == ("y", "a")
+
+
+def test_nonfinite_residuals_at_the_start_diverge_with_the_row_named():
+    r = fit("y ~ a*log(x)", LINE)  # log(0) at the first row
+    assert r.status.value == "diverged" and "data row 1" in r.message
+
+
+def test_residuals_file(tmp_path):
+    r = fit("y ~ a*x + b", LINE)
+    path = tmp_path / "res.csv"
+    r.write_residuals(path)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "x,y,fitted,residual" and len(lines) == 7
+    _x, y, fitted, res = map(float, lines[1].split(","))
+    assert fitted == pytest.approx(r.params["b"]) and res == pytest.approx(y - fitted)
