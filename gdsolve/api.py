@@ -19,6 +19,7 @@ from .multistart import HOP_SIZE, MultiRun, combinations, operations
 from .objective import Objective, compile_objective
 from .result import OptimizeResult, Step
 from .settings import X0, Settings, is_real, resolve_x0, split_sweep
+from .shapes import expand_bounds, expand_point, parse_shapes
 from .solver import Descent, check_start, random_start
 from .starts import check_memory, draw_starts, resolve_device
 from .status import Status
@@ -29,7 +30,7 @@ Callback = Callable[[Step], None]
 
 #: The keywords minimize/maximize take besides the Settings fields.
 _CALL_KEYWORDS = ("x0", "params", "variables", "callback", "starts", "device", "compile", "hops", "hop_size",
-                  "verify", "verify_timeout")
+                  "verify", "verify_timeout", "shape", "data", "drop_missing")
 
 
 def _check_keywords(given: Mapping[str, Any]) -> None:
@@ -56,6 +57,9 @@ def prepare(
     hops: int = 0,
     hop_size: float = HOP_SIZE,
     cache: MutableMapping[Any, Objective] | None = None,
+    shape: Mapping[str, Any] | Sequence[str] | None = None,
+    data: Any = None,
+    drop_missing: bool = False,
     **settings_kw: Any,
 ) -> Descent | MultiRun:
     """Validate everything and return a ready-to-iterate run.
@@ -82,6 +86,9 @@ def prepare(
     if starts is not None and (isinstance(starts, bool) or not isinstance(starts, int) or starts < 1):
         raise OptionError(f"{{starts}} must be an integer >= 1, got {shown(starts)}")
     axes, base = split_sweep(settings_kw)
+    shapes = parse_shapes(shape)
+    if shapes and isinstance(base.get("bounds"), Mapping):  # a bound on a shaped variable holds for each element
+        base["bounds"] = expand_bounds(shapes, base["bounds"])
     settings = Settings(**base)
     combos, values = [settings], [{}]
     if axes:
@@ -89,8 +96,8 @@ def prepare(
         combos = [Settings(**{**base, "lr": v.get("lr", base.get("lr")),
                               "options": {**dict(base.get("options") or {}), **{k: w for k, w in v.items() if k != "lr"}}})
                   for v in values]
-    objective = _objective(expression, params, variables, sense, cache)
-    start = resolve_x0(objective.variables, x0)
+    objective = _objective(expression, params, variables, sense, cache, shapes, data, drop_missing)
+    start = resolve_x0(objective.variables, expand_point(shapes, objective.parsed.variables, x0))
     names = objective.variables
     lo, hi = check_start(names, settings, start)
     where = resolve_device(device or "cpu")
@@ -98,6 +105,8 @@ def prepare(
         raise OptionError("{device} mps has no float64; add [[--dtype float32||dtype='float32']]")
     if not isinstance(compile, bool):
         raise OptionError(f"{{compile}} must be True or False, got {shown(compile)}")
+    if compile and objective.layout is not None:
+        raise OptionError("{compile} compiles formulas of plain variables; it does not take {shape} or {data} yet")
     if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
         raise OptionError(f"{{hops}} must be an integer >= 0, got {shown(hops)}")
     if not (is_real(hop_size) and 0 < hop_size <= 1):
@@ -127,19 +136,21 @@ def prepare(
 
 
 def _objective(expression: str, params: Mapping[str, float] | None, variables: Sequence[str] | None, sense: str,
-               cache: MutableMapping[Any, Objective] | None) -> Objective:
-    """The compiled formula, from ``cache`` when it holds it."""
+               cache: MutableMapping[Any, Objective] | None, shapes: Mapping[str, tuple[int, ...]] | None = None,
+               data: Any = None, drop_missing: bool = False) -> Objective:
+    """The compiled formula, from ``cache`` when it holds it (never with data: a file can change)."""
     key: Any = None
-    if cache is not None:
+    if cache is not None and data is None:
         try:  # a wrong type here is named by the parse below, not by building the key
             key = (expression, tuple(sorted(params.items())) if isinstance(params, Mapping) else params,
-                   None if variables is None else tuple(variables), sense)
+                   None if variables is None else tuple(variables), sense, tuple(sorted((shapes or {}).items())))
             hash(key)
         except TypeError:  # unhashable or unorderable values
             key = None
         if key is not None and key in cache:
             return cache[key]
-    objective = compile_objective(expression, params=params, variables=variables, maximize=sense == "maximize")
+    objective = compile_objective(expression, params=params, variables=variables, maximize=sense == "maximize",
+                                  shapes=shapes, data=data, drop_missing=drop_missing)
     if key is not None:
         cache[key] = objective
     return objective
@@ -155,6 +166,8 @@ def verifier(descent: Descent | MultiRun, verify: bool, timeout: float) -> Verif
             raise OptionError("{verify_timeout} limits the time of {verify}; add [[--verify||verify=True]]")
         return None
     objective = descent.objective
+    if objective.layout is not None:
+        raise OptionError("{verify} solves formulas of plain variables; sympy cannot follow {shape} or {data}")
     return Verification.start(objective.text, params=objective.parsed.params, variables=objective.variables,
                               sense="maximize" if objective.sign < 0 else "minimize", timeout=timeout)
 
@@ -182,6 +195,8 @@ def run(descent: Descent | MultiRun, callback: Callable[[Any], None] | None = No
                 raise
             descent.interrupt()
         result = descent.result()
+        if descent.objective.shapes:
+            result = dataclasses.replace(result, shapes=descent.objective.shapes)
         if verification is not None and result.status is not Status.INTERRUPTED:  # Ctrl-C means now, not in 5 s
             verdict = verification.finish(result.x, stop=lambda: bool(descent.stop_requested))
             result = dataclasses.replace(result, verify=verdict)
@@ -209,6 +224,9 @@ def minimize(
     hop_size: float = HOP_SIZE,
     verify: bool = False,
     verify_timeout: float = VERIFY_TIMEOUT,
+    shape: Mapping[str, Any] | None = None,
+    data: Any = None,
+    drop_missing: bool = False,
     **settings_kw: Any,
 ) -> OptimizeResult:
     """Minimize ``expression`` by gradient descent, ``x <- x - lr * grad f(x)``.
@@ -245,6 +263,12 @@ def minimize(
             seconds (default 5): the result's ``verify`` lists them, each
             classified from the Hessian's eigenvalues, with the distance to the
             nearest and whether it is the kind sought (see :mod:`gdsolve.verify`).
+        shape: variables that are tensors, ``{"w": 3, "x": (2, 2)}``; ``x0``
+            ``{"x": 1}`` fills one, ``{"x": [[1, 2], [3, 4]]}`` sets it; the
+            result names elements ``x[0,1]`` and its JSON nests them (see :mod:`gdsolve.shapes`).
+        data: columns the formula reads by name, ``sum((y - a*x - b)**2)``: a
+            path (CSV, TSV or columns with a header), a mapping of column to
+            numbers, or a :class:`~gdsolve.data.Table`; ``drop_missing`` drops rows with missing cells.
 
     A list of values on ``lr`` or on a method option in ``options`` runs every
     combination (a sweep) as rows of one batch; the result is the best
@@ -270,7 +294,8 @@ def minimize(
     _check_keywords(settings_kw)  # here, so a stray ``sense=`` is gdsolve's error, not prepare()'s TypeError
     descent = prepare(expression, sense="minimize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
                       params=params, variables=variables, starts=starts, device=device, compile=compile,
-                      hops=hops, hop_size=hop_size, **settings_kw)
+                      hops=hops, hop_size=hop_size, shape=shape, data=data, drop_missing=drop_missing,
+                      **settings_kw)
     return run(descent, callback, verification=verifier(descent, verify, verify_timeout))
 
 
@@ -292,6 +317,9 @@ def maximize(
     hop_size: float = HOP_SIZE,
     verify: bool = False,
     verify_timeout: float = VERIFY_TIMEOUT,
+    shape: Mapping[str, Any] | None = None,
+    data: Any = None,
+    drop_missing: bool = False,
     **settings_kw: Any,
 ) -> OptimizeResult:
     """Maximize ``expression`` (gradient ascent); ``fun`` is the true maximum of f.
@@ -306,5 +334,6 @@ def maximize(
     _check_keywords(settings_kw)  # here, so a stray ``sense=`` is gdsolve's error, not prepare()'s TypeError
     descent = prepare(expression, sense="maximize", x0=x0, lr=lr, eps=eps, max_iter=max_iter, method=method,
                       params=params, variables=variables, starts=starts, device=device, compile=compile,
-                      hops=hops, hop_size=hop_size, **settings_kw)
+                      hops=hops, hop_size=hop_size, shape=shape, data=data, drop_missing=drop_missing,
+                      **settings_kw)
     return run(descent, callback, verification=verifier(descent, verify, verify_timeout))

@@ -22,7 +22,7 @@ from ._version import __version__
 from .cli_batch import batch_command
 from .cli_fit import fit_command
 from .cli_grad import explain_command, grad_command
-from .cli_options import OUTPUT, DebugOpt, JsonOpt
+from .cli_options import OUTPUT, DataOpt, DebugOpt, DropMissingOpt, JsonOpt, ShapeOpt
 from .errors import OptionError
 from .launch import imports_done
 from .settings import DTYPES, LINE_SEARCHES, METHODS, SCHEDULES, TRACE_FORMATS
@@ -154,8 +154,9 @@ EXAMPLES = {
     ],
     "fit": [
         ('gdsolve fit "y ~ b1*(1-exp(-b2*x))" --data misra1a.csv --p0 b1=500,b2=1e-4', "NIST's Misra1a"),
-        ('gdsolve fit "y ~ a*x + b" --data points.csv --json | jq .stderr', "standard errors"),
-        ('gdsolve fit "y ~ a*exp(-k*t)" --data decay.tsv --loss soft_l1 --residuals res.csv', "robust, residuals"),
+        ('gdsolve fit "y ~ a*exp(-k*t)" --data decay.tsv --sigma sigma --json | jq .stderr', "weighted"),
+        ('gdsolve fit "y ~ a*exp(-k*t)" --data decay.tsv --loss soft_l1 --f-scale 0.1 --residuals res.csv',
+         "robust, residuals"),
     ],
     "plot": [
         ('gdsolve minimize "x**2 + 3*y**2" --trace - | gdsolve plot -o run.png', ""),
@@ -191,6 +192,9 @@ def _solve_command(sense: str) -> Callable[..., None]:
         device: Annotated[Optional[Device], typer.Option("--device", metavar="NAME", rich_help_panel=START,
                                                          show_default=False,
                                                          help="auto, cpu (default), cuda or mps: where a batch runs.")] = None,
+        shape: ShapeOpt = None,
+        data: DataOpt = None,
+        drop_missing: DropMissingOpt = False,
         hops: Annotated[int, typer.Option("--hops", metavar="K", rich_help_panel=START,
                                           help="Basin hopping: K times, perturb each start's best point, descend, "
                                                "keep it if f is lower.")] = 0,
@@ -278,7 +282,7 @@ def _solve_command(sense: str) -> Callable[..., None]:
                           settings=settings, outputs=outputs, starts=starts,
                           device=None if device is None else device.value, trace_rows=trace_rows,
                           compile_=compile_, hops=hops, hop_size=hop_size, verify=verify,
-                          verify_timeout=verify_timeout)
+                          verify_timeout=verify_timeout, shape=shape or [], data=data, drop_missing=drop_missing)
         raise Exit(code)
 
     command.__doc__ = (
@@ -298,7 +302,8 @@ app.command("maximize", epilog=_epilog("maximize"))(_solve_command("maximize"))
 def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, param: Sequence[str],
            bounds: Sequence[str], settings: dict[str, Any], outputs: Any, starts: int | None = None,
            device: str | None = None, trace_rows: int | None = None, compile_: bool = False, hops: int = 0,
-           hop_size: float | None = None, verify: bool = False, verify_timeout: float) -> int:
+           hop_size: float | None = None, verify: bool = False, verify_timeout: float,
+           shape: Sequence[str] = (), data: str | None = None, drop_missing: bool = False) -> int:
     from .api import prepare, run, verifier
     from .cmdline import parse_bounds, parse_inputs, parse_list
     from .outputs import BatchOutputs, Outputs
@@ -314,6 +319,7 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
     variables, params, start = parse_inputs(vars_, param, x0, "--x0")
     descent = prepare(expression, sense=sense, x0=start, params=params, variables=variables,
                       bounds=parse_bounds(bounds), starts=starts, device=device, compile=compile_, hops=hops,
+                      shape=list(shape) or None, data=data, drop_missing=drop_missing,
                       **({} if hop_size is None else {"hop_size": hop_size}), **settings)
     if hasattr(descent, "batch"):
         out: Any = BatchOutputs(descent, outputs, trace_rows=trace_rows)

@@ -7,7 +7,8 @@ document) and exits with the run's :class:`~gdsolve.status.ExitStatus`.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Optional
+import sys
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -70,6 +71,9 @@ def fit_command(
                                                         show_default=False, help="Stop after this long.")] = None,
     device: Annotated[Optional[str], typer.Option("--device", metavar="cpu|cuda|mps|auto", rich_help_panel=METHOD,
                                                   show_default=False, help="Where to compute (default cpu).")] = None,
+    trace: Annotated[Optional[str], typer.Option("--trace", metavar="FILE", rich_help_panel=DATA, show_default=False,
+                                                 help="Write every step and the data as JSON Lines, for "
+                                                      "gdsolve plot (- for stdout).")] = None,
     residuals: Annotated[Optional[str], typer.Option("--residuals", metavar="FILE", rich_help_panel=DATA,
                                                      show_default=False,
                                                      help="Write the data with fitted values and residuals (CSV).")] = None,
@@ -87,13 +91,25 @@ def fit_command(
             start = parse_assignments(p0, "--p0", names_required=True)
         if residuals is not None and residuals == "-":
             raise OptionError("--residuals writes a file; give it a path (stdout holds the report)")
-        result = fit(model, data, p0=start, sigma=sigma, absolute_sigma=absolute_sigma,
-                     bounds=parse_bounds(bounds or []), starts=starts, seed=seed, method=method, loss=loss.value,
-                     f_scale=f_scale, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, lr=lr,
-                     time_limit=time_limit, drop_missing=drop_missing, device=device)
+        if trace == "-" and json_:
+            raise OptionError("--trace - and --json both want stdout; write the trace to a file")
+        table = load_table(data, drop_missing)
+        writer, stream = _trace_writer(trace, model, table, sigma)
+        try:
+            result = fit(model, table, p0=start, sigma=sigma, absolute_sigma=absolute_sigma,
+                         bounds=parse_bounds(bounds or []), starts=starts, seed=seed, method=method, loss=loss.value,
+                         f_scale=f_scale, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, lr=lr,
+                         time_limit=time_limit, device=device, callback=writer)
+            if writer is not None:
+                writer.close(result.to_dict())
+        finally:
+            if stream is not None and stream is not sys.stdout:
+                stream.close()
         if residuals is not None:
             result.write_residuals(residuals)
-        if json_:
+        if trace == "-":
+            pass  # stdout holds the trace; the report would break its JSON Lines
+        elif json_:
             _print_json(result.to_dict())
         else:
             from rich.console import Console
@@ -103,6 +119,33 @@ def fit_command(
             Console().print(fit_view(result))
         code = int(result.status.exit_status)
     raise Exit(code)
+
+
+def load_table(data: str, drop_missing: bool) -> Any:
+    from .data import read_table
+
+    return read_table(data, drop_missing=drop_missing)
+
+
+def _trace_writer(path: str | None, model: str, table: Any, sigma: str | None) -> tuple[Any, Any]:
+    """The trace writer and its stream (a file, or stdout for ``-``); ``(None, None)`` without ``--trace``."""
+    if path is None:
+        return None, None
+    from .errors import OptionError
+    from .fittrace import FitTraceWriter
+    from .model import parse_model
+
+    parameters = parse_model(model, table, sigma=sigma).parameters  # errors in the model before a file is begun
+
+    if path == "-":
+        stream: Any = sys.stdout
+    else:
+        try:
+            stream = open(path, "w", encoding="utf-8")
+        except OSError as exc:
+            raise OptionError(f"cannot write --trace file {path!r}: {exc.strerror}") from None
+    writer = FitTraceWriter(stream, model, parameters, table, {"method": "fit"}, flush=path == "-")
+    return writer, stream
 
 
 fit_command.__doc__ = (

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .cli_options import DebugOpt, JsonOpt
+from .cli_options import DataOpt, DebugOpt, DropMissingOpt, JsonOpt, ShapeOpt
 from .cmdline import parse_inputs, parse_list
 from .errors import OptionError
 from .shell import Exit, errors
@@ -42,6 +42,9 @@ def grad_command(
                                           help="Also the Hessian (at most 10 variables).")] = False,
     vars_: VarsOpt = None,
     param: ParamOpt = None,
+    shape: ShapeOpt = None,
+    data: DataOpt = None,
+    drop_missing: DropMissingOpt = False,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -50,7 +53,8 @@ def grad_command(
         from .symbolic import analyze
 
         variables, params, point = parse_inputs(vars_, param or [], at, "--at")
-        doc, f, grad, hess = analyze(expression, at=point, hessian=hessian, params=params, variables=variables)
+        doc, f, grad, hess = analyze(expression, at=point, hessian=hessian, params=params, variables=variables,
+                                     shape=shape or None, data=data, drop_missing=drop_missing)
         if json_:
             _print_json(doc)
         else:

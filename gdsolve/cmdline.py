@@ -45,8 +45,10 @@ def parse_assignments(text: str, option: str, *, names_required: bool = False) -
     {'x': 1.0, 'y': -2.5}
     >>> parse_assignments("0.5", "--x0")
     [0.5]
+    >>> parse_assignments("x=[[1,2],[3,4]],b=0", "--x0")
+    {'x': [[1.0, 2.0], [3.0, 4.0]], 'b': 0.0}
     """
-    parts = [p.strip() for p in text.split(",")]
+    parts = [p.strip() for p in _top_level_split(text)]
     form = "a=2" if names_required else "x=1,y=2"
     if not text.strip() or any(not p for p in parts):
         raise OptionError(f"{option} {shown(text)} is empty or has an empty item; write it as {option} {form}")
@@ -65,8 +67,42 @@ def parse_assignments(text: str, option: str, *, names_required: bool = False) -
             raise OptionError(f"{option} {shown(text)}: {shown(name)} is not a variable name; expected name=value, e.g. {option} {form}")
         if name in out:
             raise OptionError(f"{option} {shown(text)} gives {name} twice")
-        out[name] = _number(value.strip(), option, name)
+        value = value.strip()
+        out[name] = _nested(value, option, name) if value.startswith("[") else _number(value, option, name)
     return out
+
+
+def _top_level_split(text: str) -> list[str]:
+    """Split on the commas outside brackets: ``x=[1,2],b=0`` is two items."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return parts
+
+
+def _nested(text: str, option: str, name: str) -> Any:
+    """A nested list of numbers, ``[[1,2],[3,4]]``, for a shaped variable (read as JSON, never evaluated)."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise OptionError(f"{option}: {shown(text)} for {name} is not a list of numbers such as [[1,2],[3,4]]") from None
+
+    def check(v: Any) -> Any:
+        if isinstance(v, list) and v:
+            return [check(item) for item in v]
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            return float(v)
+        raise OptionError(f"{option}: {shown(text)} for {name} must hold finite numbers only")
+
+    return check(value)
 
 
 def parse_inputs(vars_: str | None, params: Sequence[str], point: str | None,

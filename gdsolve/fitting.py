@@ -4,9 +4,9 @@ Example:
     >>> from gdsolve import fit
     >>> r = fit("y ~ a*x + b", {"x": [0, 1, 2, 3], "y": [1.1, 2.9, 5.2, 6.8]})
     >>> {k: round(v, 4) for k, v in r.params.items()}, r.status.value
-    ({'a': 1.93, 'b': 1.07}, 'converged')
+    ({'a': 1.94, 'b': 1.09}, 'converged')
     >>> round(r.stderr["a"], 4), r.dof
-    (0.0831, 2)
+    (0.0906, 2)
 """
 
 from __future__ import annotations

@@ -102,6 +102,31 @@ FUNCTIONS: dict[str, _Func] = {
     "max": _Func((2, -1), sympy.Max, _nary(max)),
 }
 
+#: Reductions over a shaped variable or data column (:mod:`gdsolve.shapes`): every dim but the batch.
+#: sympy cannot follow them, so they stay undefined functions for it; on a plain number they are the number
+#: (``norm``: its absolute value), which :func:`scalar_reductions` writes out for symbolic work.
+REDUCTIONS = ("sum", "mean", "prod", "norm", "dot")
+_SUM, _MEAN, _PROD, _NORM = (sympy.Function(n) for n in ("sum", "mean", "prod", "norm"))
+FUNCTIONS.update({
+    "sum": _Func((1, 1), _SUM, lambda v: v),
+    "mean": _Func((1, 1), _MEAN, lambda v: v),
+    "prod": _Func((1, 1), _PROD, lambda v: v),
+    "norm": _Func((1, 1), _NORM, abs),
+    "dot": _Func((2, 2), lambda a, b: _SUM(a * b), lambda a, b: a * b),
+})
+
+
+def has_reductions(expr: Any) -> bool:
+    """Whether ``expr`` uses sum, mean, prod, norm or dot."""
+    return any(getattr(f.func, "__name__", "") in REDUCTIONS for f in expr.atoms(sympy.Function))
+
+
+def scalar_reductions(expr: Any) -> Any:
+    """``expr`` with each reduction of a scalar written out: ``sum(e)`` is ``e``, ``norm(e)`` is ``Abs(e)``."""
+    return expr.replace(lambda e: isinstance(e, sympy.Function) and getattr(e.func, "__name__", "") in REDUCTIONS,
+                        lambda e: sympy.Abs(e.args[0]) if e.func.__name__ == "norm" else e.args[0])
+
+
 # Friendly words for every construct we refuse, keyed by AST node class name.
 REFUSED = {
     "Attribute": "attribute access (a.b)",

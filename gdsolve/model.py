@@ -31,7 +31,7 @@ import torch
 
 from .data import DataError, Table
 from .errors import ExpressionError, shown
-from .objective import _OVERRIDES
+from .objective import lambdify_torch
 from .parse import ParsedExpression, parse_data_expression, parse_expression
 
 
@@ -65,7 +65,10 @@ class FitModel:
     def observed(self, dtype: torch.dtype = torch.float64, device: Any = None) -> torch.Tensor:
         """The response at every data row ``(n,)``."""
         names = sorted(str(s) for s in self.response.free_symbols)
-        fn = sympy.lambdify([sympy.Symbol(n, real=True) for n in names], self.response, modules=[_OVERRIDES, "torch"])
+        # Private argument names: a column called "log" or "torch" must not shadow what the code calls.
+        private = [sympy.Symbol(f"_d{i}", real=True) for i in range(len(names))]
+        body = self.response.xreplace({sympy.Symbol(n, real=True): p for n, p in zip(names, private)})
+        fn = lambdify_torch(private, body)
         y = fn(*[self.table.tensor(n, dtype=dtype, device=device) for n in names])
         return torch.as_tensor(y, dtype=dtype, device=device).expand(self.table.rows)
 
@@ -83,7 +86,7 @@ class FitModel:
         data = [sympy.Symbol(f"_d{i}", real=True) for i in range(len(self.columns))]
         body = self.parsed.expr.xreplace(dict(zip(self.parsed.symbols, params)))
         body = body.xreplace({sympy.Symbol(c, real=True): d for c, d in zip(self.columns, data)})
-        fn = sympy.lambdify(params + data, body, modules=[_OVERRIDES, "torch"], docstring_limit=0)
+        fn = lambdify_torch(params + data, body)
         cols = [table.tensor(c, dtype=dtype, device=device) for c in self.columns]
         n = table.rows
 

@@ -20,12 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
+from typing import Any
 
 import sympy
 import torch
 
-from .errors import ExpressionError
+from .errors import ExpressionError, OptionError
 from .parse import ParsedExpression, parse_expression
+from .shapes import Layout, element_names, parse_shapes
 
 
 def _as_tensor_like(a: object, like: torch.Tensor) -> torch.Tensor:
@@ -46,11 +48,54 @@ def _nary(op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[
     return apply
 
 
-_OVERRIDES: dict[str, Callable[..., torch.Tensor]] = {
+def _reduce(op: Callable[[torch.Tensor, tuple[int, ...]], torch.Tensor],
+            scalar: Callable[[Any], Any] = lambda v: v) -> Callable[[Any], Any]:
+    # Reduce every dim but the batch (dim 0), keeping them as size 1 so the
+    # result still broadcasts with the rest of the formula (see gdsolve.shapes).
+    def apply(t: Any) -> Any:
+        if not isinstance(t, torch.Tensor) or t.ndim <= 1:
+            return scalar(t)
+        return op(t, tuple(range(1, t.ndim)))
+
+    return apply
+
+
+def _prod(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    for d in dims:  # torch.prod takes one dim at a time
+        t = t.prod(d, keepdim=True)
+    return t
+
+
+_OVERRIDES: dict[str, Callable[..., Any]] = {
     "min": _nary(torch.minimum),
     "max": _nary(torch.maximum),
     "atan2": _nary(torch.atan2),
+    "sum": _reduce(lambda t, d: t.sum(d, keepdim=True)),
+    "mean": _reduce(lambda t, d: t.mean(d, keepdim=True)),
+    "prod": _reduce(_prod),
+    "norm": _reduce(lambda t, d: torch.linalg.vector_norm(t, dim=d, keepdim=True),
+                    lambda v: v.abs() if isinstance(v, torch.Tensor) else abs(v)),
 }
+
+
+def lambdify_torch(args: Sequence[Any], expr: Any) -> Callable[..., Any]:
+    """``sympy.lambdify(args, expr, modules="torch")``, with gdsolve's n-ary functions and reductions."""
+    from sympy.printing.pytorch import TorchPrinter
+
+    from .grammar import REDUCTIONS
+
+    class _Printer(TorchPrinter):
+        # sympy's torch printer refuses undefined functions; ours are defined in _OVERRIDES.
+        def _print_Function(self, expr: Any) -> str:
+            name = expr.func.__name__
+            if name in REDUCTIONS:
+                return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+            return super()._print_Function(expr)
+
+    # The settings lambdify gives its own printer: names unqualified, looked up in the namespace.
+    printer = _Printer({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True,
+                        "user_functions": {}})
+    return sympy.lambdify(args, expr, modules=[_OVERRIDES, "torch"], printer=printer, docstring_limit=0)
 
 
 @dataclass(frozen=True)
@@ -66,10 +111,20 @@ class Objective:
     parsed: ParsedExpression
     sign: float
     _fn: Callable[..., torch.Tensor]
+    #: with shaped variables or data columns: how a flat batch becomes the formula's operands
+    layout: Layout | None = None
 
     @property
     def variables(self) -> tuple[str, ...]:
+        """The engine's columns: the variables, a shaped one element by element (``w[0]``, ``w[1]``)."""
+        if self.layout is not None and self.layout.shapes:
+            return tuple(element_names(self.layout.shapes, self.parsed.variables))
         return self.parsed.variables
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shaped variables (``--shape``), ``{}`` when every variable is a number."""
+        return dict(self.layout.shapes) if self.layout is not None else {}
 
     @property
     def per_variable(self) -> Callable[..., torch.Tensor]:
@@ -86,6 +141,8 @@ class Objective:
 
     def __call__(self, X: torch.Tensor) -> torch.Tensor:
         """The value that is minimized (``f``, or ``-f`` when maximizing)."""
+        if self.layout is not None:
+            return self.layout.finish(self._fn(*self.layout.operands(X)), X.shape[0], self.parsed.text)
         if X.shape[1] == 1:  # a view is cheaper than unbind's stack in backward
             return self._fn(X.squeeze(1))
         return self._fn(*X.unbind(1))
@@ -101,6 +158,9 @@ def compile_objective(
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
     maximize: bool = False,
+    shapes: Mapping[str, Any] | Sequence[str] | None = None,
+    data: Any = None,
+    drop_missing: bool = False,
 ) -> Objective:
     """Parse (if needed) and lambdify ``expression`` to torch operations.
 
@@ -109,21 +169,55 @@ def compile_objective(
         params: constants substituted by name.
         variables: the variable order (default: natural order of the names).
         maximize: build ``-f`` so that minimizing it maximizes ``f``.
+        shapes: variables that are tensors, ``{"w": 3, "x": (2, 2)}`` (see :mod:`gdsolve.shapes`).
+        data: a table whose columns the formula may read by name: a path, a
+            mapping of column to numbers, or a :class:`~gdsolve.data.Table`.
+        drop_missing: drop data rows with missing cells instead of refusing them.
 
     Raises:
         ExpressionError: for invalid or unsafe text (nothing is executed).
+        OptionError, DataError: a shape or data table that does not fit the formula.
     """
+    table = None
+    if data is not None:
+        from .data import load
+
+        table = load(data, drop_missing=drop_missing)
+    shaped = parse_shapes(shapes)
     parsed = expression if isinstance(expression, ParsedExpression) else parse_expression(
-        expression, params=params, variables=variables
+        expression, params=params, variables=variables, data=table.names if table is not None else ()
     )
+    unknown = [k for k in shaped if k not in parsed.variables]
+    if unknown:
+        raise OptionError(f"{{shape}} names {unknown[0]}, which is not a variable of the expression "
+                          f"(variables: {', '.join(parsed.variables)})")
     # Lambdify over private argument names: a variable called "torch" or
     # "exp" must not shadow what the generated code calls.
     private = [sympy.Symbol(f"_v{i}", real=True) for i in range(len(parsed.symbols))]
     target = -parsed.expr if maximize else parsed.expr
     try:
+        columns = [sympy.Symbol(f"_d{i}", real=True) for i in range(len(parsed.data))]
         body = target.xreplace(dict(zip(parsed.symbols, private)))
-        fn = sympy.lambdify(private, body, modules=[_OVERRIDES, "torch"], docstring_limit=0)
+        body = body.xreplace({sympy.Symbol(c, real=True): d for c, d in zip(parsed.data, columns)})
+        fn = lambdify_torch(private + columns, body)
     except (RecursionError, MemoryError):
         # The parser's limits bound size and depth; this is the last line of defence.
         raise ExpressionError("the expression is too large or too deeply nested to compile; simplify it") from None
-    return Objective(parsed, -1.0 if maximize else 1.0, fn)
+    layout = None
+    if shaped or parsed.data:
+        assert table is not None or not parsed.data
+        columns = [table.tensor(c) for c in parsed.data] if table is not None else []
+        layout = Layout.build(parsed.variables, shaped, columns)
+        _probe(fn, layout, parsed.text)
+    return Objective(parsed, -1.0 if maximize else 1.0, fn, layout)
+
+
+def _probe(fn: Callable[..., Any], layout: Layout, text: str) -> None:
+    """Evaluate once at ones, so that shapes that do not broadcast or do not reduce fail before the run."""
+    X = torch.ones(1, layout.width, dtype=torch.float64)
+    try:
+        F = fn(*layout.operands(X))
+    except RuntimeError as exc:  # torch's broadcasting error
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExpressionError(f"the shapes in {text!r} do not fit together: {first}") from None
+    layout.finish(F, 1, text)

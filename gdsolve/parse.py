@@ -48,6 +48,7 @@ from .grammar import (
     num,
     original_offset,
     parse_tree,
+    scalar_reductions,
 )
 from .settings import finite_real
 
@@ -220,7 +221,9 @@ def exact_expression(parsed: ParsedExpression) -> Any:
     sqrt(3)*x + pi/2
     """
     builder = _Builder(parsed.text, parsed.params, exact=True, data=parsed.data)
-    return builder.build(parse_tree(parsed.text).body, depth=1).sym
+    expr = builder.build(parse_tree(parsed.text).body, depth=1).sym
+    # Over scalar variables a reduction is its argument (norm: its absolute value), which sympy can differentiate.
+    return expr if parsed.data else scalar_reductions(expr)
 
 
 @dataclass(frozen=True)
@@ -441,7 +444,8 @@ def _numify(expr: Any) -> Any:
     if expr.is_Number or expr.is_Symbol:
         return expr
     if not expr.free_symbols:
-        value = complex(expr.evalf(17))
+        # sympy may fold a reduction's argument to a constant (dot(x, 2/x) is sum(2)): a number's sum is the number.
+        value = complex(scalar_reductions(expr).evalf(17))
         if value.imag != 0 or not math.isfinite(value.real):
             raise ExpressionError(f"the constant {expr} is not a finite real number")
         return num(value.real)

@@ -84,6 +84,14 @@ def surface(trace: Trace, ranges: Sequence[tuple[float, float]], n: int = GRID) 
     return axes, F.tolist()
 
 
+def _fit_trace(traces: Sequence[Trace]) -> bool:
+    """Whether the traces are one fit's trace (several fits, or a fit with runs, cannot share one picture)."""
+    fits = [t for t in traces if t.header.get("kind") == "fit"]
+    if fits and len(traces) > 1:
+        raise OptionError("a fit's trace is drawn alone (its data, curve and residuals); plot one fit at a time")
+    return bool(fits)
+
+
 def path_ranges(traces: Sequence[Trace], dims: int) -> list[tuple[float, float]]:
     """Axis ranges that hold every iterate of every trace, with a margin."""
     out = []
@@ -119,7 +127,14 @@ def check_size(output: str | None, width: int | None, height: int | None, dpi: i
 
 def draw_file(traces: Sequence[Trace], output: str, *, width: int = 900, height: int = 450, dpi: int = 100,
               title: str | None = None) -> Any:
-    """Draw ``traces`` into ``output`` (PNG, SVG or PDF) at ``width`` x ``height`` pixels; return the Figure."""
+    """Draw ``traces`` into ``output`` (PNG, SVG or PDF) at ``width`` x ``height`` pixels; return the Figure.
+
+    A fit's trace is drawn as its data, fitted curve and residuals (:mod:`gdsolve.fittrace`).
+    """
+    if _fit_trace(traces):
+        from .fittrace import draw_fit_file
+
+        return draw_fit_file(traces[0], output, width=width, height=max(height, 450), dpi=dpi, title=title)
     suffix = output[output.rfind("."):].lower() if "." in output else ""
     if suffix not in FILE_SUFFIXES:
         raise GdsolveError(f"-o {output}: the file name must end in {', '.join(FILE_SUFFIXES)}")
@@ -206,6 +221,10 @@ def _contour_scale(Z: Any) -> tuple[Any, str]:
 
 def draw_terminal(traces: Sequence[Trace], *, width: int | None = None, height: int | None = None) -> str:
     """Draw ``traces`` with plotext; return the text (the caller prints it)."""
+    if _fit_trace(traces):
+        from .fittrace import draw_fit_terminal
+
+        return draw_fit_terminal(traces[0], width=width, height=height)
     plt = _need("plotext")
     plt.clear_figure()
     dims = len(traces[0].header["variables"])

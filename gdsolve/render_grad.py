@@ -43,6 +43,9 @@ def grad_view(doc: Mapping[str, Any], f: Any, grad: Sequence[Any], hess: Sequenc
     """The symbolic gradient (and Hessian), the kinks, and the check at a point."""
     import sympy
 
+    if doc.get("symbolic_declined"):
+        return Group(_autograd_view(doc))
+
     names = doc["variables"]
     parts: list[Any] = [_labelled("f = ", _pretty(f, console)), Text("")]
     for name, g in zip(names, grad):
@@ -61,6 +64,24 @@ def grad_view(doc: Mapping[str, Any], f: Any, grad: Sequence[Any], hess: Sequenc
     if "at" in doc:
         body.append(_check_table(doc))
     return Group(*body)
+
+
+def _autograd_view(doc: Mapping[str, Any]) -> Panel:
+    """Shaped variables or data: f and autograd's gradient at the point, and why sympy declined."""
+    table = Table(box=None, padding=(0, 2), show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("f", f"{doc['f']:.10g}")
+    for name, g in doc["autograd"].items():
+        table.add_row(f"∂f/∂{name}", _value(g))
+    note = Text(f"symbolic: declined ({doc['symbolic_declined']})", style="dim")
+    return Panel(Group(table, note), title=f"gdsolve grad: {doc['expression']}", title_align="left", expand=False)
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(item) for item in v) + "]"
+    return f"{v:.10g}"
 
 
 def _check_table(doc: Mapping[str, Any]) -> Panel:

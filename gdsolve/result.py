@@ -159,6 +159,8 @@ class OptimizeResult:
     #: With ``verify=True``: the exact stationary points sympy found and the
     #: nearest one's distance and kind (see :mod:`gdsolve.verify`).
     verify: dict[str, Any] | None = None
+    #: With ``shape=``: the shaped variables; ``x`` names their elements (``w[0]``), :meth:`to_dict` nests them.
+    shapes: dict[str, tuple[int, ...]] | None = None
 
     def message_for(self, *, cli: bool) -> str:
         """The stop message for the command line (``--lr``) or for Python (``lr``)."""
@@ -178,9 +180,17 @@ class OptimizeResult:
         runs = self.runs
         out = asdict(dataclasses.replace(self, runs=None))
         del out["message_template"]
-        for name in ("starts", "rows", "minima", "runs", "device", "compile_time", "total_nfev", "verify"):
+        for name in ("starts", "rows", "minima", "runs", "device", "compile_time", "total_nfev", "verify", "shapes"):
             if out[name] is None:
                 del out[name]
+        if self.shapes:
+            from .shapes import regroup
+
+            for name in ("x", "grad", "x0"):
+                out[name] = regroup(self.shapes, out[name])
+            if out.get("best"):
+                out["best"]["x"] = regroup(self.shapes, out["best"]["x"])
+            out["shapes"] = {k: list(v) for k, v in self.shapes.items()}
         if runs is not None:
             out["runs"] = [{"values": dict(r.values), **r.result.to_dict()} for r in runs]
         out["status"] = self.status.value

@@ -236,6 +236,38 @@ def _autograd(parsed: ParsedExpression, values: Sequence[float]) -> tuple[float,
     return float(F.detach()[0]), G[0].tolist()
 
 
+def _autograd_only(expression: str, at: X0, hessian: bool, params: Mapping[str, float] | None,
+                   variables: Sequence[str] | None, shape: Any, data: Any, drop_missing: bool) -> dict[str, Any]:
+    """With shaped variables or data: f and autograd's gradient at ``at``; sympy declines."""
+    import torch
+
+    from .objective import compile_objective
+    from .shapes import expand_point, regroup
+
+    objective = compile_objective(expression, params=params, variables=variables, shapes=shape, data=data,
+                                  drop_missing=drop_missing)
+    reason = ("sympy cannot follow sum, mean, prod, norm or dot over a tensor variable or a data column; "
+              "autograd's gradient is exact, and is given at the point")
+    if hessian:
+        raise OptionError("{hessian} is symbolic, and sympy cannot follow {shape} or {data}; leave it out")
+    if at is None:
+        raise OptionError(f"{reason}: give the point with [[--at||at=]] (for example "
+                          f"[[--at {objective.parsed.variables[0]}=1||at={{'{objective.parsed.variables[0]}': 1}}]])")
+    shapes = objective.shapes
+    point = resolve_x0(objective.variables, expand_point(shapes, objective.parsed.variables, at, "at"), option="at")
+    assert point is not None
+    X = torch.tensor([list(point.values())], dtype=torch.float64, requires_grad=True)
+    F = objective(X)
+    (G,) = torch.autograd.grad(F.sum(), X)
+    return {
+        "expression": objective.text, "variables": list(objective.parsed.variables),
+        "shapes": {k: list(v) for k, v in shapes.items()}, "data": list(objective.parsed.data),
+        "symbolic_declined": reason, "gradient": None,
+        "at": regroup(shapes, point), "f": float(F.detach()[0]),
+        "autograd": regroup(shapes, dict(zip(objective.variables, G[0].tolist()))),
+    }
+
+
 def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL, atol: float = ATOL,
             strict: bool = True) -> tuple[float, float, bool]:
     """``(max_abs_diff, max_rel_diff, agree)`` of two gradients.
@@ -279,6 +311,9 @@ def gradient(
     rtol: float = RTOL,
     atol: float = ATOL,
     simplify_seconds: float = SIMPLIFY_SECONDS,
+    shape: Mapping[str, Any] | Sequence[str] | None = None,
+    data: Any = None,
+    drop_missing: bool = False,
 ) -> dict[str, Any]:
     """The symbolic gradient of ``expression`` (and its Hessian), checked against autograd at a point.
 
@@ -291,6 +326,10 @@ def gradient(
         rtol, atol: the agreement test, per variable:
             ``|autograd - symbolic| <= atol + rtol * max(|autograd|, |symbolic|)``.
         simplify_seconds: the time sympy may spend simplifying.
+        shape, data, drop_missing: shaped variables and data columns, as for
+            :func:`gdsolve.minimize`. sympy cannot follow a sum over a tensor or a
+            data column, so then only autograd's gradient is given, at ``at``
+            (which is required), with ``symbolic_declined`` saying why.
 
     Returns:
         Plain data (the ``gdsolve grad --json`` document): ``expression``,
@@ -308,7 +347,7 @@ def gradient(
         [['2*y', '2*x'], ['2*x', '0']]
     """
     return analyze(expression, at=at, hessian=hessian, params=params, variables=variables, rtol=rtol, atol=atol,
-                   simplify_seconds=simplify_seconds)[0]
+                   simplify_seconds=simplify_seconds, shape=shape, data=data, drop_missing=drop_missing)[0]
 
 
 def analyze(
@@ -321,11 +360,16 @@ def analyze(
     rtol: float = RTOL,
     atol: float = ATOL,
     simplify_seconds: float = SIMPLIFY_SECONDS,
+    shape: Mapping[str, Any] | Sequence[str] | None = None,
+    data: Any = None,
+    drop_missing: bool = False,
 ) -> tuple[dict[str, Any], Any, list[Any], list[list[Any]] | None]:
     """:func:`gradient`'s document plus the sympy objects behind it: ``(doc, f, gradient, hessian)``,
     for a renderer that pretty-prints them."""
     if not isinstance(hessian, bool):
         raise OptionError(f"{{hessian}} must be True or False, got {hessian!r}")
+    if shape or data is not None:
+        return _autograd_only(expression, at, hessian, params, variables, shape, data, drop_missing), None, [], None
     for name, value in (("rtol", rtol), ("atol", atol), ("simplify_seconds", simplify_seconds)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
             raise OptionError(f"{{{name}}} must be a finite number >= 0, got {value!r}")

@@ -367,3 +367,21 @@ def test_any_option_combination_ends_with_a_documented_code_for_the_right_reason
         assert lines[-1]["status"] in EXPECTED_STATUS[code]
     else:
         assert any(status in out for status in EXPECTED_STATUS[code]), (args, out[-300:])
+
+
+def test_shape_and_data_on_the_command_line(tmp_path):
+    code, out, _ = invoke("minimize", "sum((x-3)**2)", "--shape", "x=2,2", "--x0", "x=[[1,2],[3,4]]", "--method",
+                          "lbfgs", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["x0"] == {"x": [[1, 2], [3, 4]]} and len(doc["x"]["x"]) == 2
+    path = tmp_path / "d.csv"
+    path.write_text("x,y\n0,1\n1,3\n2,5\n")
+    code, out, _ = invoke("minimize", "mean((y-a*x-b)**2)", "--data", str(path), "--x0", "a=0,b=0", "--method",
+                          "lbfgs", "--json")
+    assert code == 0 and abs(json.loads(out)["x"]["a"] - 2) < 1e-6
+    code, out, err = invoke("minimize", "(y-a*x-b)**2", "--data", str(path))
+    assert code == 2 and out == "" and "not one number" in err and len(err.strip().splitlines()) == 1
+    code, out, err = invoke("minimize", "sum(w**2)", "--shape", "w=0")
+    assert code == 2 and "--shape of w must be 1 to 8 whole numbers" in err
+    code, out, err = invoke("grad", "mean(3*(x+2)**2)", "--shape", "x=2,2", "--at", "x=1", "--json")
+    assert code == 0 and json.loads(out)["autograd"] == {"x": [[4.5, 4.5], [4.5, 4.5]]}

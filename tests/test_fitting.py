@@ -161,3 +161,10 @@ def test_residuals_file(tmp_path):
     assert lines[0] == "x,y,fitted,residual" and len(lines) == 7
     _x, y, fitted, res = map(float, lines[1].split(","))
     assert fitted == pytest.approx(r.params["b"]) and res == pytest.approx(y - fitted)
+
+
+def test_columns_named_like_functions_or_modules_are_just_data():
+    r = fit("log(log) ~ a*exp + b", {"exp": [0, 1, 2, 3], "log": [1, 2, 4, 8.5]})
+    assert r.success and r.columns == ("exp",) and r.response == "log(log)"
+    r = fit("torch ~ a*pi + E", {"pi": [0, 1, 2, 3], "torch": [1, 2, 4, 8.5]})  # pi is a column; E is e
+    assert r.parameters == ("a",) and r.success

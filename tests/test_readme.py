@@ -121,7 +121,19 @@ EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
     'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --method lbfgs --x0 x=-1.2,y=1 --verify --quiet':
         (0, lambda out: "nearest exact stationary point: minimum at x = 1, y = 1," in out
          and "(the kind sought)" in out, "main"),
+    'gdsolve fit "y ~ b1*(1-exp(-b2*x))" --data misra1a.csv --p0 b1=500,b2=1e-4':
+        (0, lambda out: same_numbers(out, "\n".join(readme_block("readme-fit"))), "shell"),
+    """gdsolve fit "y ~ b1*(1-exp(-b2*x))" --data misra1a.csv --p0 b1=500,b2=1e-4 --json | jq -c '{params, stderr, dof}'""":
+        (0, lambda out: json.loads(out) == json.loads(readme_block("readme-fit-json")[0]), "shell"),
+    'gdsolve fit "y ~ b1*(1-exp(-b2*x))" --data misra1a.csv --p0 b1=500,b2=1e-4 --trace - | gdsolve plot -o fit.png':
+        (0, None, "shell"),
+    'gdsolve grad "mean(3*(x+2)**2)" --shape x=2,2 --at x=1':
+        (0, lambda out: "27" in out and out.count("4.5") == 4 and "declined" in out, "main"),
     # the worked examples of --help
+    'gdsolve fit "y ~ a*exp(-k*t)" --data decay.tsv --loss soft_l1 --f-scale 0.1 --residuals res.csv':
+        (0, lambda out: "0.3002" in out and "soft_l1" in out, "shell"),
+    'gdsolve fit "y ~ a*exp(-k*t)" --data decay.tsv --sigma sigma --json | jq .stderr':
+        (0, lambda out: set(json.loads(out)) == {"a", "k"}, "shell"),
     'gdsolve grad "(1-x)**2 + 100*(y-x^2)**2" --hessian': (0, lambda out: "Hessian" in out and "1200" in out, "main"),
     'gdsolve grad "x*y^2" --json | jq -r .gradient.x': (0, lambda out: out.strip() == "y**2", "shell"),
     'gdsolve explain "3*(x+2)**2"':
@@ -141,6 +153,14 @@ EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
     "gdsolve batch problems.jsonl --jobs 4 > results.jsonl": (2, None, "shell"),
     "gdsolve batch problems.jsonl --dask tcp://scheduler:8786": (2, lambda out: len(out.splitlines()) == 7, "dask"),
 }
+
+
+def same_numbers(out: str, shown: str) -> bool:
+    """The same numbers and words in the same order (a report's box may wrap differently at another width)."""
+    def words(text: str) -> list[str]:
+        return re.findall(r"[-+]?\d[\w.+-]*|[A-Za-z^]+\S*", text)
+
+    return words(out) == words(shown)
 
 
 def readme_block(marker: str) -> list[str]:
@@ -176,7 +196,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         code, _, err = in_process(f'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr {lr} --max-iter 300 '
                                   f'--x0 x=-1,y=1 --trace {d / name}.jsonl --quiet')
         assert code == 1, err
-    shutil.copy(ROOT / "examples" / "problems.jsonl", d / "problems.jsonl")
+    for name in ("problems.jsonl", "misra1a.csv", "decay.tsv"):
+        shutil.copy(ROOT / "examples" / name, d / name)
     return d
 
 
@@ -198,6 +219,8 @@ def test_readme_command_runs_as_documented(cmd, workdir, read_pty):
     assert "Traceback" not in err
     if check is not None:
         assert check(out), (cmd, out[-1500:])
+    if "--residuals res.csv" in cmd:
+        assert (workdir / "res.csv").read_text().splitlines()[0] == "t,y,sigma,fitted,residual"
     if "> graph.dot" in cmd:
         assert (workdir / "graph.dot").read_text().startswith("digraph autograd {")
     for picture in re.findall(r"-o (\S+\.(?:png|svg))", cmd):

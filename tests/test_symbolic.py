@@ -48,6 +48,12 @@ CASES = {
     "erf": ("erf(0.7*x + 0.2*y)", sympy.erf(U), wide),
     "min": ("min(x, 2*y)", sympy.Min(X, 2 * Y), wide),
     "max": ("max(x, 2*y)", sympy.Max(X, 2 * Y), wide),
+    # reductions of plain variables are their argument (norm: the absolute value)
+    "sum": ("sum(sin(0.7*x + 0.2*y))", sympy.sin(U), wide),
+    "mean": ("mean(exp(0.7*x + 0.2*y))", sympy.exp(U), wide),
+    "prod": ("prod(cos(0.7*x + 0.2*y))", sympy.cos(U), wide),
+    "norm": ("norm(0.7*x + 0.2*y)", sympy.Abs(U), positive),
+    "dot": ("dot(x, sin(0.7*x + 0.2*y))", X * sympy.sin(U), wide),
 }
 
 
