@@ -101,11 +101,9 @@ def fit_curve(header: dict[str, Any], params: dict[str, float]) -> dict[str, Any
 def draw_fit_file(trace: Any, output: str, *, width: int = 900, height: int = 600, dpi: int = 100,
                   title: str | None = None) -> None:
     """The data with the fitted curve, and the residuals below, into a PNG, SVG or PDF."""
-    from .plot import FILE_SUFFIXES, _need
+    from .plot import _need, check_suffix, save_figure
 
-    suffix = output[output.rfind("."):].lower() if "." in output else ""
-    if suffix not in FILE_SUFFIXES:
-        raise GdsolveError(f"-o {output}: the file name must end in {', '.join(FILE_SUFFIXES)}")
+    check_suffix(output)
     params = _final_params(trace)
     c = fit_curve(trace.header, params)
     matplotlib = _need("matplotlib")
@@ -131,16 +129,7 @@ def draw_fit_file(trace: Any, output: str, *, width: int = 900, height: int = 60
     bottom.axhline(0, color="gray", linewidth=0.8)
     bottom.set_ylabel("residual")
     bottom.grid(True, alpha=0.3)
-    fig.suptitle((title or str(trace.header.get("model", ""))).replace("$", r"\$"), fontsize="medium")
-    fig.tight_layout()
-    try:
-        fig.savefig(output, dpi=dpi)
-    except OSError as exc:
-        from .errors import OptionError
-
-        raise OptionError(f"cannot write {output}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    save_figure(plt, fig, output, dpi, title or str(trace.header.get("model", "")))
 
 
 def draw_fit_terminal(trace: Any, *, width: int | None = None, height: int | None = None) -> str:

@@ -84,6 +84,13 @@ def surface(trace: Trace, ranges: Sequence[tuple[float, float]], n: int = GRID) 
     return axes, F.tolist()
 
 
+def check_suffix(output: str) -> None:
+    """A picture's file name must say its format."""
+    suffix = output[output.rfind("."):].lower() if "." in output else ""
+    if suffix not in FILE_SUFFIXES:
+        raise GdsolveError(f"-o {output}: the file name must end in {', '.join(FILE_SUFFIXES)}")
+
+
 def _fit_trace(traces: Sequence[Trace]) -> bool:
     """Whether the traces are one fit's trace (several fits, or a fit with runs, cannot share one picture)."""
     fits = [t for t in traces if t.header.get("kind") == "fit"]
@@ -135,9 +142,7 @@ def draw_file(traces: Sequence[Trace], output: str, *, width: int = 900, height:
         from .fittrace import draw_fit_file
 
         return draw_fit_file(traces[0], output, width=width, height=max(height, 450), dpi=dpi, title=title)
-    suffix = output[output.rfind("."):].lower() if "." in output else ""
-    if suffix not in FILE_SUFFIXES:
-        raise GdsolveError(f"-o {output}: the file name must end in {', '.join(FILE_SUFFIXES)}")
+    check_suffix(output)
     matplotlib = _need("matplotlib")
     matplotlib.use("Agg")
     plt = _need("matplotlib.pyplot")
@@ -193,8 +198,14 @@ def draw_file(traces: Sequence[Trace], output: str, *, width: int = 900, height:
         ax.set_xlim(*ranges[0])
         if len(traces) > 1:
             ax.legend(fontsize="small")
+    save_figure(plt, fig, output, dpi, title or traces[0].header.get("expression", ""))
+    return fig
+
+
+def save_figure(plt: Any, fig: Any, output: str, dpi: int, title: str) -> None:
+    """Title, lay out and write ``fig``; an unwritable path is gdsolve's error. The figure is closed."""
     # Titles are plain text: a "$" must not switch matplotlib to math mode (an odd one is a parse error).
-    fig.suptitle((title or traces[0].header.get("expression", "")).replace("$", r"\$"), fontsize="medium")
+    fig.suptitle(title.replace("$", r"\$"), fontsize="medium")
     fig.tight_layout()
     try:
         fig.savefig(output, dpi=dpi)
@@ -202,7 +213,6 @@ def draw_file(traces: Sequence[Trace], output: str, *, width: int = 900, height:
         raise OptionError(f"cannot write {output}: {exc.strerror or exc}") from None
     finally:
         plt.close(fig)
-    return fig
 
 
 def _contour_scale(Z: Any) -> tuple[Any, str]:

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -165,6 +166,12 @@ CLOSED_PIPE_MODES = {
     "explain": ["explain", "(x-4)**2"],
     "explain dot": ["explain", "(x-4)**2", "--dot"],
     "verify": ["minimize", "(x-4)**2", "--verify"],
+    "fit": ["fit", "y ~ b1*(1-exp(-b2*x))", "--data", str(Path(__file__).parents[1] / "examples" / "misra1a.csv"),
+            "--p0", "b1=500,b2=1e-4"],
+    "fit json": ["fit", "y ~ b1*(1-exp(-b2*x))", "--data", str(Path(__file__).parents[1] / "examples" / "misra1a.csv"),
+                 "--json"],
+    "fit trace": ["fit", "y ~ b1*(1-exp(-b2*x))", "--data",
+                  str(Path(__file__).parents[1] / "examples" / "misra1a.csv"), "--trace", "-"],
 }
 
 
@@ -337,3 +344,12 @@ def test_grad_json_pipeline_and_explain_dot():
     assert p.returncode == 0 and p.stderr == "" and json.loads(p.stdout)["gradient"]["x"] == "y**2"
     p = gd("explain", "sin(x)*y", "--dot")
     assert p.returncode == 0 and p.stdout.startswith("digraph autograd {") and "SinBackward0" in p.stdout
+
+
+def test_fit_reads_a_pipe_and_prints_one_json_document():
+    data = "x y\n" + "".join(f"{x} {2 * x + 1 + (0.1 if x % 2 else -0.1)}\n" for x in range(10))
+    p = subprocess.run([GDSOLVE, "fit", "y ~ a*x + b", "--data", "-", "--json"], input=data, capture_output=True,
+                       text=True, timeout=120)
+    doc = json.loads(p.stdout)
+    assert p.returncode == 0 and p.stderr == "" and doc["data"] == "<stdin>"
+    assert abs(doc["params"]["a"] - 2) < 0.05 and doc["n"] == 10 and doc["dof"] == 8
