@@ -177,12 +177,16 @@ def fit(
         detail = {StopRule.GTOL: "scaled ", StopRule.MAX_ITER: "the residuals still change",
                   StopRule.NONFINITE: _nonfinite_detail(state, best, names)}.get(rule, "")
         template = stop_message(rule, value=value, tol=tol, nit=nit, detail=detail)
+        if rule is StopRule.INTERRUPTED:  # lm takes only steps that lower the cost: the last point is the best
+            template = f"interrupted after {nit} steps; params are the best point reached (the lowest cost)"
         status = rule.status
     else:
         P, status, rule, template, nit, nfev = _minimize_fit(fm, residuals, P0, method, loss, f_scale, lr,
                                                              max_iter, bounds, time_limit, callback, where)
         best = 0
         settings.update({"max_iter": 100 if max_iter is None else max_iter, "lr": lr})
+        if rule is StopRule.INTERRUPTED:
+            template = f"interrupted after {nit} steps; params are the last point reached"
     return _report(fm, P.detach(), residuals, status, rule, template, nit, nfev, dict(zip(names, P0[best].tolist())),
                    n_starts, settings, time.perf_counter() - t0)
 

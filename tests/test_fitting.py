@@ -168,3 +168,12 @@ def test_columns_named_like_functions_or_modules_are_just_data():
     assert r.success and r.columns == ("exp",) and r.response == "log(log)"
     r = fit("torch ~ a*pi + E", {"pi": [0, 1, 2, 3], "torch": [1, 2, 4, 8.5]})  # pi is a column; E is e
     assert r.parameters == ("a",) and r.success
+
+
+def test_an_interrupted_fit_returns_its_best_point_and_says_so():
+    def stop(state):
+        raise KeyboardInterrupt
+
+    r = fit("y ~ a*x + b", LINE, callback=stop)
+    assert r.status.value == "interrupted" and r.nit == 1
+    assert r.message == "interrupted after 1 steps; params are the best point reached (the lowest cost)"
