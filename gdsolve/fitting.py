@@ -174,7 +174,7 @@ def fit(
         tol = {StopRule.FTOL: ftol, StopRule.XTOL: xtol, StopRule.GTOL: gtol,
                StopRule.TIME_LIMIT: time_limit or 0.0}.get(rule, math.nan)
         nit, nfev = int(state.nit[best]), int(state.nfev[best])
-        detail = {StopRule.GTOL: "scaled ", StopRule.MAX_ITER: "the residuals still change",
+        detail = {StopRule.GTOL: "scaled ", StopRule.MAX_ITER: "no stopping rule held yet",
                   StopRule.NONFINITE: _nonfinite_detail(state, best, names)}.get(rule, "")
         template = stop_message(rule, value=value, tol=tol, nit=nit, detail=detail)
         if rule is StopRule.INTERRUPTED:  # lm takes only steps that lower the cost: the last point is the best
