@@ -195,8 +195,6 @@ def run(descent: Descent | MultiRun, callback: Callable[[Any], None] | None = No
                 raise
             descent.interrupt()
         result = descent.result()
-        if descent.objective.shapes:
-            result = dataclasses.replace(result, shapes=descent.objective.shapes)
         if verification is not None and result.status is not Status.INTERRUPTED:  # Ctrl-C means now, not in 5 s
             verdict = verification.finish(result.x, stop=lambda: bool(descent.stop_requested))
             result = dataclasses.replace(result, verify=verdict)

@@ -7,24 +7,21 @@ document) and exits with the run's :class:`~gdsolve.status.ExitStatus`.
 from __future__ import annotations
 
 import enum
-import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from .cli_grad import _print_json
 from .cli_options import DebugOpt, JsonOpt
+from .settings import LOSSES
 from .shell import Exit, errors
 
 DATA = "Data"
 METHOD = "Method"
 
 
-class Loss(str, enum.Enum):
-    linear = "linear"
-    soft_l1 = "soft_l1"
-    huber = "huber"
-    cauchy = "cauchy"
+#: The library's losses, as a choice typer validates and lists in --help (torch-free: the table is in settings).
+Loss = enum.Enum("Loss", {v: v for v in LOSSES}, type=str)  # type: ignore[misc]
 
 
 def fit_command(
@@ -52,7 +49,7 @@ def fit_command(
     method: Annotated[str, typer.Option("--method", rich_help_panel=METHOD,
                                         help="lm (Levenberg-Marquardt) or a minimize method (gd, adam, lbfgs...).")] = "lm",
     loss: Annotated[Loss, typer.Option("--loss", rich_help_panel=METHOD,
-                                       help="Robust losses weigh large residuals less.")] = Loss.linear,
+                                       help="Robust losses weigh large residuals less.")] = Loss("linear"),
     f_scale: Annotated[float, typer.Option("--f-scale", metavar="S", rich_help_panel=METHOD,
                                            help="Residual size where a robust loss starts to bend.")] = 1.0,
     lr: Annotated[Optional[float], typer.Option("--lr", metavar="RATE", rich_help_panel=METHOD, show_default=False,
@@ -83,35 +80,38 @@ def fit_command(
     # The help text is set below: click keeps a docstring's line breaks.
     with errors(debug):
         from .cmdline import parse_assignments, parse_bounds
+        from .data import read_table
         from .errors import OptionError
         from .fitting import fit
+        from .fittrace import FitTraceWriter
+        from .model import parse_model
 
         start = None
         if p0 is not None:
             start = parse_assignments(p0, "--p0", names_required=True)
-        if residuals is not None and residuals == "-":
+        if residuals == "-":
             raise OptionError("--residuals writes a file; give it a path (stdout holds the report)")
         if trace == "-" and json_:
             raise OptionError("--trace - and --json both want stdout; write the trace to a file")
-        table = load_table(data, drop_missing)
-        writer, stream = _trace_writer(trace, model, table, sigma)
+        bound = parse_model(model, read_table(data, drop_missing=drop_missing), sigma=sigma)
+        writer = None if trace is None else FitTraceWriter(trace, bound, {"method": method})
         try:
-            result = fit(model, table, p0=start, sigma=sigma, absolute_sigma=absolute_sigma,
-                         bounds=parse_bounds(bounds or []), starts=starts, seed=seed, method=method, loss=loss.value,
-                         f_scale=f_scale, max_iter=max_iter, ftol=ftol, xtol=xtol, gtol=gtol, lr=lr,
-                         time_limit=time_limit, device=device, callback=writer)
+            result = fit(bound, p0=start, absolute_sigma=absolute_sigma, bounds=parse_bounds(bounds or []),
+                         starts=starts, seed=seed, method=method, loss=loss.value, f_scale=f_scale, max_iter=max_iter,
+                         ftol=ftol, xtol=xtol, gtol=gtol, lr=lr, time_limit=time_limit, device=device,
+                         callback=writer)
+        except BaseException:
             if writer is not None:
-                writer.close(result.to_dict())
-        finally:
-            if stream is not None and stream is not sys.stdout:
-                stream.close()
+                writer.close()
+            raise
+        doc = result.to_dict()
+        if writer is not None:
+            writer.close(doc)
         if residuals is not None:
             result.write_residuals(residuals)
-        if trace == "-":
-            pass  # stdout holds the trace; the report would break its JSON Lines
-        elif json_:
-            _print_json(result.to_dict())
-        else:
+        if json_:
+            _print_json(doc)
+        elif trace != "-":  # with --trace -, stdout holds the trace; a report would break its JSON Lines
             from rich.console import Console
 
             from .render_fit import fit_view
@@ -119,33 +119,6 @@ def fit_command(
             Console().print(fit_view(result))
         code = int(result.status.exit_status)
     raise Exit(code)
-
-
-def load_table(data: str, drop_missing: bool) -> Any:
-    from .data import read_table
-
-    return read_table(data, drop_missing=drop_missing)
-
-
-def _trace_writer(path: str | None, model: str, table: Any, sigma: str | None) -> tuple[Any, Any]:
-    """The trace writer and its stream (a file, or stdout for ``-``); ``(None, None)`` without ``--trace``."""
-    if path is None:
-        return None, None
-    from .errors import OptionError
-    from .fittrace import FitTraceWriter
-    from .model import parse_model
-
-    parameters = parse_model(model, table, sigma=sigma).parameters  # errors in the model before a file is begun
-
-    if path == "-":
-        stream: Any = sys.stdout
-    else:
-        try:
-            stream = open(path, "w", encoding="utf-8")
-        except OSError as exc:
-            raise OptionError(f"cannot write --trace file {path!r}: {exc.strerror}") from None
-    writer = FitTraceWriter(stream, model, parameters, table, {"method": "fit"}, flush=path == "-")
-    return writer, stream
 
 
 fit_command.__doc__ = (

@@ -16,7 +16,7 @@ Columns are stored as ``array('d')`` -- 8 bytes a value, no torch needed to
 read a file -- and become tensors without a copy (:meth:`Table.tensor`).
 
 Example:
-    >>> t = read_table("x,y\\n1,2\\n3,4.5\\n", name="inline.csv")
+    >>> t = parse_table("x,y\\n1,2\\n3,4.5\\n", "inline.csv")
     >>> t.names, t.rows, list(t.columns["y"])
     (('x', 'y'), 2, [2.0, 4.5])
 """
@@ -96,23 +96,18 @@ class Table:
         return self.columns[name]
 
 
-def read_table(source: str | os.PathLike[str] | TextIO, *, drop_missing: bool = False,
-               name: str | None = None) -> Table:
-    """Read a table with a header row from a path, ``-`` (stdin), an open file, or the text itself.
+def read_table(source: str | os.PathLike[str] | TextIO, *, drop_missing: bool = False) -> Table:
+    """Read a table with a header row from a path, ``-`` (stdin) or an open text file.
 
     Args:
-        source: a path; ``"-"`` for standard input; an open text file; or, when
-            ``name`` is given, the table's text.
+        source: a path; ``"-"`` for standard input; or an open text file.
         drop_missing: drop rows with missing cells instead of refusing them.
-        name: the name errors use; with a ``str`` source it means "this is the text".
 
     Raises:
         DataError: naming the file, line and column of the first problem.
     """
-    if isinstance(source, str) and name is not None:
-        return _read_lines(io.StringIO(source), name, drop_missing)
     if hasattr(source, "read"):
-        return _read_lines(source, name or getattr(source, "name", "<file>"), drop_missing)  # type: ignore[arg-type]
+        return _read_lines(source, getattr(source, "name", "<file>"), drop_missing)  # type: ignore[arg-type]
     path = os.fspath(source)
     if path == "-":
         return _read_lines(sys.stdin, "<stdin>", drop_missing)
@@ -128,6 +123,15 @@ def read_table(source: str | os.PathLike[str] | TextIO, *, drop_missing: bool = 
     except UnicodeDecodeError as exc:
         raise DataError(f"data file {shown(path)} is not UTF-8 text (byte {exc.start}); "
                         "save it as text (CSV, TSV or columns)") from None
+
+
+def parse_table(text: str, name: str, *, drop_missing: bool = False) -> Table:
+    """A table from its text; ``name`` is what errors call it.
+
+    >>> parse_table("x y\\n1 2\\n", "inline").rows
+    1
+    """
+    return _read_lines(io.StringIO(text), name, drop_missing)
 
 
 def _content(lines: Iterable[str]) -> Iterator[tuple[int, str]]:

@@ -101,7 +101,7 @@ def statistics(names: tuple[str, ...], r: torch.Tensor, J: torch.Tensor, y: torc
             correlation = {a: {b: float(corr[i, j]) for j, b in enumerate(names)} for i, a in enumerate(names)}
     return Statistics(
         n=n, dof=dof, rss=rss,
-        residual_std=_finite_or_none(math.sqrt(reduced)) if reduced == reduced else None,
+        residual_std=_finite_or_none(math.sqrt(reduced)),  # reduced is NaN without degrees of freedom
         reduced_chisq=_finite_or_none(reduced), r2=_finite_or_none(r2),
         aic=_finite_or_none(aic), bic=_finite_or_none(bic),
         stderr=stderr, correlation=correlation, stderr_reason=reason,
@@ -162,6 +162,17 @@ class FitResult:
     def success(self) -> bool:
         return self.status.success
 
+    @property
+    def stderr_percent(self) -> dict[str, float | None]:
+        """Each standard error as a percentage of its parameter's size (``None`` without one, or at 0)."""
+        return {k: (None if se is None or self.params[k] == 0 else 100 * se / abs(self.params[k]))
+                for k, se in self.stats.stderr.items()}
+
+    @property
+    def t_value(self) -> dict[str, float | None]:
+        """Each parameter over its standard error (``None`` without one)."""
+        return {k: (None if not se else self.params[k] / se) for k, se in self.stats.stderr.items()}
+
     def __getattr__(self, name: str) -> Any:
         # stderr, rss, r2, ... read through to the statistics
         if name in Statistics.__dataclass_fields__:
@@ -176,9 +187,7 @@ class FitResult:
         stats = asdict(self.stats)
         out: dict[str, Any] = {
             "model": self.model, "params": dict(self.params), "stderr": stats["stderr"],
-            "stderr_percent": {k: (None if se is None or self.params[k] == 0 else 100 * se / abs(self.params[k]))
-                               for k, se in self.stats.stderr.items()},
-            "t_value": {k: (None if not se else self.params[k] / se) for k, se in self.stats.stderr.items()},
+            "stderr_percent": self.stderr_percent, "t_value": self.t_value,
             "stderr_reason": stats["stderr_reason"], "correlation": stats["correlation"],
             "rss": self.stats.rss, "residual_std": self.stats.residual_std,
             "reduced_chisq": self.stats.reduced_chisq, "dof": self.stats.dof, "n": self.stats.n,

@@ -21,7 +21,7 @@ import torch
 
 from . import lm
 from .data import Table, load
-from .errors import OptionError, shown
+from .errors import OptionError, render, shown
 from .fitresult import FitResult, statistics
 from .model import FitModel, parse_model
 from .settings import Bounds, check_bounds, is_real
@@ -82,8 +82,8 @@ def draw_fit_starts(p0: Mapping[str, float], bounds: Bounds, n: int, seed: int) 
 
 
 def fit(
-    model: str,
-    data: Data,
+    model: str | FitModel,
+    data: Data | None = None,
     p0: Mapping[str, float] | Sequence[float] | None = None,
     *,
     sigma: str | None = None,
@@ -109,7 +109,9 @@ def fit(
     Args:
         model: ``response ~ formula``; the response is a column or a formula of
             columns (``log(y)``); names in the formula that are columns are
-            data, every other name is a parameter.
+            data, every other name is a parameter. Or a model already bound to
+            its data by :func:`gdsolve.model.parse_model` (then ``data``, ``sigma``
+            and ``drop_missing`` are its own and are not given again).
         data: a path (CSV, TSV or columns; ``"-"`` for stdin), a mapping of
             column name to numbers, or a :class:`~gdsolve.data.Table`.
         p0: start values ``{name: value}`` (or a sequence in parameter order); 1 for any not given.
@@ -136,8 +138,7 @@ def fit(
         GdsolveError: bad data, model or option, before anything runs.
     """
     t0 = time.perf_counter()
-    table = load(data, drop_missing=drop_missing)
-    fm = parse_model(model, table, sigma=sigma)
+    fm = _bind(model, data, sigma, drop_missing)
     names = fm.parameters
     start = resolve_p0(names, p0)
     bounds = check_bounds(bounds or {})
@@ -167,7 +168,7 @@ def fit(
         state = lm.solve(residuals, P0, loss=loss, f_scale=f_scale, lower=lower if bounds else None,
                          upper=upper if bounds else None, max_iter=budget, ftol=ftol, xtol=xtol, gtol=gtol,
                          time_limit=time_limit, callback=callback)
-        best = _best_row(state.cost)
+        best = lm.best_row(state.cost)
         P = state.P[best]
         rule = _RULE[int(state.rule[best])]
         value = float(state.value[best])
@@ -191,9 +192,16 @@ def fit(
                    n_starts, settings, time.perf_counter() - t0)
 
 
-def _best_row(cost: torch.Tensor) -> int:
-    finite = torch.where(torch.isfinite(cost), cost, torch.full_like(cost, math.inf))
-    return int(finite.argmin()) if bool(torch.isfinite(finite).any()) else 0
+def _bind(model: str | FitModel, data: Data | None, sigma: str | None, drop_missing: bool) -> FitModel:
+    """The model bound to its data: parsed here, or as the caller already parsed it."""
+    if isinstance(model, FitModel):
+        if data is not None or sigma is not None or drop_missing:
+            raise OptionError("a parsed model carries its own data and sigma; give {data}, {sigma} and "
+                              "{drop_missing} to parse_model, not again here")
+        return model
+    if data is None:
+        raise OptionError("{data} is missing: give a path, or a mapping of column name to numbers")
+    return parse_model(model, load(data, drop_missing=drop_missing), sigma=sigma)
 
 
 def _nonfinite_detail(state: lm.LMState, row: int, names: Sequence[str]) -> str:
@@ -211,19 +219,13 @@ def _check_options(starts: int | None, loss: str, f_scale: float, absolute_sigma
                    max_iter: int | None) -> None:
     if starts is not None and (isinstance(starts, bool) or not isinstance(starts, int) or starts < 1):
         raise OptionError(f"{{starts}} must be an integer >= 1, got {shown(starts)}")
-    if loss not in lm.LOSSES:
-        raise OptionError(f"{{loss}} must be one of {', '.join(lm.LOSSES)}, not {shown(loss)}")
-    if not (is_real(f_scale) and 0 < f_scale < math.inf):
-        raise OptionError(f"{{f_scale}} must be a positive number, got {shown(f_scale)}")
+    lm.check_settings(loss, f_scale, ftol, xtol, gtol)
     if not isinstance(absolute_sigma, bool):
         raise OptionError(f"{{absolute_sigma}} must be True or False, got {shown(absolute_sigma)}")
     if absolute_sigma and sigma is None:
         raise OptionError("{absolute_sigma} takes the per-point errors as true; name their column with {sigma}")
     if time_limit is not None and not (is_real(time_limit) and time_limit > 0):
         raise OptionError(f"{{time_limit}} must be a positive number of seconds, got {shown(time_limit)}")
-    for name, tol in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)):
-        if not (is_real(tol) and 0 < tol < 1):
-            raise OptionError(f"{{{name}}} must be a number in (0, 1), got {shown(tol)}")
     if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1):
         raise OptionError(f"{{max_iter}} must be an integer >= 1, got {shown(max_iter)}")
     if method == LEAST_SQUARES:
@@ -236,6 +238,11 @@ def _check_options(starts: int | None, loss: str, f_scale: float, absolute_sigma
         if not isinstance(method, str) or method not in METHODS:
             raise OptionError(f"{{method}} {shown(method)} is unknown; choose lm (the default, for least squares) "
                               f"or one of {', '.join(METHODS)}")
+        given = [name for name, tol, default in (("ftol", ftol, lm.DEFAULT_FTOL), ("xtol", xtol, lm.DEFAULT_XTOL),
+                                                 ("gtol", gtol, lm.DEFAULT_GTOL)) if tol != default]
+        if given:  # minimize's methods stop by their own rules; a tolerance they ignore must not look applied
+            raise OptionError(f"{{{given[0]}}} is a stopping rule of lm; {shown(method)} stops by minimize's rules, "
+                              "not lm's, so leave it out")
 
 
 def _minimize_fit(fm: FitModel, residuals: Callable[[torch.Tensor], torch.Tensor], P0: torch.Tensor, method: str,
@@ -279,20 +286,15 @@ def _report(fm: FitModel, P: torch.Tensor, residuals: Callable[[torch.Tensor], t
     loss, f_scale = settings["loss"], settings["f_scale"]
     y = fm.observed(P.dtype, P.device)
     w = fm.weights(P.dtype, P.device)
-    Jw = J[0]
-    if loss != "linear":  # the covariance of a robust fit uses the rescaled Jacobian, as scipy's curve_fit does
-        _, Jw = lm.weighted(r, J, loss, f_scale)
-        Jw = Jw[0]
-    stats = statistics(names, r[0], Jw, y, w, absolute_sigma=settings["absolute_sigma"])
-    fitted = fm.predictor(P.dtype, P.device)(P.unsqueeze(0))[0]
-    from .errors import render
-
+    _, Jw = lm.weighted(r, J, loss, f_scale)  # a robust fit's covariance uses the rescaled Jacobian, as curve_fit's
+    stats = statistics(names, r[0], Jw[0], y, w, absolute_sigma=settings["absolute_sigma"])
+    residual = r[0] if w is None else r[0] * w  # y - fitted, undoing the division by sigma
     return FitResult(
         params=dict(zip(names, P.tolist())), stats=stats, status=status, stop_rule=rule,
         message=render(template, cli=False), nit=nit, nfev=nfev, p0=p0, starts=starts, model=fm.text,
         response=fm.response_text, parameters=names, columns=fm.columns, method=settings["method"], loss=loss,
         f_scale=f_scale, absolute_sigma=settings["absolute_sigma"], sigma=fm.sigma,
         cost=float(lm.cost_of(r, loss, f_scale)[0]), elapsed=elapsed, source=fm.table.source,
-        dropped=fm.table.dropped, fitted=tuple(fitted.cpu().tolist()), residuals=tuple((y - fitted).cpu().tolist()),
+        dropped=fm.table.dropped, fitted=tuple((y - residual).cpu().tolist()), residuals=tuple(residual.cpu().tolist()),
         message_template=template, settings=settings, table=fm.table,
     )

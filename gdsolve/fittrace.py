@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from typing import IO, Any
+import sys
+from typing import IO, TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import GdsolveError
 from .jsonio import SCHEMA_VERSION, clean
+
+if TYPE_CHECKING:
+    from .model import FitModel
 
 #: The most data rows a fit trace embeds; a larger fit's trace has no data (and its picture says so).
 MAX_TRACE_ROWS = 100_000
@@ -28,35 +31,44 @@ CURVE_POINTS = 400
 
 
 class FitTraceWriter:
-    """A step callback for :func:`gdsolve.fit` that writes the fit's trace to ``stream``."""
+    """A step callback for :func:`gdsolve.fit` that writes the fit's trace to ``target``.
 
-    def __init__(self, stream: IO[str], model: str, parameters: Sequence[str], data: Any, settings: dict[str, Any],
-                 *, flush: bool = False) -> None:
-        self.stream = stream
-        self.flush = flush
-        self.parameters = tuple(parameters)
+    ``target`` is an open text stream, or a path (``-``: stdout) that is opened
+    at the first record: a fit refused for its input leaves no trace file behind.
+    """
+
+    def __init__(self, target: str | IO[str], model: FitModel, settings: dict[str, Any]) -> None:
+        self.target = target
+        self.stream: IO[str] | None = None if isinstance(target, str) else target
+        self.flush = target == "-"  # a live consumer of the pipe sees every step as it comes
+        self.parameters = model.parameters
         self.k = 0
-        rows = data.rows
-        columns = {n: list(v) for n, v in data.columns.items()} if rows <= MAX_TRACE_ROWS else None
-        left, _, right = model.partition("~")
-        header = {"type": "header", "kind": "fit", "schema": SCHEMA_VERSION, "version": __version__,
-                  "expression": right.strip(), "model": model, "response": left.strip(),
-                  "variables": list(self.parameters), "params": {}, "settings": settings, "rows": rows,
-                  "data": columns}
-        self._write(header)
+        table = model.table
+        columns = {n: list(v) for n, v in table.columns.items()} if table.rows <= MAX_TRACE_ROWS else None
+        self.header: dict[str, Any] | None = {
+            "type": "header", "kind": "fit", "schema": SCHEMA_VERSION, "version": __version__,
+            "expression": model.parsed.text, "model": model.text, "response": model.response_text,
+            "variables": list(self.parameters), "params": {}, "settings": settings, "rows": table.rows,
+            "data": columns}
 
     def _write(self, record: dict[str, Any]) -> None:
+        if self.stream is None:
+            from .outputs import open_trace
+
+            self.stream = sys.stdout if self.target == "-" else open_trace(str(self.target))
+        if self.header is not None:
+            header, self.header = self.header, None
+            self._write(header)
         self.stream.write(json.dumps(clean(record), allow_nan=False) + "\n")
         if self.flush:
             self.stream.flush()
 
     def __call__(self, state: Any) -> None:
         """Record one step: an :class:`~gdsolve.lm.LMState` (its best row) or a minimize method's step."""
-        if hasattr(state, "cost"):  # lm: the row with the lowest finite cost
-            import torch
+        if hasattr(state, "cost"):
+            from .lm import best_row
 
-            cost = torch.where(torch.isfinite(state.cost), state.cost, torch.full_like(state.cost, math.inf))
-            row = int(cost.argmin())
+            row = best_row(state.cost)
             x, f = state.P[row].tolist(), float(state.cost[row])
         else:
             x, f = list(getattr(state, "x", ())), float(getattr(state, "f", math.nan))
@@ -65,9 +77,12 @@ class FitTraceWriter:
         self.k += 1
         self._write({"type": "step", "iteration": self.k, "x": dict(zip(self.parameters, x)), "f": f})
 
-    def close(self, document: dict[str, Any]) -> None:
-        """Write the result record: the fit's ``--json`` document."""
-        self._write({"type": "result", **document, "nit": int(document.get("nit", self.k))})
+    def close(self, document: dict[str, Any] | None = None) -> None:
+        """Write the result record (the fit's ``--json`` document), then close a file this writer opened."""
+        if document is not None:
+            self._write({"type": "result", **document, "nit": int(document.get("nit", self.k))})
+        if self.stream is not None and isinstance(self.target, str) and self.target != "-":
+            self.stream.close()
 
 
 def fit_curve(header: dict[str, Any], params: dict[str, float]) -> dict[str, Any]:

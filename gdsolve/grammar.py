@@ -116,11 +116,6 @@ FUNCTIONS.update({
 })
 
 
-def has_reductions(expr: Any) -> bool:
-    """Whether ``expr`` uses sum, mean, prod, norm or dot."""
-    return any(getattr(f.func, "__name__", "") in REDUCTIONS for f in expr.atoms(sympy.Function))
-
-
 def scalar_reductions(expr: Any) -> Any:
     """``expr`` with each reduction of a scalar written out: ``sum(e)`` is ``e``, ``norm(e)`` is ``Abs(e)``."""
     return expr.replace(lambda e: isinstance(e, sympy.Function) and getattr(e.func, "__name__", "") in REDUCTIONS,

@@ -53,10 +53,10 @@ from typing import NamedTuple
 import torch
 
 from .errors import OptionError, shown
+from .settings import LOSSES
 
 Residuals = Callable[[torch.Tensor], torch.Tensor]
 
-LOSSES = ("linear", "soft_l1", "huber", "cauchy")
 
 #: Why a row stopped; index 0 is "still running". The names match the stop rules in :mod:`gdsolve.status`.
 RULES = ("running", "ftol", "xtol", "gtol", "max_iter", "nonfinite", "time_limit", "interrupted")
@@ -78,7 +78,7 @@ class LMState(NamedTuple):
         r: residuals at ``P`` ``(B, n)``, before the loss's rescaling.
         J: their Jacobian ``(B, n, p)``.
         cost: ``1/2 sum rho(r**2)`` ``(B,)``.
-        radius: the trust region ``||D delta|| <= radius`` ``(B,)``; ``lam``: the damping it needed last.
+        radius: the trust region ``||D delta|| <= radius`` ``(B,)``.
         D: column scales ``(B, p)``, the largest column norms of ``J`` seen.
         nit: steps tried ``(B,)``; ``nfev``: residual evaluations.
         rule: index into :data:`RULES` of the rule that stopped the row (0: running).
@@ -90,7 +90,6 @@ class LMState(NamedTuple):
     J: torch.Tensor
     cost: torch.Tensor
     radius: torch.Tensor
-    lam: torch.Tensor
     D: torch.Tensor
     nit: torch.Tensor
     nfev: torch.Tensor
@@ -165,8 +164,7 @@ def init(residuals: Residuals, P0: torch.Tensor, *, loss: str = "linear", f_scal
     rule = torch.where(finite, torch.zeros(B, dtype=torch.long, device=P0.device),
                        torch.full((B,), NONFINITE, dtype=torch.long, device=P0.device))
     zeros = torch.zeros(B, dtype=torch.long, device=P0.device)
-    return LMState(P0.detach().clone(), r, J, cost, radius, torch.zeros_like(cost), D, zeros, zeros + 1, rule,
-                   torch.zeros_like(cost))
+    return LMState(P0.detach().clone(), r, J, cost, radius, D, zeros, zeros + 1, rule, torch.zeros_like(cost))
 
 
 def _column_norms(J: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
@@ -175,9 +173,8 @@ def _column_norms(J: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
     return torch.where(D > 0, D, torch.ones_like(D))
 
 
-def _step(r: torch.Tensor, J: torch.Tensor, D: torch.Tensor,
-          radius: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The step within the trust region, and the damping ``lambda`` it needed, for every row.
+def _step(r: torch.Tensor, J: torch.Tensor, D: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """The step within the trust region, for every row.
 
     Through QR of ``J D^-1`` and an SVD of its ``R``: with ``c = U^T Q^T r`` the
     scaled step is ``-V diag(s/(s^2+lambda)) c``. Where the Gauss-Newton step
@@ -212,7 +209,7 @@ def _step(r: torch.Tensor, J: torch.Tensor, D: torch.Tensor,
         norm = coef.norm(dim=-1)
         outside = outside & ((norm - radius).abs() > 1e-3 * radius)
     ds = -(Vh.transpose(1, 2) @ coef.unsqueeze(-1)).squeeze(-1)
-    return ds / D, lam
+    return ds / D
 
 
 def update(state: LMState, residuals: Residuals, *, active: torch.Tensor, loss: str = "linear",
@@ -228,7 +225,7 @@ def update(state: LMState, residuals: Residuals, *, active: torch.Tensor, loss: 
     g = (Jw.transpose(1, 2) @ rw.unsqueeze(-1)).squeeze(-1)
     # gtol: the largest cosine between the residuals and a column of J (MINPACK's scale-free test).
     cosine = (g.abs() / (Jw.norm(dim=1) * rw.norm(dim=-1, keepdim=True)).clamp_min(1e-300)).amax(-1)
-    delta, lam = _step(rw, Jw, D, radius)
+    delta = _step(rw, Jw, D, radius)
     trial = P + delta
     if lower is not None:
         trial = torch.maximum(trial, lower)
@@ -282,7 +279,7 @@ def update(state: LMState, residuals: Residuals, *, active: torch.Tensor, loss: 
     return s._replace(
         P=s.P.index_copy(0, idx, P_out), r=s.r.index_copy(0, idx, r_out), J=s.J.index_copy(0, idx, J_out),
         cost=s.cost.index_copy(0, idx, cost_out), D=s.D.index_copy(0, idx, D_out),
-        radius=s.radius.index_copy(0, idx, new_radius), lam=s.lam.index_copy(0, idx, lam),
+        radius=s.radius.index_copy(0, idx, new_radius),
         nit=s.nit.index_add(0, idx, torch.ones_like(idx)),
         nfev=s.nfev.index_add(0, idx, torch.ones_like(idx)),
         rule=s.rule.index_copy(0, idx, rule), value=s.value.index_copy(0, idx, value),
@@ -297,27 +294,16 @@ def solve(residuals: Residuals, P0: torch.Tensor, *, loss: str = "linear", f_sca
 
     A Ctrl-C ends the rows still running with the ``interrupted`` rule and returns the state.
     """
-    for name, tol in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)):
-        if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
-            raise OptionError(f"{{{name}}} must be a number >= 0, got {shown(tol)}")
-    if f_scale <= 0 or not math.isfinite(f_scale):
-        raise OptionError(f"{{f_scale}} must be a positive number, got {shown(f_scale)}")
-    if loss not in LOSSES:
-        raise OptionError(f"{{loss}} must be one of {', '.join(LOSSES)}, not {shown(loss)}")
+    check_settings(loss, f_scale, ftol, xtol, gtol)
     state = init(residuals, P0, loss=loss, f_scale=f_scale)
     t0 = time.monotonic()
     try:
         while True:
             running = state.rule == RUNNING
-            if not bool(running.any()):
-                return state
-            out_of_steps = running & (state.nit >= max_iter)
-            if bool(out_of_steps.any()):
-                state = state._replace(rule=torch.where(out_of_steps, torch.full_like(state.rule, MAX_ITER), state.rule))
-                running = running & ~out_of_steps
             if time_limit is not None and time.monotonic() - t0 > time_limit:
-                state = state._replace(rule=torch.where(running, torch.full_like(state.rule, TIME_LIMIT), state.rule))
-                running = running & False
+                return _stop(state, running, TIME_LIMIT)
+            state = _stop(state, running & (state.nit >= max_iter), MAX_ITER)
+            running = state.rule == RUNNING
             if not bool(running.any()):
                 return state
             state = update(state, residuals, active=running, loss=loss, f_scale=f_scale, lower=lower, upper=upper,
@@ -325,5 +311,27 @@ def solve(residuals: Residuals, P0: torch.Tensor, *, loss: str = "linear", f_sca
             if callback is not None:
                 callback(state)
     except KeyboardInterrupt:
-        return state._replace(rule=torch.where(state.rule == RUNNING, torch.full_like(state.rule, INTERRUPTED),
-                                               state.rule))
+        return _stop(state, state.rule == RUNNING, INTERRUPTED)
+
+
+def best_row(cost: torch.Tensor) -> int:
+    """The row with the lowest finite cost (row 0 when none is finite)."""
+    finite = torch.where(torch.isfinite(cost), cost, torch.full_like(cost, math.inf))
+    return int(finite.argmin()) if bool(torch.isfinite(finite).any()) else 0
+
+
+def _stop(state: LMState, rows: torch.Tensor, rule: int) -> LMState:
+    """``rows`` end with ``rule``."""
+    return state._replace(rule=torch.where(rows, torch.full_like(state.rule, rule), state.rule))
+
+
+def check_settings(loss: str, f_scale: float, ftol: float, xtol: float, gtol: float) -> None:
+    """Refuse a loss, scale or tolerance lm cannot use, naming it (before any work)."""
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise OptionError(f"{{loss}} must be one of {', '.join(LOSSES)}, not {shown(loss)}")
+    if not (isinstance(f_scale, (int, float)) and not isinstance(f_scale, bool) and 0 < f_scale < math.inf):
+        raise OptionError(f"{{f_scale}} must be a positive number, got {shown(f_scale)}")
+    for name, tol in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)):
+        # > 0: gtol's test is strict (cosine < gtol), so 0 could never hold; < 1: a relative measure.
+        if not (isinstance(tol, (int, float)) and not isinstance(tol, bool) and 0 < tol < 1):
+            raise OptionError(f"{{{name}}} must be a number in (0, 1), got {shown(tol)}")

@@ -11,8 +11,8 @@ the data as ``(n,)``, and broadcasting makes ``(B, n)``.
 
 Example:
     >>> import torch
-    >>> from gdsolve.data import read_table
-    >>> m = parse_model("y ~ a*x + b", read_table("x,y\\n0,1\\n1,3\\n", name="t.csv"))
+    >>> from gdsolve.data import parse_table
+    >>> m = parse_model("y ~ a*x + b", parse_table("x,y\\n0,1\\n1,3\\n", "t.csv"))
     >>> m.parameters, m.columns
     (('a', 'b'), ('x',))
     >>> m.residuals()(torch.tensor([[2.0, 1.0]], dtype=torch.float64)).tolist()

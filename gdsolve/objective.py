@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
@@ -78,8 +79,10 @@ _OVERRIDES: dict[str, Callable[..., Any]] = {
 }
 
 
-def lambdify_torch(args: Sequence[Any], expr: Any) -> Callable[..., Any]:
-    """``sympy.lambdify(args, expr, modules="torch")``, with gdsolve's n-ary functions and reductions."""
+@functools.cache
+def _printer_class() -> Any:
+    """sympy's torch printer taught gdsolve's reductions (the class is made once; each lambdify gets its own
+    instance, as lambdify does itself: a printer keeps state while it prints)."""
     from sympy.printing.pytorch import TorchPrinter
 
     from .grammar import REDUCTIONS
@@ -92,9 +95,14 @@ def lambdify_torch(args: Sequence[Any], expr: Any) -> Callable[..., Any]:
                 return f"{name}({', '.join(self._print(a) for a in expr.args)})"
             return super()._print_Function(expr)
 
+    return _Printer
+
+
+def lambdify_torch(args: Sequence[Any], expr: Any) -> Callable[..., Any]:
+    """``sympy.lambdify(args, expr, modules="torch")``, with gdsolve's n-ary functions and reductions."""
     # The settings lambdify gives its own printer: names unqualified, looked up in the namespace.
-    printer = _Printer({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True,
-                        "user_functions": {}})
+    printer = _printer_class()({"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True,
+                                "user_functions": {}})
     return sympy.lambdify(args, expr, modules=[_OVERRIDES, "torch"], printer=printer, docstring_limit=0)
 
 

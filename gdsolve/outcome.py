@@ -132,6 +132,7 @@ def build_result(objective: Objective, settings: Settings, row: RowRecord, *, se
         final_lr=row.lr,
         stationarity=stationarity_record(names, verdict),
         message_template=template,
+        shapes=objective.shapes or None,
     )
 
 

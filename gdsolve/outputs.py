@@ -98,7 +98,7 @@ class Outputs:
             if trace_to_stdout:
                 stream = self.stdout
             else:
-                stream = self._trace_file = _open_trace(options.trace)
+                stream = self._trace_file = open_trace(options.trace)
             self.trace = TraceWriter(stream, descent, options.format, flush=trace_to_stdout, cli=True)
             callbacks.append(self.trace)
         self.progress = _progress(self.console, s.max_iter, trace_to_stdout, callbacks)
@@ -128,7 +128,7 @@ class Outputs:
             self._trace_file.close()
 
 
-def _open_trace(path: str) -> IO[str]:
+def open_trace(path: str) -> IO[str]:
     try:
         return open(path, "w", encoding="utf-8")
     except OSError as exc:
@@ -205,7 +205,7 @@ class BatchOutputs:
                 callbacks.append(self.table)
         self._trace_file: IO[str] | None = None
         if options.trace is not None and not trace_to_stdout:
-            self._trace_file = _open_trace(options.trace)
+            self._trace_file = open_trace(options.trace)
         self.progress = _progress(self.console, s.max_iter, trace_to_stdout, callbacks)
         self.callback = _combine(callbacks)
 

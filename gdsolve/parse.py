@@ -112,16 +112,7 @@ def parse_expression(
         ExpressionError: for anything malformed, unsafe, unsupported or too big;
             the message names the problem and the fix.
     """
-    if not isinstance(text, str):
-        raise ExpressionError(f"the expression must be text, not {type(text).__name__}")
-    stripped = text.strip()
-    if not stripped:
-        raise ExpressionError('the expression is empty; give a formula such as "(x-4)**2"')
-    if len(stripped) > MAX_LENGTH:
-        raise ExpressionError(
-            f"the expression is {len(stripped):,} characters long; the limit is {MAX_LENGTH:,}"
-        )
-    check_ascii(stripped)
+    stripped = _checked_text(text, "the expression", 'give a formula such as "(x-4)**2"')
     if params is not None and not isinstance(params, Mapping):
         raise ExpressionError(f"{{params}} must be a mapping of names to numbers such as {{'a': 2.0}}, "
                               f"not {type(params).__name__}")
@@ -171,18 +162,26 @@ def parse_expression(
     return ParsedExpression(stripped, _numify(sym_expr), tuple(found), symbols, params, used)
 
 
+def _checked_text(text: Any, what: str, example: str) -> str:
+    """The text stripped, once it is known to be text, not empty, within :data:`MAX_LENGTH` and plain ASCII."""
+    if not isinstance(text, str):
+        raise ExpressionError(f"{what} must be text, not {type(text).__name__}")
+    stripped = text.strip()
+    if not stripped:
+        raise ExpressionError(f"{what} is empty; {example}")
+    if len(stripped) > MAX_LENGTH:
+        raise ExpressionError(f"{what} is {len(stripped):,} characters long; the limit is {MAX_LENGTH:,}")
+    check_ascii(stripped)
+    return stripped
+
+
 def parse_data_expression(text: str, data: Collection[str]) -> Any:
     """A formula of data columns only (a fit's response, such as ``log(y)``), as a float sympy expression.
 
     >>> parse_data_expression("log(y)", ["x", "y"])
     log(y)
     """
-    stripped = text.strip() if isinstance(text, str) else text
-    if not isinstance(stripped, str) or not stripped:
-        raise ExpressionError("the response (left of ~) is empty; name a data column, as in 'y ~ a*x + b'")
-    if len(stripped) > MAX_LENGTH:
-        raise ExpressionError(f"the response is {len(stripped):,} characters long; the limit is {MAX_LENGTH:,}")
-    check_ascii(stripped)
+    stripped = _checked_text(text, "the response (left of ~)", "name a data column, as in 'y ~ a*x + b'")
     builder = _Builder(stripped, {}, data=data)
     expr = builder.build(parse_tree(stripped).body, depth=1).sym
     if builder.names:

@@ -31,11 +31,10 @@ def fit_view(result: FitResult, *, cli: bool = True) -> Any:
     params = Table(title="Parameters", title_justify="left", show_edge=False)
     for col in ("name", "value", "std error", "error %", "t-value"):
         params.add_column(col, justify="left" if col == "name" else "right")
+    pct, t = result.stderr_percent, result.t_value
     for name, value in result.params.items():
-        se = result.stderr[name]
-        pct = None if se is None or value == 0 else 100 * se / abs(value)
-        t = None if not se else value / se
-        params.add_row(name, _num(value), _num(se, 6), "n/a" if pct is None else f"{pct:.3g}%", _num(t, 4))
+        params.add_row(name, _num(value), _num(result.stderr[name], 6),
+                       "n/a" if pct[name] is None else f"{pct[name]:.3g}%", _num(t[name], 4))
     parts: list[Any] = [params]
     if result.stderr_reason:
         parts.append(f"[yellow]standard errors: n/a: {result.stderr_reason}[/yellow]")

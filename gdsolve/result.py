@@ -188,8 +188,10 @@ class OptimizeResult:
 
             for name in ("x", "grad", "x0"):
                 out[name] = regroup(self.shapes, out[name])
-            if out.get("best"):
-                out["best"]["x"] = regroup(self.shapes, out["best"]["x"])
+            for point in [out.get("best"), *(out.get("minima") or [])]:
+                for name in ("x", "x0"):
+                    if point and name in point:
+                        point[name] = regroup(self.shapes, point[name])
             out["shapes"] = {k: list(v) for k, v in self.shapes.items()}
         if runs is not None:
             out["runs"] = [{"values": dict(r.values), **r.result.to_dict()} for r in runs]

@@ -40,6 +40,8 @@ METHODS: dict[str, dict[str, float]] = {
 }
 LINE_SEARCHES = ("none", "armijo", "strong_wolfe")
 TRACE_FORMATS = ("jsonl", "csv")
+#: The losses of a fit (:mod:`gdsolve.lm`): least squares, and three robust ones as in scipy's least_squares.
+LOSSES = ("linear", "soft_l1", "huber", "cauchy")
 
 
 SCHEDULES = ("constant", "exponential", "cosine", "step")

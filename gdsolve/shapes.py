@@ -27,13 +27,12 @@ Example:
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import OptionError, shown
+from .errors import ExpressionError, OptionError, shown
 
 #: The most elements all shaped variables together may have.
 MAX_ELEMENTS = 10_000_000
@@ -134,12 +133,6 @@ def expand_point(shapes: Mapping[str, tuple[int, ...]], variables: Sequence[str]
             out[key] = value
             continue
         shape = shapes[key]
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise OptionError(f"{{{option}}} {key}: {shown(value)} is neither a number nor a nested list "
-                                  "such as [[1,2],[3,4]]") from None
         names = element_names({key: shape}, [key])
         if isinstance(value, (list, tuple)):
             flat = _flatten(value, shape, key, option)
@@ -199,41 +192,41 @@ class Layout:
     shapes: Mapping[str, tuple[int, ...]]
     rank: int
     data: tuple[Any, ...] = ()
+    #: per variable: its first column, its number of columns and its operand's dims after the batch
+    blocks: tuple[tuple[int, int, tuple[int, ...]], ...] = ()
+    #: the data columns laid out, by (dtype, device): moved once, not at every evaluation
+    _placed: dict[Any, list[Any]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, variables: Sequence[str], shapes: Mapping[str, tuple[int, ...]], data: Sequence[Any]) -> Layout:
         rank = max([len(s) for s in shapes.values()] + [1 if data else 0])
-        return cls(tuple(variables), dict(shapes), rank, tuple(data))
+        blocks, col = [], 0
+        for v in variables:
+            shape = tuple(shapes.get(v, ()))
+            size = math.prod(shape)
+            blocks.append((col, size, (1,) * (rank - len(shape)) + shape))
+            col += size
+        return cls(tuple(variables), dict(shapes), rank, tuple(data), tuple(blocks))
 
     @property
     def width(self) -> int:
         """The flat columns: ``d`` of the engine's ``(B, d)``."""
-        return sum(math.prod(self.shapes.get(v, ())) for v in self.variables)
+        return sum(size for _, size, _ in self.blocks)
 
     def operands(self, X: Any) -> list[Any]:
-        """The formula's arguments from a flat batch ``X (B, d)``: variables, then data columns."""
+        """The formula's arguments from a flat batch ``X (B, d)``: variables (views of X), then data columns."""
         B = X.shape[0]
-        args = []
-        col = 0
-        for v in self.variables:
-            shape = self.shapes.get(v, ())
-            size = math.prod(shape)
-            block = X[:, col:col + size]
-            col += size
-            args.append(block.reshape(B, *([1] * (self.rank - len(shape))), *shape))
-        for column in self.data:
-            column = column.to(dtype=X.dtype, device=X.device)
-            args.append(column.reshape(*([1] * self.rank), column.shape[0]))
-        return args
+        key = (X.dtype, X.device)
+        if key not in self._placed:
+            self._placed[key] = [c.to(dtype=X.dtype, device=X.device).reshape(*([1] * self.rank), c.shape[0])
+                                 for c in self.data]
+        return [X[:, col:col + size].reshape(B, *dims) for col, size, dims in self.blocks] + self._placed[key]
 
     def finish(self, F: Any, B: int, text: str) -> Any:
-        """The formula's value ``(B, 1, ..., 1)`` -> ``(B,)``; an unreduced value is an error naming its shape."""
-        import torch
+        """The formula's value ``(B, 1, ..., 1)`` -> ``(B,)``; an unreduced value is an error naming its shape.
 
-        from .errors import ExpressionError
-
-        if not isinstance(F, torch.Tensor):
-            raise ExpressionError(f"the expression {shown(text)} does not depend on its variables")
+        ``F`` is a tensor: the parser refuses a formula that does not depend on its variables.
+        """
         inner = tuple(F.shape[1:])
         if math.prod(inner) != 1:
             raise ExpressionError(

@@ -224,12 +224,10 @@ def _evalf(expr: Any) -> Any:
     return None
 
 
-def _autograd(parsed: ParsedExpression, values: Sequence[float]) -> tuple[float, list[float]]:
+def _autograd(objective: Any, values: Sequence[float]) -> tuple[float, list[float]]:
+    """f and autograd's gradient at one point (values in the objective's column order), in float64."""
     import torch
 
-    from .objective import compile_objective
-
-    objective = compile_objective(parsed)
     X = torch.tensor([list(values)], dtype=torch.float64, requires_grad=True)
     F = objective(X)
     (G,) = torch.autograd.grad(F.sum(), X)
@@ -239,8 +237,6 @@ def _autograd(parsed: ParsedExpression, values: Sequence[float]) -> tuple[float,
 def _autograd_only(expression: str, at: X0, hessian: bool, params: Mapping[str, float] | None,
                    variables: Sequence[str] | None, shape: Any, data: Any, drop_missing: bool) -> dict[str, Any]:
     """With shaped variables or data: f and autograd's gradient at ``at``; sympy declines."""
-    import torch
-
     from .objective import compile_objective
     from .shapes import expand_point, regroup
 
@@ -256,15 +252,12 @@ def _autograd_only(expression: str, at: X0, hessian: bool, params: Mapping[str, 
     shapes = objective.shapes
     point = resolve_x0(objective.variables, expand_point(shapes, objective.parsed.variables, at, "at"), option="at")
     assert point is not None
-    X = torch.tensor([list(point.values())], dtype=torch.float64, requires_grad=True)
-    F = objective(X)
-    (G,) = torch.autograd.grad(F.sum(), X)
+    f, grad = _autograd(objective, list(point.values()))
     return {
         "expression": objective.text, "variables": list(objective.parsed.variables),
         "shapes": {k: list(v) for k, v in shapes.items()}, "data": list(objective.parsed.data),
         "symbolic_declined": reason, "gradient": None,
-        "at": regroup(shapes, point), "f": float(F.detach()[0]),
-        "autograd": regroup(shapes, dict(zip(objective.variables, G[0].tolist()))),
+        "at": regroup(shapes, point), "f": f, "autograd": regroup(shapes, dict(zip(objective.variables, grad))),
     }
 
 
@@ -396,7 +389,9 @@ def analyze(
         doc["hessian_latex"] = [[sympy.latex(h) for h in row] for row in hess]
     if point is not None:
         values = [point[n] for n in names]
-        fval, auto = _autograd(parsed, values)
+        from .objective import compile_objective
+
+        fval, auto = _autograd(compile_objective(parsed), values)
         where = dict(zip(parsed.symbols, values))
         sym = [evaluate(g, where) for g in grad]
         # Outside f's domain (f not a finite real number on either route) the gradient is not defined;

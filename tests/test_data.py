@@ -7,13 +7,13 @@ import math
 
 import pytest
 
-from gdsolve.data import DataError, Table, load, read_table, table_from_mapping
+from gdsolve.data import DataError, Table, load, parse_table, read_table, table_from_mapping
 
 
 def test_csv_tsv_and_whitespace_columns_read_alike():
-    csv = read_table("x,y\n1,2\n3,4.5\n", name="a.csv")
-    tsv = read_table("x\ty\n1\t2\n3\t4.5\n", name="a.tsv")
-    cols = read_table("# NIST style\n  x     y\n  1     2\n\n  3   4.5E0\n", name="a.dat")
+    csv = parse_table("x,y\n1,2\n3,4.5\n", "a.csv")
+    tsv = parse_table("x\ty\n1\t2\n3\t4.5\n", "a.tsv")
+    cols = parse_table("# NIST style\n  x     y\n  1     2\n\n  3   4.5E0\n", "a.dat")
     for t in (csv, tsv, cols):
         assert t.names == ("x", "y") and t.rows == 2
         assert list(t.columns["y"]) == [2.0, 4.5]
@@ -42,7 +42,7 @@ def test_a_file_and_stdin(tmp_path, monkeypatch):
 ])
 def test_errors_name_the_file_line_and_column(text, words):
     with pytest.raises(DataError) as info:
-        read_table(text, name="d.csv")
+        parse_table(text, "d.csv")
     assert str(info.value).startswith("d.csv")
     for w in words:
         assert w in str(info.value)
@@ -51,10 +51,10 @@ def test_errors_name_the_file_line_and_column(text, words):
 def test_missing_values_are_refused_with_a_count_unless_dropped():
     text = "x,y\n1,2\n2,NA\n3,\n4,5\n"
     with pytest.raises(DataError) as info:
-        read_table(text, name="d.csv")
+        parse_table(text, "d.csv")
     assert "2 rows have missing values (the first at line 3, column 'y')" in str(info.value)
     assert "drop_missing=True" in str(info.value) and "--drop-missing" in info.value.cli_message()
-    t = read_table(text, name="d.csv", drop_missing=True)
+    t = parse_table(text, "d.csv", drop_missing=True)
     assert list(t.columns["x"]) == [1.0, 4.0] and t.dropped == 2
 
 
@@ -63,14 +63,14 @@ def test_missing_file_directory_and_missing_column(tmp_path):
         read_table(tmp_path / "nope.csv")
     with pytest.raises(DataError, match="is a directory"):
         read_table(tmp_path)
-    t = read_table("x,y\n1,2\n", name="d.csv")
+    t = parse_table("x,y\n1,2\n", "d.csv")
     with pytest.raises(DataError, match=r"d.csv has no column 'z' \(--sigma\); its columns are: x, y"):
         t.require("z", "--sigma")
 
 
 def test_braces_in_a_cell_are_quoted_not_read_as_option_names():
     with pytest.raises(DataError) as info:
-        read_table("x\n{lr}\n", name="d.csv")
+        parse_table("x\n{lr}\n", "d.csv")
     assert "{lr}" in info.value.cli_message() and "--lr" not in info.value.cli_message()
 
 

@@ -177,3 +177,20 @@ def test_an_interrupted_fit_returns_its_best_point_and_says_so():
     r = fit("y ~ a*x + b", LINE, callback=stop)
     assert r.status.value == "interrupted" and r.nit == 1
     assert r.message == "interrupted after 1 steps; params are the best point reached (the lowest cost)"
+
+
+def test_a_parsed_model_is_fitted_as_it_is_and_its_data_is_not_given_twice():
+    model = parse_model("y ~ a*x + b", table_from_mapping(LINE))
+    assert fit(model).params == pytest.approx(fit("y ~ a*x + b", LINE).params)
+    with pytest.raises(OptionError, match="carries its own data"):
+        fit(model, LINE)
+    with pytest.raises(OptionError, match="data is missing"):
+        fit("y ~ a*x + b")
+
+
+def test_lm_tolerances_are_refused_with_another_method_and_out_of_range():
+    with pytest.raises(OptionError, match="xtol is a stopping rule of lm; 'adam' stops by minimize's rules"):
+        fit("y ~ a*x + b", LINE, method="adam", xtol=1e-6)
+    for bad in (0.0, 1.0, math.nan, True):
+        with pytest.raises(OptionError, match=r"gtol must be a number in \(0, 1\)"):
+            fit("y ~ a*x + b", LINE, gtol=bad)

@@ -22,10 +22,10 @@ def misra_trace():
     from gdsolve.data import read_table
     from gdsolve.model import parse_model
 
-    table = read_table(ROOT / "examples" / "misra1a.csv")
+    model = parse_model(MODEL, read_table(ROOT / "examples" / "misra1a.csv"))
     buf = io.StringIO()
-    w = FitTraceWriter(buf, MODEL, parse_model(MODEL, table).parameters, table, {"method": "fit"})
-    r = fit(MODEL, table, p0={"b1": 500, "b2": 1e-4}, callback=w)
+    w = FitTraceWriter(buf, model, {"method": "lm"})
+    r = fit(model, p0={"b1": 500, "b2": 1e-4}, callback=w)
     w.close(r.to_dict())
     return read_trace(io.StringIO(buf.getvalue()), "misra.jsonl"), r
 
@@ -76,3 +76,17 @@ def test_cli_trace_to_stdout_is_json_lines(tmp_path):
     res = CliRunner().invoke(app, ["fit", MODEL, "--data", str(ROOT / "examples" / "misra1a.csv"), "--trace", "-",
                                    "--json"])
     assert res.exit_code == 2 and "both want stdout" in res.stderr
+
+
+def test_a_refused_fit_leaves_no_trace_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from gdsolve.cli import app
+
+    path = tmp_path / "fit.jsonl"
+    res = CliRunner().invoke(app, ["fit", MODEL, "--data", str(ROOT / "examples" / "misra1a.csv"), "--p0", "c=1",
+                                   "--trace", str(path)])
+    assert res.exit_code == 2 and "--p0 names 'c'" in res.stderr and not path.exists()
+    res = CliRunner().invoke(app, ["fit", MODEL, "--data", str(ROOT / "examples" / "misra1a.csv"), "--trace",
+                                   str(tmp_path / "no" / "dir.jsonl")])
+    assert res.exit_code == 2 and "cannot write the trace to" in res.stderr

@@ -19,6 +19,8 @@ def test_the_tutorials_first_example_runs_as_written():
     assert doc["gradient"] is None and "sympy cannot follow" in doc["symbolic_declined"]
     with pytest.raises(OptionError, match="give the point"):
         gradient("mean(3*(x+2)**2)", shape={"x": (2, 2)})
+    with pytest.raises(OptionError, match="hessian is symbolic"):
+        gradient("mean(3*(x+2)**2)", shape={"x": (2, 2)}, at={"x": 1}, hessian=True)
 
 
 def test_reductions_of_plain_numbers_are_the_numbers_for_torch_and_sympy():
@@ -54,6 +56,9 @@ def test_x0_fills_or_sets_a_tensor_and_json_nests_it():
     doc = json.loads(json.dumps(r.to_dict()))
     assert doc["x0"] == {"x": [[1.0, 2.0], [3.0, 4.0]]} and doc["shapes"] == {"x": [2, 2]}
     assert all(abs(v - 3) < 1e-6 for row in doc["x"]["x"] for v in row)
+    many = minimize("sum((x-3)**2)", shape={"x": 2}, starts=4, method="lbfgs").to_dict()
+    assert all(len(m["x"]["x"]) == 2 and len(m["x0"]["x"]) == 2 for m in many["minima"])
+    assert len(many["best"]["x"]["x"]) == 2
     r = maximize("-sum((w-1)**2) - b**2", shape={"w": 3}, x0={"w": 0, "b": 1}, bounds={"w": (0, 0.5)})
     assert [r.x[f"w[{i}]"] for i in range(3)] == [0.5, 0.5, 0.5]
     with pytest.raises(OptionError, match=r"has shape \(2,\) but --shape says \(3,\)"):
@@ -78,5 +83,5 @@ def test_helpers():
     assert element_names({"w": (2,)}, ["b", "w"]) == ["b", "w[0]", "w[1]"]
     assert regroup({"w": (2,)}, {"b": 1.0, "w[0]": 2.0, "w[1]": 3.0}) == {"b": 1.0, "w": [2.0, 3.0]}
     assert expand_bounds({"w": (2,)}, {"w": (0, 1)}) == {"w[0]": (0, 1), "w[1]": (0, 1)}
-    assert expand_point({"x": (2,)}, ["x"], {"x": "[1, 2]"}) == {"x[0]": 1, "x[1]": 2}
+    assert expand_point({"x": (2,)}, ["x"], {"x": [1, 2]}) == {"x[0]": 1, "x[1]": 2}
     assert math.prod(parse_shapes({"x": (3, 4)})["x"]) == 12
