@@ -114,7 +114,7 @@ def prepare(
     if hop_size != HOP_SIZE and not hops:
         raise OptionError("{hop_size} sizes the hops of basin hopping; add [[--hops K||hops=K]]")
     if starts is None and not axes and where == "cpu" and not compile and not hops:
-        return Descent(objective, settings, start)
+        return Descent(objective, settings, start, device=None if device is None else where)
     import torch
 
     n = starts or 1

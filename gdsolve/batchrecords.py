@@ -64,19 +64,21 @@ class BatchRecords:
         sign = self.objective.sign
         nit = int(self.nit[i])
         detail = ""
+        unbounded = False
         if rule is StopRule.NONFINITE:
             what = int(self.bad_what[i])
             k = int(self.stop_k[i])
             x = self.bad_x[i].tolist()
             if what == _NEW_X:
-                detail = nonfinite_detail(names, sign, k, math.nan, math.nan, x, self._lr(i), what="x")
+                detail = nonfinite_detail(names, sign, k, math.nan, math.nan, x, what="x")
             elif what == _TRIAL:
-                detail = nonfinite_detail(names, sign, k, -math.inf, 0.0, x, self._lr(i),
-                                          what="f (at a line-search trial point)")
+                detail = nonfinite_detail(names, sign, k, -math.inf, 0.0, x, what="f (at a line-search trial point)")
+                unbounded = True
             else:
-                detail = nonfinite_detail(names, sign, k, float(self.bad_f[i]), float(self.bad_g[i]), x, self._lr(i))
+                detail = nonfinite_detail(names, sign, k, float(self.bad_f[i]), float(self.bad_g[i]), x)
+                unbounded = float(self.bad_f[i]) == -math.inf
         elif rule is StopRule.BLOWUP:
-            detail = blowup_detail(sign, int(self.stop_k[i]), BLOWUP_RISES, float(self.bad_f[i]), self._lr(i))
+            detail = blowup_detail(sign, int(self.stop_k[i]), BLOWUP_RISES, float(self.bad_f[i]))
         bk = int(self.best_k[i])
         best = None if bk < 0 else (float(self.best_f[i]), self.best_x[i].tolist(), bk)
         last_t = float(self.last_t[i])
@@ -84,10 +86,11 @@ class BatchRecords:
         return RowRecord(
             rule=rule, nit=nit, nfev=nit + 1 + int(self.extra_fev[i]), ngev=nit + 1 + int(self.extra_gev[i]),
             x=self.X[i].tolist(), fmin=float(F[i]), gmin=G[i].tolist(), x0=self.x0[i].tolist(), best=best,
-            seen=self.seen[i].tolist(), last_step=float(self.last_step[i]), last_fchange=float(self.last_fchange[i]),
+            origin=self.origin[i].tolist(), last_step=float(self.last_step[i]), last_fchange=float(self.last_fchange[i]),
             last_t=last_t if lbfgs_or_armijo and math.isfinite(last_t) else None,
             last_lr=float(self.last_lr[i]), lr=self._lr(i), ls_failed=bool(self.ls_failed[i]),
-            ls_nonfinite=bool(self.ls_nonfinite[i]), detail=detail, elapsed=self.elapsed,
+            ls_nonfinite=bool(self.ls_nonfinite[i]), backtracks=int(self.backtracks[i]), detail=detail, unbounded=unbounded,
+            elapsed=self.elapsed,
         )
 
     def _lr(self, i: int) -> float:

@@ -24,9 +24,20 @@ from .cli_fit import fit_command
 from .cli_grad import explain_command, grad_command
 from .cli_options import OUTPUT, DataOpt, DebugOpt, DropMissingOpt, JsonOpt, ShapeOpt
 from .errors import OptionError
-from .launch import imports_done
 from .settings import DTYPES, LINE_SEARCHES, METHODS, SCHEDULES, TRACE_FORMATS
-from .shell import Exit, StopFlag, errors, fail, quiet_stdout, scan_argv, stdout_stat, stdout_went_quiet, stop_on_sigint
+from .shell import (
+    Exit,
+    StopFlag,
+    cannot_write,
+    errors,
+    fail,
+    is_write_failure,
+    quiet_stdout,
+    scan_argv,
+    stdout_stat,
+    stdout_went_quiet,
+    stop_on_sigint,
+)
 from .status import ExitStatus
 
 
@@ -38,6 +49,7 @@ def _exit_code_table(shown: Sequence[ExitStatus] = tuple(ExitStatus), converged:
         ExitStatus.USAGE: "bad input or usage",
         ExitStatus.DIVERGED: "diverged",
         ExitStatus.INTERNAL_ERROR: "internal error (a bug: rerun with --debug and report it)",
+        ExitStatus.IO_ERROR: "output could not be written (stdout closed, disk full)",
         ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",
         ExitStatus.BROKEN_PIPE: "stdout closed by its reader (| head)",
     }
@@ -329,7 +341,6 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
                               "([[--lr 0.1,0.01||lr=[0.1, 0.01]]])")
         out = Outputs(descent, outputs)
     verification = verifier(descent, verify, verify_timeout)  # sympy starts solving while torch descends
-    imports_done()  # torch, sympy and the renderer are in: the collector may run again
     try:
         with stop_on_sigint(descent):
             result = run(descent, out.callback, catch_interrupt=True, verification=verification)
@@ -372,7 +383,6 @@ def plot_command(
         from .trace import read_traces
 
         check_size(output, width, height, dpi)
-        imports_done()
         if output is None and not sys.stdout.isatty():
             raise OptionError("stdout is not a terminal; write a picture with -o run.png (or .svg)")
         interrupt = StopFlag()  # the first Ctrl-C is remembered; reading goes on to the end of what the writer sends
@@ -404,6 +414,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         quiet_stdout()
         return int(ExitStatus.BROKEN_PIPE)
+    except OSError as exc:  # --help or --version could not be written (stdout closed, disk full)
+        if not is_write_failure(exc):
+            raise
+        return cannot_write(exc)
     except SystemExit as exc:
         # A closed pipe met while typer itself was printing (--help, --version):
         # rich's handler and click's both end with status 1, which a script
@@ -434,10 +448,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         code = rv if isinstance(rv, int) else 0
     try:
-        sys.stdout.flush()  # a closed pipe is found here, not at interpreter exit
+        sys.stdout.flush()  # a closed pipe or a full disk is found here, not at interpreter exit
     except BrokenPipeError:
         quiet_stdout()
         return int(ExitStatus.BROKEN_PIPE)
+    except OSError as exc:
+        if not is_write_failure(exc):
+            raise
+        return cannot_write(exc)
     return code
 
 

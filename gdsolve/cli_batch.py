@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .daskrun import CONNECT_S
 from .shell import Exit, StopFlag, errors, stop_on_sigint
 from .status import ExitStatus
 
@@ -26,7 +27,8 @@ def batch_command(
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", show_default=False,
                                                 help="Spread the lines over N local processes.")] = None,
     dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", show_default=False,
-                                                help="Run on a Dask cluster: tcp://scheduler:8786 (pip install "
+                                                help="Run on a Dask cluster: tcp://scheduler:8786, refused if it does "
+                                                     f"not answer within {CONNECT_S:g} s (pip install "
                                                      "'gdsolve\\[dask]').")] = None,
     device: Annotated[Optional[str], typer.Option("--device", metavar="NAME", show_default=False,
                                                   help="auto, cpu, cuda or mps: where lines are solved (default cpu; "

@@ -7,10 +7,12 @@ document) and exits with the run's :class:`~gdsolve.status.ExitStatus`.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
 
 import typer
 
+from . import launch
 from .cli_grad import _print_json
 from .cli_options import DebugOpt, JsonOpt
 from .settings import LOSSES
@@ -95,16 +97,17 @@ def fit_command(
             raise OptionError("--trace - and --json both want stdout; write the trace to a file")
         bound = parse_model(model, read_table(data, drop_missing=drop_missing), sigma=sigma)
         writer = None if trace is None else FitTraceWriter(trace, bound, {"method": method})
+        callback = writer if not launch.early_interrupt else _interrupted_at_first_step(writer)
         try:
             result = fit(bound, p0=start, absolute_sigma=absolute_sigma, bounds=parse_bounds(bounds or []),
                          starts=starts, seed=seed, method=method, loss=loss.value, f_scale=f_scale, max_iter=max_iter,
                          ftol=ftol, xtol=xtol, gtol=gtol, lr=lr, time_limit=time_limit, device=device,
-                         callback=writer)
+                         callback=callback)
         except BaseException:
             if writer is not None:
                 writer.close()
             raise
-        doc = result.to_dict()
+        doc = result.to_dict(cli=True)
         if writer is not None:
             writer.close(doc)
         if residuals is not None:
@@ -119,6 +122,18 @@ def fit_command(
             Console().print(fit_view(result))
         code = int(result.status.exit_status)
     raise Exit(code)
+
+
+def _interrupted_at_first_step(writer: Callable[..., None] | None) -> Callable[..., None]:
+    """A callback that ends the fit as Ctrl-C would after its first step: the Ctrl-C came while the
+    libraries loaded (:data:`gdsolve.launch.early_interrupt`), so the report is the interrupted one."""
+    def step(*args: Any) -> None:
+        if writer is not None:
+            writer(*args)
+        if launch.early_interrupt:
+            launch.early_interrupt = False
+            raise KeyboardInterrupt
+    return step
 
 
 fit_command.__doc__ = (

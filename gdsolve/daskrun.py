@@ -12,16 +12,31 @@ machine and ``dask worker tcp://SCHEDULER:8786`` on each of the others.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 from .dispatch import Chunk, NoWorkers, Stopped, WorkerDied, _solve_in_worker
-from .errors import OptionError
+from .errors import OptionError, shown
 from .lines import Limits
 
 POLL_S = 0.2  # how often a wait looks at Ctrl-C and at the cluster's workers
-CONNECT_S = 10.0
+#: Seconds to wait for a scheduler to answer before the batch is refused (stated in the message and in --help).
+CONNECT_S = 5.0
+#: What a scheduler address looks like: [tcp|tls|ws|wss|ucx://]HOST:PORT, HOST a name, an IPv4 or a [bracketed IPv6];
+#: or distributed's inproc://HOST/PID/N (a scheduler in this same process, as LocalCluster(processes=False) makes).
+ADDRESS = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
+                     r":(?P<port>[0-9]{1,5})|inproc://[^\s/]+/[0-9]+/[0-9]+")
+
+
+def check_address(address: str) -> str:
+    """Refuse at once a string that is not a scheduler address (``tcp://host:8786``); return it."""
+    m = ADDRESS.fullmatch(address)
+    if m is None or (m["port"] is not None and not 0 < int(m["port"]) < 65536):
+        raise OptionError(f"{{dask}} must be a scheduler address such as tcp://scheduler:8786 "
+                          f"([tcp://]HOST:PORT), not {shown(address)}")
+    return address
 
 
 class DaskRunner:
@@ -43,11 +58,12 @@ class DaskRunner:
             raise OptionError("{dask} needs the distributed package: pip install 'gdsolve[dask]'") from None
         self.killed = KilledWorker
         if isinstance(dask, str):
+            check_address(dask)
             try:
                 self.client = Client(dask, timeout=CONNECT_S, set_as_default=False)
-            except (OSError, TimeoutError) as exc:
-                raise OptionError(f"cannot reach the Dask scheduler at {dask}: {exc}; start one with "
-                                  "'dask scheduler' and workers with 'dask worker ADDRESS'") from None
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise OptionError(f"cannot reach the Dask scheduler at {dask} within {CONNECT_S:g} s ({exc}); start "
+                                  "one with 'dask scheduler' and workers with 'dask worker ADDRESS'") from None
             self.own = True
         elif hasattr(dask, "submit") and hasattr(dask, "scheduler_info"):
             self.client, self.own = dask, False

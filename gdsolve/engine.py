@@ -136,10 +136,13 @@ class Batch(BatchRecords):
         self.last_step, self.last_fchange, self.last_t, self.last_lr = nan, nan.clone(), nan.clone(), self.lr0.clone()
         self.ls_failed = torch.zeros(B, dtype=torch.bool, device=dev)
         self.ls_nonfinite = self.ls_failed.clone()
+        self.backtracks = torch.zeros(B, dtype=torch.long, device=dev)
         self.best_f = torch.full((B,), math.inf, dtype=dt, device=dev)
         self.best_x = self.x0.clone()
         self.best_k = i.clone() - 1
-        self.seen = self.x0.abs()
+        # Where each row's travel began: the stationarity check measures each variable against it
+        # (basin hopping sets it to where each chain began).
+        self.origin = self.x0
         self.bad_what = torch.zeros(B, dtype=torch.int8, device=dev)
         self.bad_f, self.bad_g = nan.clone(), nan.clone()
         self.bad_x = torch.zeros_like(self.x0)
@@ -275,6 +278,7 @@ class Batch(BatchRecords):
                 self.extra_fev += out.evaluations
                 self.extra_gev += out.evaluations
                 self.ls_nonfinite = torch.where(act, out.nonfinite, self.ls_nonfinite)
+                self.backtracks += out.backtracks * act
                 u = out.unbounded & act
                 if bool(u.any()):
                     self._mark_bad(u, k, _TRIAL, torch.full_like(F, -math.inf), torch.zeros_like(F), out.trial)
@@ -292,6 +296,7 @@ class Batch(BatchRecords):
                 X_new, t, failed = ls.X, ls.t, ls.failed
                 self.extra_fev += ls.evaluations
                 self.ls_nonfinite = torch.where(act, ls.nonfinite, self.ls_nonfinite)
+                self.backtracks += ls.backtracks * act
             else:
                 X_new, new_state = rule.update(mstate, X, G, self.hyper, lr if isinstance(lr, float) else lr.unsqueeze(1))
                 if len(new_state):
@@ -305,7 +310,6 @@ class Batch(BatchRecords):
             if self.bounds is not None:
                 X_new = torch.clamp(X_new, self.bounds[0], self.bounds[1])
             step = torch.linalg.vector_norm(X_new - X, dim=1)
-            torch.maximum(self.seen, X_new.abs(), out=self.seen)
             stepped = act
             after = []  # (rows, rule) fired after the update: k + 1 updates made
             # One reduction answers both "is any step non-finite?" and "did any running row step below eps?"

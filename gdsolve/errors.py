@@ -113,3 +113,23 @@ class ExpressionError(GdsolveError, ValueError):
 
 class OptionError(GdsolveError, ValueError):
     """A setting (learning rate, start point, bounds, method option...) is invalid."""
+
+
+class OutputError(OSError):
+    """Output could not be written: stdout closed, a full disk, an I/O error (exit 74 on the command line).
+
+    Not a :class:`GdsolveError`: the input was fine, the place the answer goes was not.
+    Raised by the command's stdout (:class:`gdsolve.launch.Stdout`); ``errno``
+    and ``strerror`` are the system's.
+
+    >>> str(OutputError("stdout", 28, "No space left on device"))
+    'cannot write to stdout: No space left on device'
+    """
+
+    def __init__(self, target: str, code: int | None, reason: str | None) -> None:
+        super().__init__(code, reason)
+        #: What could not be written: ``stdout``, or a file's name.
+        self.target = target
+
+    def __str__(self) -> str:
+        return f"cannot write to {self.target}: {self.strerror or 'write failed'}"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,9 +56,15 @@ def _finite_or_none(v: float) -> float | None:
 
 
 def statistics(names: tuple[str, ...], r: torch.Tensor, J: torch.Tensor, y: torch.Tensor,
-               w: torch.Tensor | None, *, absolute_sigma: bool = False) -> Statistics:
+               w: torch.Tensor | None, *, absolute_sigma: bool = False,
+               held: Mapping[str, str] | None = None) -> Statistics:
     """The statistics of one fit: residuals ``r (n,)`` (already divided by sigma), Jacobian ``J (n, p)``,
-    response ``y (n,)``, sigmas ``w (n,)`` or ``None``."""
+    response ``y (n,)``, sigmas ``w (n,)`` or ``None``; ``held``: parameters on a bound, ``{name: "lower"|"upper"}``.
+
+    A parameter held on its bound has no standard error: the fit did not let it
+    vary, so the curvature there does not measure its uncertainty; the others'
+    covariance is that of the free parameters (the held ones taken as fixed).
+    """
     r, J, y = r.double().cpu(), J.double().cpu(), y.double().cpu()
     n, p = J.shape
     dof = n - p
@@ -76,29 +83,35 @@ def statistics(names: tuple[str, ...], r: torch.Tensor, J: torch.Tensor, y: torc
         bic = n * math.log(rss / n) + math.log(n) * p
     stderr: dict[str, float | None] = dict.fromkeys(names)
     correlation = None
-    reason = None
+    held = dict(held or {})
+    reasons = [f"{', '.join(f'{k} is held at its {v} bound' for k, v in held.items())}, so "
+               f"{'it has' if len(held) == 1 else 'they have'} no standard error"] if held else []
+    free = [i for i, name in enumerate(names) if name not in held]
+    Jf = J[:, free]
     if dof <= 0 and not absolute_sigma:
-        reason = f"no degrees of freedom: {n} data rows for {p} parameters (the fit passes through every point)"
+        reasons = [f"no degrees of freedom: {n} data rows for {p} parameters (the fit passes through every point)"]
     elif not torch.isfinite(J).all():
-        reason = "the Jacobian is not finite at the answer"
-    else:
-        _, S, Vh = torch.linalg.svd(J, full_matrices=False)
+        reasons = ["the Jacobian is not finite at the answer"]
+    elif free:
+        _, S, Vh = torch.linalg.svd(Jf, full_matrices=False)
         tol = max(n, p) * torch.finfo(torch.float64).eps * float(S[0]) if S.numel() else 0.0
         rank = int((S > tol).sum())
-        if rank < p or float(S[0]) == 0:
+        if rank < len(free) or float(S[0]) == 0:
             weak = Vh[-1].abs()
-            involved = [names[i] for i in range(p) if float(weak[i]) > 0.1]
-            reason = (f"the Jacobian is singular at the answer (rank {rank} of {p}): "
-                      f"{', '.join(involved) or 'the parameters'} are not determined separately by the data")
+            involved = [names[f] for i, f in enumerate(free) if float(weak[i]) > 0.1]
+            reasons.append(f"the Jacobian is singular at the answer (rank {rank} of {len(free)}): "
+                           f"{', '.join(involved) or 'the parameters'} are not determined separately by the data")
         else:
             cov = (Vh.T / S**2) @ Vh
             if not absolute_sigma:
                 cov = cov * reduced
             se = cov.diagonal().clamp_min(0).sqrt()
-            stderr = {name: float(se[i]) for i, name in enumerate(names)}
+            stderr.update({names[f]: float(se[i]) for i, f in enumerate(free)})
             outer = se.unsqueeze(0) * se.unsqueeze(1)
             corr = (cov / outer).clamp(-1, 1)
-            correlation = {a: {b: float(corr[i, j]) for j, b in enumerate(names)} for i, a in enumerate(names)}
+            correlation = {names[f]: {names[g]: float(corr[i, j]) for j, g in enumerate(free)}
+                           for i, f in enumerate(free)}
+    reason = "; ".join(reasons) or None
     return Statistics(
         n=n, dof=dof, rss=rss,
         residual_std=_finite_or_none(math.sqrt(reduced)),  # reduced is NaN without degrees of freedom
@@ -123,6 +136,8 @@ class FitResult:
         cost: the minimized value, ``1/2 sum rho(r**2)``; ``elapsed`` seconds.
         source: where the data came from; ``dropped``: rows dropped for missing values.
         fitted, residuals: per data row (``y - fitted``, not divided by sigma).
+        active_bounds: the parameters that end on a bound, ``{name: "lower"|"upper"}``
+            (they have no standard error; ``stderr_reason`` says so).
     """
 
     params: dict[str, float]
@@ -151,6 +166,8 @@ class FitResult:
     residuals: tuple[float, ...] = field(repr=False, default=())
     message_template: str = field(default="", repr=False, compare=False)
     settings: dict[str, Any] = field(default_factory=dict)
+    #: parameters that end on a bound: ``{name: "lower"|"upper"}``
+    active_bounds: dict[str, str] = field(default_factory=dict)
     #: the data table the fit read (for :meth:`write_residuals`; not in :meth:`to_dict`)
     table: Table | None = field(default=None, repr=False, compare=False)
 
@@ -182,18 +199,22 @@ class FitResult:
     def message_for(self, *, cli: bool) -> str:
         return render(self.message_template or self.message, cli=cli)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON fields: the statistics at top level, then the run's usual fields."""
+    def to_dict(self, *, cli: bool = False) -> dict[str, Any]:
+        """The JSON fields: the statistics at top level, then the run's usual fields.
+
+        ``cli``: the message names options as the command line spells them (``--max-iter``), not as Python does.
+        """
         stats = asdict(self.stats)
         out: dict[str, Any] = {
             "model": self.model, "params": dict(self.params), "stderr": stats["stderr"],
             "stderr_percent": self.stderr_percent, "t_value": self.t_value,
             "stderr_reason": stats["stderr_reason"], "correlation": stats["correlation"],
+            "active_bounds": dict(self.active_bounds),
             "rss": self.stats.rss, "residual_std": self.stats.residual_std,
             "reduced_chisq": self.stats.reduced_chisq, "dof": self.stats.dof, "n": self.stats.n,
             "r2": self.stats.r2, "aic": self.stats.aic, "bic": self.stats.bic,
             "status": self.status.value, "stop_rule": self.stop_rule.value, "success": self.success,
-            "message": self.message, "nit": self.nit, "nfev": self.nfev,
+            "message": self.message_for(cli=cli), "nit": self.nit, "nfev": self.nfev,
             "x": dict(self.params), "fun": self.cost, "p0": dict(self.p0), "starts": self.starts,
             "response": self.response, "parameters": list(self.parameters), "columns": list(self.columns),
             "method": self.method, "loss": self.loss, "f_scale": self.f_scale,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -20,11 +21,12 @@ from typing import Any
 import torch
 
 from . import lm
-from .data import Table, load
+from .data import DataError, Table, load
 from .errors import OptionError, render, shown
 from .fitresult import FitResult, statistics
 from .model import FitModel, parse_model
-from .settings import Bounds, check_bounds, is_real
+from .outcome import active_bounds
+from .settings import Bounds, Settings, check_bounds, is_real
 from .status import Status, StopRule, stop_message
 
 #: The least-squares method; every minimize method is also accepted (it minimizes the same cost).
@@ -140,6 +142,10 @@ def fit(
     t0 = time.perf_counter()
     fm = _bind(model, data, sigma, drop_missing)
     names = fm.parameters
+    if fm.table.rows < len(names):
+        raise DataError(f"{fm.table.source}: {fm.table.rows} data row{'' if fm.table.rows == 1 else 's'} for {len(names)} parameters "
+                        f"({', '.join(names)}); a least-squares fit needs at least one row per parameter: "
+                        "add rows, or write a model with fewer parameters")
     start = resolve_p0(names, p0)
     bounds = check_bounds(bounds or {})
     unknown = [k for k in bounds if k not in names]
@@ -150,7 +156,7 @@ def fit(
         if not lo <= start[k] <= hi:
             raise OptionError(f"{{p0}} {k} = {start[k]:g} is outside its {{bounds}} [{lo:g}, {hi:g}]; "
                               "start inside the bounds")
-    _check_options(starts, loss, f_scale, absolute_sigma, sigma, time_limit, ftol, xtol, gtol, lr, method, max_iter)
+    _check_options(starts, loss, f_scale, absolute_sigma, fm.sigma, time_limit, ftol, xtol, gtol, lr, method, max_iter)
     from .starts import resolve_device
 
     where = resolve_device(device or "cpu")
@@ -188,8 +194,35 @@ def fit(
         settings.update({"max_iter": 100 if max_iter is None else max_iter, "lr": lr})
         if rule is StopRule.INTERRUPTED:
             template = f"interrupted after {nit} steps; params are the last point reached"
+    template = fit_template(template, method)
     return _report(fm, P.detach(), residuals, status, rule, template, nit, nfev, dict(zip(names, P0[best].tolist())),
                    n_starts, settings, time.perf_counter() - t0)
+
+
+#: Options a fit's message may name: ``{name}`` or ``[[--flag ...||...]]`` (see :mod:`gdsolve.errors`).
+_NAMED = re.compile(r"\{([a-z][a-z0-9_]*)\}|\[\[--([a-z][a-z0-9-]*)")
+
+
+def fit_template(template: str, method: str) -> str:
+    """``template`` (a stop message) with only advice a fit can follow.
+
+    The minimize methods' messages were written for ``minimize``: they may
+    suggest its options (``{eps}``, a line search, ``{x0}``). ``{x0}`` becomes
+    ``{p0}``; a clause (between ``"; "``) naming an option :func:`fit` does not
+    take, or one it refuses with ``method`` (lm's tolerances with another method,
+    ``lr`` with lm), is dropped, and a fit's own advice takes its place.
+    """
+    import inspect
+
+    takes = {name.replace("_", "-") for name in inspect.signature(fit).parameters}
+    takes -= {"lr"} if method == LEAST_SQUARES else {"ftol", "xtol", "gtol"}
+    clauses = template.replace("{x0}", "{p0}").split("; ")
+    kept = [c for c in clauses
+            if all((a or b).replace("_", "-") in takes for a, b in _NAMED.findall(c))]
+    if len(kept) < len(clauses):
+        kept.append("a fit stops on the residuals' own rules with [[--method lm||method='lm']] (the default)"
+                    if method != LEAST_SQUARES else "try another start ({p0}) or {bounds}")
+    return "; ".join(kept)
 
 
 def _bind(model: str | FitModel, data: Data | None, sigma: str | None, drop_missing: bool) -> FitModel:
@@ -287,10 +320,12 @@ def _report(fm: FitModel, P: torch.Tensor, residuals: Callable[[torch.Tensor], t
     y = fm.observed(P.dtype, P.device)
     w = fm.weights(P.dtype, P.device)
     _, Jw = lm.weighted(r, J, loss, f_scale)  # a robust fit's covariance uses the rescaled Jacobian, as curve_fit's
-    stats = statistics(names, r[0], Jw[0], y, w, absolute_sigma=settings["absolute_sigma"])
+    params = dict(zip(names, P.tolist()))
+    held = active_bounds(Settings(bounds=settings["bounds"]), params)
+    stats = statistics(names, r[0], Jw[0], y, w, absolute_sigma=settings["absolute_sigma"], held=held)
     residual = r[0] if w is None else r[0] * w  # y - fitted, undoing the division by sigma
     return FitResult(
-        params=dict(zip(names, P.tolist())), stats=stats, status=status, stop_rule=rule,
+        params=params, stats=stats, active_bounds=held, status=status, stop_rule=rule,
         message=render(template, cli=False), nit=nit, nfev=nfev, p0=p0, starts=starts, model=fm.text,
         response=fm.response_text, parameters=names, columns=fm.columns, method=settings["method"], loss=loss,
         f_scale=f_scale, absolute_sigma=settings["absolute_sigma"], sigma=fm.sigma,

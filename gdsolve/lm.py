@@ -123,32 +123,46 @@ def cost_of(r: torch.Tensor, loss: str, f_scale: float) -> torch.Tensor:
 
 def weighted(r: torch.Tensor, J: torch.Tensor, loss: str, f_scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """``r`` and ``J`` rescaled so a Gauss-Newton step on them is a step on the robust cost (scipy's rule)."""
+    return _robust(r, J, loss, f_scale)[:2]
+
+
+def _robust(r: torch.Tensor, J: torch.Tensor, loss: str,
+            f_scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`weighted`'s ``r`` and ``J``, and ``sqrt(rho')`` per residual (the gradient's own weights)."""
     if loss == "linear":
-        return r, J
+        return r, J, torch.ones_like(r)
     z = (r / f_scale) ** 2
     _, d1, d2 = loss_terms(z, loss)
     scale = (d1 + 2 * d2 * z).clamp_min(torch.finfo(r.dtype).eps).sqrt()
-    return r * (d1 / scale), J * scale.unsqueeze(-1)
+    return r * (d1 / scale), J * scale.unsqueeze(-1), d1.sqrt()
 
 
 def jacobian(residuals: Residuals, P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The residuals at ``P`` and their Jacobian ``(B, n, p)`` by forward-mode autograd.
+    """The residuals at ``P`` and their Jacobian ``(B, n, p)`` by autograd: forward mode made of reverse passes.
 
-    Row ``b`` of the residuals depends on row ``b`` of ``P`` only, so one
-    forward-mode pass per parameter (a tangent of 1 in that column, in every
-    row) gives column ``j`` of every row's Jacobian: ``p`` passes, whatever
-    the number of data rows or starts.
+    Row ``b`` of the residuals depends on row ``b`` of ``P`` only. One
+    backward pass with a free cotangent ``u`` builds ``g(u) = J^T u`` as a
+    graph, linear in ``u``; differentiating ``g``'s column ``j`` (summed over
+    rows) by ``u`` gives ``J``'s column ``j`` in every row: ``p + 1`` passes,
+    whatever the number of data rows or starts. Not ``torch.func.jvp`` nor
+    dual numbers: both reach torch's Python references, whose first call
+    imports the compiler stack (a second of start-up for a small fit).
     """
-    P = P.detach()
-    cols = []
-    r = None
-    for j in range(P.shape[1]):
-        tangent = torch.zeros_like(P)
-        tangent[:, j] = 1
-        r, dr = torch.func.jvp(residuals, (P,), (tangent,))
-        cols.append(dr)
-    assert r is not None
-    return r.detach(), torch.stack(cols, dim=-1).detach()
+    P = P.detach().requires_grad_(True)
+    p = P.shape[1]
+    with torch.enable_grad():
+        out = residuals(P)
+        if not out.requires_grad:  # residuals that do not depend on the parameters
+            return out.detach(), torch.zeros(*out.shape, p, dtype=out.dtype, device=out.device)
+        u = torch.zeros_like(out, requires_grad=True)
+        (g,) = torch.autograd.grad(out, P, u, create_graph=True)
+        cols = []
+        for j in range(p):
+            col = None
+            if g.requires_grad:
+                (col,) = torch.autograd.grad(g[:, j].sum(), u, retain_graph=j < p - 1, allow_unused=True)
+            cols.append(torch.zeros_like(out) if col is None else col)
+    return out.detach(), torch.stack(cols, dim=-1).detach()
 
 
 def init(residuals: Residuals, P0: torch.Tensor, *, loss: str = "linear", f_scale: float = 1.0) -> LMState:
@@ -212,6 +226,47 @@ def _step(r: torch.Tensor, J: torch.Tensor, D: torch.Tensor, radius: torch.Tenso
     return ds / D
 
 
+def _held(P: torch.Tensor, direction: torch.Tensor, lower: torch.Tensor | None,
+          upper: torch.Tensor | None) -> torch.Tensor:
+    """Where a parameter sits on a bound and ``direction`` points out of the box ``(B, p)``."""
+    out = torch.zeros_like(P, dtype=torch.bool)
+    if lower is not None:
+        out |= (P <= lower) & (direction < 0)
+    if upper is not None:
+        out |= (P >= upper) & (direction > 0)
+    return out
+
+
+def _bounded_step(rw: torch.Tensor, Jw: torch.Tensor, g: torch.Tensor, P: torch.Tensor, D: torch.Tensor,
+                  radius: torch.Tensor, lower: torch.Tensor | None,
+                  upper: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The step, and the free parameters ``(B, p)``: an active-set trust region.
+
+    A parameter on a bound that steepest descent (``-g``) pushes out is held
+    there, and the step is solved in the free parameters' subspace; a
+    parameter on a bound that this step still pushes out is held too, and the
+    step solved again (at most ``p`` times). Then the step is projected into
+    the box, so a parameter that would cross its bound stops on it, and is held
+    or freed by the same test at the next step. Without bounds, every parameter is free.
+    """
+    free = ~_held(P, -g, lower, upper)
+    delta = _step(rw, Jw * free.unsqueeze(1), D, radius) * free
+    if lower is None and upper is None:
+        return delta, free
+    for _ in range(P.shape[1]):
+        out = free & _held(P, delta, lower, upper)
+        if not bool(out.any()):
+            break
+        free = free & ~out
+        delta = _step(rw, Jw * free.unsqueeze(1), D, radius) * free
+    trial = P + delta
+    if lower is not None:
+        trial = torch.maximum(trial, lower)
+    if upper is not None:
+        trial = torch.minimum(trial, upper)
+    return trial - P, free
+
+
 def update(state: LMState, residuals: Residuals, *, active: torch.Tensor, loss: str = "linear",
            f_scale: float = 1.0, lower: torch.Tensor | None = None, upper: torch.Tensor | None = None,
            ftol: float = DEFAULT_FTOL, xtol: float = DEFAULT_XTOL, gtol: float = DEFAULT_GTOL) -> LMState:
@@ -221,24 +276,26 @@ def update(state: LMState, residuals: Residuals, *, active: torch.Tensor, loss: 
     if idx.numel() == 0:
         return s
     P, r, J, D, radius, cost = s.P[idx], s.r[idx], s.J[idx], s.D[idx], s.radius[idx], s.cost[idx]
-    rw, Jw = weighted(r, J, loss, f_scale)
-    g = (Jw.transpose(1, 2) @ rw.unsqueeze(-1)).squeeze(-1)
-    # gtol: the largest cosine between the residuals and a column of J (MINPACK's scale-free test).
-    cosine = (g.abs() / (Jw.norm(dim=1) * rw.norm(dim=-1, keepdim=True)).clamp_min(1e-300)).amax(-1)
-    delta = _step(rw, Jw, D, radius)
+    rw, Jw, root = _robust(r, J, loss, f_scale)
+    g = (Jw.transpose(1, 2) @ rw.unsqueeze(-1)).squeeze(-1)  # the cost's gradient, sum rho' r J
+    delta, free = _bounded_step(rw, Jw, g, P, D, radius, lower, upper)
+    # gtol: the largest cosine between the residuals and a free column of J, both weighted by sqrt(rho')
+    # (MINPACK's scale-free test; g = sum (sqrt(rho') r)(sqrt(rho') J), so the cosine is at most 1, for any
+    # loss). A parameter held on its bound is out of the test: the projected gradient.
+    Jg = J * root.unsqueeze(-1)
+    cosine = ((g * free).abs() / (Jg.norm(dim=1) * (root * r).norm(dim=-1, keepdim=True)).clamp_min(1e-300)).amax(-1)
     trial = P + delta
-    if lower is not None:
-        trial = torch.maximum(trial, lower)
-    if upper is not None:
-        trial = torch.minimum(trial, upper)
-    delta = trial - P
     r_new = residuals(trial).detach()
     cost_new = cost_of(r_new, loss, f_scale)
     Jd = (Jw @ delta.unsqueeze(-1)).squeeze(-1)
     predicted = -((g * delta).sum(-1) + 0.5 * (Jd * Jd).sum(-1))
     actual = cost - cost_new
     ok_new = torch.isfinite(cost_new)
-    ratio = torch.where(ok_new & (predicted > 0), actual / predicted.clamp_min(1e-300), torch.full_like(cost, -1.0))
+    # Both reductions carry the cost's rounding: below it, their ratio is noise, so each gets that much added
+    # (Conn, Gould and Toint, "Trust-region methods", 17.4.2): a step the model still sees is taken.
+    noise = 10 * torch.finfo(cost.dtype).eps * cost.abs()
+    ratio = torch.where(ok_new & (predicted > 0), (actual + noise) / (predicted + noise).clamp_min(1e-300),
+                        torch.full_like(cost, -1.0))
     accept = ok_new & (ratio > 1e-4)
 
     step_size = (D * delta).norm(dim=-1)

@@ -2,13 +2,17 @@
 
 Each method is a small :class:`Updater` that moves the batch ``X`` in place
 given the gradient ``G`` at ``X``. ``gd`` is the tutorial's rule, written out
-(``x <- x - lr * g``); momentum, nesterov, the Adam family, rmsprop, adagrad
-and lbfgs delegate to ``torch.optim`` so that their update is torch's own, not
-a re-derivation. Two pieces are gdsolve's own, because torch.optim has no
-line search for first-order methods: Armijo backtracking (``--line-search
+(``x <- x - lr * g``); momentum, nesterov, the Adam family, rmsprop and
+adagrad delegate to ``torch.optim`` so that their update is torch's own, not
+a re-derivation. Three pieces are gdsolve's own. torch.optim has no line
+search for first-order methods: Armijo backtracking (``--line-search
 armijo``, for gd and momentum) and, with it, the heavy-ball buffer of
 momentum (torch's SGD rule ``buf = momentum * buf + g``, written out here so
-that the search can backtrack along it).
+that the search can backtrack along it). And torch.optim.LBFGS's strong Wolfe
+search cannot backtrack from a trial point where f is not finite, so lbfgs
+runs :mod:`gdsolve.rowlbfgs` (torch's algorithm, the batched engine's too) on
+its one row. Every search counts the non-finite trial points it backtracked
+from (:attr:`Updater.backtracks`).
 
 Each method's defaults live in one table, :data:`gdsolve.settings.METHODS`
 (shown by ``--help`` and in the JSON ``settings``), with the reasons for them.
@@ -23,13 +27,13 @@ from typing import Any
 
 import torch
 
+from . import rowlbfgs
 from .errors import OptionError, shown
 from .settings import METHODS, Settings
 
 ARMIJO_C = 1e-4  # sufficient-decrease constant
 ARMIJO_SHRINK = 0.5
 ARMIJO_MAX_HALVINGS = 40
-LBFGS_MAX_LS = 25  # strong Wolfe evaluations per iteration (torch's own default)
 
 
 class Updater:
@@ -40,6 +44,7 @@ class Updater:
     failed = False  # the last update's line search found no decrease (the point did not move)
     nonfinite_trial = False  # ...because a trial point's f was not finite
     unbounded: Any = None  # a line-search trial where f ran off to -inf (divergence), if any
+    backtracks = 0  # line-search trial points where f was not finite, backed away from, over the run
 
     def update(self, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float) -> float | None:
         raise NotImplementedError
@@ -55,7 +60,9 @@ class GradientDescent(Updater):
         if self.evaluate is None:
             X.detach().sub_(G, alpha=lr)
             return None
-        t, self.failed = armijo(X, G, G, F, lr, self.evaluate)
+        t, self.failed, nonfinite = armijo(X, G, G, F, lr, self.evaluate)
+        self.backtracks += nonfinite
+        self.nonfinite_trial = self.failed and nonfinite > 0
         return t
 
 
@@ -77,30 +84,37 @@ class ArmijoMomentum(Updater):
         if float((buf * G).sum()) <= 0:  # not a descent direction: restart the buffer
             buf = G.clone()
         self.buf = buf
-        t, self.failed = armijo(X, buf, G, F, lr, self.evaluate)
+        t, self.failed, nonfinite = armijo(X, buf, G, F, lr, self.evaluate)
+        self.backtracks += nonfinite
+        self.nonfinite_trial = self.failed and nonfinite > 0
         return t
 
 
 def armijo(X: torch.Tensor, d: torch.Tensor, G: torch.Tensor, F: torch.Tensor, t0: float,
-           evaluate: Callable[[torch.Tensor], torch.Tensor]) -> tuple[float, bool]:
+           evaluate: Callable[[torch.Tensor], torch.Tensor]) -> tuple[float, bool, int]:
     """Backtrack ``t`` from ``t0`` until ``f(x - t d) <= f(x) - c t g.d``; move X there.
 
-    Returns ``(t, failed)``. When no trial in :data:`ARMIJO_MAX_HALVINGS`
-    halvings decreases f enough, X does not move (``failed`` is True, ``t``
-    the last trial): a step that raises f is never taken silently.
+    Returns ``(t, failed, nonfinite)``, ``nonfinite`` the trials where f was
+    not finite (each halved, as any other that fails). When no trial in
+    :data:`ARMIJO_MAX_HALVINGS` halvings decreases f enough, X does not move
+    (``failed`` is True, ``t`` the last trial): a step that raises f is never
+    taken silently.
     """
     f0 = float(F.detach().sum())
     slope = float((G * d).sum())
     base = X.detach().clone()
     t = t0
+    nonfinite = 0
     for _ in range(ARMIJO_MAX_HALVINGS):
         trial = base - t * d
         ft = float(evaluate(trial).sum())
-        if math.isfinite(ft) and ft <= f0 - ARMIJO_C * t * slope:
+        if not math.isfinite(ft):
+            nonfinite += 1
+        elif ft <= f0 - ARMIJO_C * t * slope:
             X.detach().copy_(trial)
-            return t, False
+            return t, False, nonfinite
         t *= ARMIJO_SHRINK
-    return t / ARMIJO_SHRINK, True
+    return t / ARMIJO_SHRINK, True, nonfinite
 
 
 class TorchOptim(Updater):
@@ -119,10 +133,16 @@ class TorchOptim(Updater):
 
 
 class LBFGS(Updater):
-    """torch's L-BFGS with a strong Wolfe line search, one iteration per update.
+    """L-BFGS with a strong Wolfe line search, one iteration per update.
 
-    Its closure re-evaluates f and the gradient at trial points; the first call
-    of each step is answered from the evaluation the loop already made.
+    The iteration is :func:`gdsolve.rowlbfgs.update` on this one row: torch's
+    own algorithm (``torch.optim.LBFGS``, written out with per-row scalars;
+    ``tests/test_rowlbfgs.py`` checks the iterates are torch's), so that both
+    engines share one line search. torch.optim's own search cannot be used
+    here: a trial point where f is not finite (``log`` of 0 on a long first
+    step) feeds its value into the cubic interpolation and the step becomes
+    nan, where scipy's and Moré-Thuente's searches backtrack; the shared
+    search backtracks (:attr:`backtracks` counts it).
 
     With bounds it works on the free variables only (a simple active-set
     method): a variable on a bound whose gradient points out of the box is
@@ -131,64 +151,48 @@ class LBFGS(Updater):
     gathered on another face of the box describe a different function.
     """
 
-    def __init__(self, optimizer: torch.optim.LBFGS, evaluate: Callable[[torch.Tensor], torch.Tensor],
+    def __init__(self, X: torch.Tensor, history_size: int, evaluate: Callable[[torch.Tensor], torch.Tensor],
                  count: Callable[[], None], bounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
-        self.opt = optimizer
-        self.lr_holder = optimizer
+        self.state = rowlbfgs.init(X.detach(), torch.tensor([history_size], device=X.device))
+        self.one = torch.ones(1, dtype=torch.bool, device=X.device)  # the row, always active
         self.evaluate = evaluate
         self.count = count
         self.bounds = bounds
         self.frozen: torch.Tensor | None = None
+        self.backtracks = 0  # non-finite trial points the line search backtracked from, over the run
 
     def update(self, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float) -> float | None:
         frozen = None
         if self.bounds is not None:
             frozen = outward(X.detach(), G, self.bounds)
-            if self.frozen is None or not torch.equal(frozen, self.frozen):
-                self.opt.state[X].clear()
-                self.frozen = frozen
+            if self.frozen is not None and not torch.equal(frozen, self.frozen):
+                self.state = rowlbfgs.reset(self.state, self.one)
+            self.frozen = frozen
             G = G.masked_fill(frozen, 0.0)
-        self.opt.param_groups[0]["lr"] = lr  # the loop's rate, as for every method
-        cached = [F.detach().sum()]
-        base = X.detach().clone()
-        self.failed = self.nonfinite_trial = False
-        self.unbounded = None
 
-        def closure() -> torch.Tensor:
-            if cached:
-                X.grad = G
-                return cached.pop()
-            Fc = self.evaluate(X)
+        def evaluate(Xs: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            with torch.enable_grad():
+                Xs = Xs.detach().requires_grad_(True)
+                Fs = self.evaluate(Xs)
+                (Gs,) = torch.autograd.grad(Fs.sum(), Xs)
             self.count()
-            if not bool(torch.isfinite(Fc).all()):
-                raise _NonFiniteTrial(float(Fc.detach().sum()), X.detach()[0].tolist())
-            (Gc,) = torch.autograd.grad(Fc.sum(), X)
-            X.grad = Gc if frozen is None else Gc.masked_fill(frozen, 0.0)
-            return Fc.detach().sum()
+            return Fs.detach(), Gs if frozen is None else Gs.masked_fill(frozen, 0.0)
 
-        try:
-            self.opt.step(closure)
-        except (_NonFiniteTrial, IndexError, ZeroDivisionError) as exc:
-            # torch's strong Wolfe search cannot work with a non-finite trial
-            # value, and breaks down on a zero step (a schedule annealed the
-            # rate to 0) with IndexError or ZeroDivisionError: stay put, say so.
-            with torch.no_grad():
-                X.copy_(base)
-            self.opt.state[X].clear()
-            self.failed = True
-            self.nonfinite_trial = isinstance(exc, _NonFiniteTrial)
-            if isinstance(exc, _NonFiniteTrial) and exc.value == -math.inf:
-                self.unbounded = exc  # f ran off to -inf along the step: that is divergence
-            return None
-        t = self.opt.state[X].get("t")
-        return float(t) if t is not None else None
+        out = rowlbfgs.update(self.state, X.detach(), G, F.detach(), float(lr), self.one, evaluate)
+        self.state = out.state
+        self.failed, self.nonfinite_trial = bool(out.failed[0]), bool(out.nonfinite[0])
+        self.backtracks += int(out.backtracks[0])
+        self.unbounded = _NonFiniteTrial(-math.inf, out.trial[0].tolist()) if bool(out.unbounded[0]) else None
+        with torch.no_grad():
+            X.copy_(out.X)
+        t = float(out.t[0])
+        return t if math.isfinite(t) else None
 
 
-class _NonFiniteTrial(Exception):
+class _NonFiniteTrial:
     """A line-search trial point where f is not finite (``value``, at ``x``)."""
 
     def __init__(self, value: float, x: list[float]) -> None:
-        super().__init__(value)
         self.value = value
         self.x = x
 
@@ -225,9 +229,7 @@ def build_updater(method: str, options: dict[str, Any], X: torch.Tensor, line_se
         # would leave the line search no evaluations at all (step length 0).
         # torch's own tolerances are zeroed: gdsolve's stopping rules decide, and
         # report, when the run ends.
-        opt = torch.optim.LBFGS([X], lr=lr, max_iter=1, max_eval=1 + LBFGS_MAX_LS, tolerance_grad=0.0, tolerance_change=0.0,
-                                history_size=options["history_size"], line_search_fn="strong_wolfe")
-        return LBFGS(opt, evaluate, count, bounds)
+        return LBFGS(X, options["history_size"], evaluate, count, bounds)
     raise OptionError(f"{{method}} {shown(method)} is unknown; choose one of {', '.join(METHODS)}")  # pragma: no cover
 
 

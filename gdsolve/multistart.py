@@ -140,11 +140,10 @@ class MultiRun:
                 start = best_X + (torch.rand(best_X.shape, generator=gen, dtype=torch.float64) * 2 - 1) * self.hop_size * width
             if s.bounds:
                 start = torch.clamp(start, torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64))
-            f, seen = b.f, b.seen
+            f, origin = b.f, b.origin
             b = Batch(self.objective, self.combos, self.combo, start, device=self.device)
             b.f = f
-            # each variable's size over the whole chain, not only this descent (the stationarity check's scale)
-            b.seen = torch.maximum(b.seen, seen)
+            b.origin = origin  # the stationarity check measures travel from where each chain began
             self.batch = b
 
     def interrupt(self) -> None:
@@ -174,7 +173,7 @@ class MultiRun:
                 X, Gi = b.X[idx], G[idx]
                 lo, hi = b.bounds
                 free = ~(((X <= lo) & (Gi > 0)) | ((X >= hi) & (Gi < 0)))
-            verdict[idx] = stationary_rows(self.objective, b.X[idx], b.seen[idx], free).cpu()
+            verdict[idx] = stationary_rows(self.objective, b.X[idx], b.origin[idx], free).cpu()
         # judged as a single run is (gdsolve.outcome), with the batched stationarity verdicts
         return [judged_status(judged_rule(CODES[c], fin), v).value
                 for c, fin, v in zip(code.tolist(), finite.tolist(), verdict.tolist())]

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .advice import diverged_hint, max_iter_hint
 from .errors import render
 from .objective import Objective
 from .result import OptimizeResult, Point, RuleCheck
@@ -39,7 +40,6 @@ class RowRecord:
     gmin: list[float]  # its gradient
     x0: list[float]
     best: tuple[float, list[float], int] | None  # (minimized f, x, iteration) of the best point the loop saw
-    seen: list[float]  # per variable, the largest |x_i| seen
     last_step: float = math.nan
     last_fchange: float = math.nan
     last_t: float | None = None
@@ -47,30 +47,40 @@ class RowRecord:
     lr: float = math.nan  # the rate at the end (a schedule may have moved on)
     ls_failed: bool = False
     ls_nonfinite: bool = False
-    detail: str = ""  # for nonfinite and blow-up stops: what happened, where, and the fix
+    backtracks: int = 0  # line-search trial points where f was not finite, backed away from
+    detail: str = ""  # for nonfinite and blow-up stops: what happened and where
+    unbounded: bool = False  # f (minimized) reached -inf: no rate can help
     elapsed: float = 0.0
+    origin: list[float] | None = None  # where the run's travel began, for the stationarity check (default x0;
+    # a basin-hopping chain's final descent: where the chain began)
 
 
 def nonfinite_detail(names: Sequence[str], sign: float, k: int, f: float, gnorm: float, x: Sequence[float],
-                     lr: float, what: str = "") -> str:
-    """The message detail for a row that met a non-finite value at iteration ``k``."""
+                     what: str = "") -> str:
+    """The message detail for a row that met a non-finite value at iteration ``k`` (after ``k > 0``
+    steps, :func:`build_result` adds what to try: :func:`gdsolve.advice.diverged_hint`)."""
     if not what:
         what = "f" if not math.isfinite(f) else "the gradient"
     value = "" if what == "x" else f" {sign * f if what.startswith('f') else gnorm}"
     at = ", ".join(f"{n}={v:.6g}" for n, v in zip(names, x))
-    if k == 0:
-        hint = "f is not finite at the start point (outside the formula's domain, or overflowing); choose another {x0}"
-    else:
-        hint = f"try a smaller {{lr}} (e.g. [[--lr {lr / 10:g}||lr={lr / 10:g}]])"
     became = "became non-finite" if what == "x" else "became"
-    return f"{what} {became}{value} at iteration {k} ({at}); {hint}"
+    detail = f"{what} {became}{value} at iteration {k} ({at})"
+    if k == 0:
+        detail += "; f is not finite at the start point (outside the formula's domain, or overflowing); choose another {x0}"
+    return detail
 
 
-def blowup_detail(sign: float, k: int, rises: int, f: float, lr: float) -> str:
-    """The message detail for a row whose f kept getting worse."""
+def backtrack_note(n: int) -> str:
+    """What a line search that met non-finite trial points did about it."""
+    points = "point" if n == 1 else "points"
+    return (f"the line search backtracked from {n} trial {points} where f was not finite "
+            "(outside the formula's domain, or overflowing)")
+
+
+def blowup_detail(sign: float, k: int, rises: int, f: float) -> str:
+    """The message detail for a row whose f kept getting worse (:func:`build_result` adds what to try)."""
     worse = "rose" if sign > 0 else "fell"
-    return (f"f {worse} for {rises} steps in a row, to {sign * f:.6g} at iteration {k}; "
-            f"try a smaller {{lr}} (e.g. [[--lr {lr / 10:g}||lr={lr / 10:g}]])")
+    return f"f {worse} for {rises} steps in a row, to {sign * f:.6g} at iteration {k}"
 
 
 def free_mask(settings: Settings, names: Sequence[str], x: Sequence[float], g: Sequence[float]) -> list[bool]:
@@ -100,7 +110,11 @@ def build_result(objective: Objective, settings: Settings, row: RowRecord, *, se
     detail = row.detail
     rule = judged_rule(row.rule, math.isfinite(row.fmin) and math.isfinite(gnorm))
     if rule is not (row.rule or StopRule.INTERRUPTED):
-        detail = nonfinite_detail(names, sign, row.nit, row.fmin, gnorm, xs, settings.lr)
+        detail = nonfinite_detail(names, sign, row.nit, row.fmin, gnorm, xs)
+    if rule in (StopRule.NONFINITE, StopRule.BLOWUP) and row.nit > 0:
+        hint = diverged_hint(objective, settings.method, row.last_lr if math.isfinite(row.last_lr) else settings.lr,
+                             row.unbounded, row.x0, row.best[1] if row.best else None)
+        detail = f"{detail}; {hint}"
     bounded = bool(settings.bounds)
     gtest = projected_norm(settings, names, xs, row.gmin) if bounded else gnorm
     checks = rule_checks(settings, objective.sign, row, f, gtest)
@@ -111,15 +125,21 @@ def build_result(objective: Objective, settings: Settings, row: RowRecord, *, se
     verdict = None
     if rule in (StopRule.EPS, StopRule.FTOL):
         free = free_mask(settings, names, xs, row.gmin) if bounded else None
-        verdict = check(objective, xs, row.seen, free=free)
+        verdict = check(objective, xs, row.origin or row.x0, free=free)
         if not verdict.stationary:
             detail = diagnose(names, verdict, run_facts(settings, row))
     status = judged_status(rule, verdict is None or verdict.stationary)
     if rule is StopRule.MAX_ITER:
         detail = max_iter_detail(settings, row.last_step)
+        hint = max_iter_hint(objective, settings.method, settings.line_search, row.last_lr, row.nit, row.last_step,
+                             xs, row.origin or row.x0, row.fmin, row.best[0] if row.best else None)
+        if hint:
+            detail = f"{detail}; {hint}"
     template = stop_message(rule, status, value=value, tol=tol, nit=row.nit, detail=detail)
     if verdict is not None and not verdict.checked:
         template += f" ({verdict.reason})"
+    if row.backtracks:
+        template += f"; {backtrack_note(row.backtracks)}"
     return OptimizeResult(
         x=x, fun=f, grad=dict(zip(names, grad)), grad_norm=gnorm,
         nit=row.nit, nfev=row.nfev, ngev=row.ngev,
@@ -216,5 +236,6 @@ def stationarity_record(names: Sequence[str], v: Stationarity | None) -> dict | 
         return None
     if not v.checked:
         return {"checked": False, "reason": v.reason}
-    return {"checked": True, "stationary": v.stationary, "relative_distance": v.relative, "tol": RTOL,
-            "variable": names[v.worst], "distance": dict(zip(names, v.distance))}
+    return {"checked": True, "stationary": v.stationary, "failed": v.failed or None, "relative_distance": v.relative,
+            "tol": RTOL, "variable": names[v.worst], "distance": dict(zip(names, v.distance)),
+            "travel": dict(zip(names, v.scale)), "decrease": v.decrease, "f_scale": v.fscale}

@@ -228,7 +228,7 @@ def summary_panel(result: OptimizeResult, *, cli: bool = False) -> Panel:
     if st is not None and st.get("checked"):
         rel, tol = format_pair(st["relative_distance"], st["tol"])
         mark = "met" if st["stationary"] else "not met"
-        grid.add_row("stationary", Text(f"distance {rel} of {st['variable']}'s size vs {tol}  ({mark})",
+        grid.add_row("stationary", Text(f"distance {rel} of {st['variable']}'s travel vs {tol}  ({mark})",
                                         style="dim"))
     best = result.best
     if best is not None and (result.status is Status.INTERRUPTED or (best.k != result.nit and not _same(best.fun, result.fun))):

@@ -94,14 +94,18 @@ def _check_table(doc: Mapping[str, Any]) -> Panel:
         table.add_row(f"∂f/∂{name}", fmt(a, 17), fmt(s, 17), fmt(diff, 3))
     at = ", ".join(f"{k} = {fmt(v, 10)}" for k, v in doc["at"].items())
     tol = doc["tolerance"]
+    skipped = doc.get("not_compared") or {}
+    largest = f"largest difference {fmt(doc['max_abs_diff'], 3)} (relative {fmt(doc['max_rel_diff'], 3)})"
     if doc["agree"]:
-        verdict = Text(f"agree: largest difference {fmt(doc['max_abs_diff'], 3)} (relative "
-                       f"{fmt(doc['max_rel_diff'], 3)}), within {tol['atol']:g} + {tol['rtol']:g}·|value|",
-                       style="green")
+        verdict = Text(f"agree: {largest}, within {tol['atol']:g} + {tol['rtol']:g}·|value|", style="green")
+    elif doc["agree"] is None:  # nothing differs, but something could not be compared: no agreement is claimed
+        others = len(skipped) < len(doc["variables"])
+        why = "; ".join(skipped.values()) if doc["in_domain"] else (
+            ", ".join(f"∂f/∂{name}" for name in skipped) + " (not defined where f is not a finite real number)")
+        verdict = Text("not compared: " + why
+                       + (f" (the others agree: {largest})" if others else ""), style="yellow")
     else:
-        verdict = Text(f"DISAGREE: largest difference {fmt(doc['max_abs_diff'], 3)} (relative "
-                       f"{fmt(doc['max_rel_diff'], 3)}), beyond {tol['atol']:g} + {tol['rtol']:g}·|value|",
-                       style="bold red")
+        verdict = Text(f"DISAGREE: {largest}, beyond {tol['atol']:g} + {tol['rtol']:g}·|value|", style="bold red")
     rows: list[Any] = [Text(f"f = {fmt(doc['f'], 17)}"), table, verdict]
     if not doc["in_domain"]:
         rows.append(Text("f is not a finite real number here: the point is outside f's domain or at a singularity; "

@@ -81,6 +81,7 @@ class Outcome(NamedTuple):
     unbounded: torch.Tensor  # (B,) a trial's f was -inf: f is unbounded below (divergence)
     trial: torch.Tensor  # (B, d) the trial point where f was -inf
     evaluations: torch.Tensor  # (B,) trial evaluations made
+    backtracks: torch.Tensor  # (B,) non-finite trials the search backtracked from
 
 
 def update(state: LBFGSState, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: torch.Tensor,
@@ -125,6 +126,7 @@ def update(state: LBFGSState, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor,
     Xn, t_out = X, nan
     failed, nonfinite, unbounded, trial = no, no.clone(), no.clone(), torch.zeros_like(X)
     evals = torch.zeros(B, dtype=torch.long, device=X.device)
+    backtracks = torch.zeros_like(evals)
     idx = search.nonzero().squeeze(1)
     if idx.numel():
         ls = strong_wolfe(evaluate, idx, X[idx], t0[idx], d[idx], F[idx], G[idx], gtd[idx])
@@ -139,9 +141,10 @@ def update(state: LBFGSState, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor,
         unbounded[idx] = ls.unbounded
         trial[idx] = ls.trial
         evals[idx] = ls.evaluations
+        backtracks[idx] = ls.backtracks
         new_state = new_state._replace(t=torch.where(search, torch.nan_to_num(t_out), new_state.t))
         new_state = reset(new_state, failed)
-    return Outcome(Xn, new_state, t_out, failed, nonfinite, unbounded, trial, evals)
+    return Outcome(Xn, new_state, t_out, failed, nonfinite, unbounded, trial, evals, backtracks)
 
 
 def _two_loop(G: torch.Tensor, S: torch.Tensor, Y: torch.Tensor, rho: torch.Tensor, pos: torch.Tensor,
@@ -192,6 +195,7 @@ class Search(NamedTuple):
     unbounded: torch.Tensor
     trial: torch.Tensor
     evaluations: torch.Tensor
+    backtracks: torch.Tensor  # (n,) trials that were not finite, each followed by a shorter one
 
 
 _BRACKET, _ZOOM, _DONE = 0, 1, 2
@@ -219,6 +223,9 @@ def strong_wolfe(evaluate: EvalFG, rows: torch.Tensor, X: torch.Tensor, t: torch
     trial = torch.zeros_like(X)
     ar = torch.arange(n, device=dev)
     need = torch.ones(n, dtype=torch.bool, device=dev)
+    retry = torch.zeros(n, dtype=torch.bool, device=dev)  # backtracking from a non-finite trial
+    backtracks = torch.zeros(n, dtype=torch.long, device=dev)
+    t_bad = torch.full((n,), torch.inf, dtype=dt, device=dev)  # the shortest step known non-finite
     first = True
     while True:
         # A trial step that is not a positive finite number (a rate annealed
@@ -240,13 +247,38 @@ def strong_wolfe(evaluate: EvalFG, rows: torch.Tensor, X: torch.Tensor, t: torch
             bad = ~(torch.isfinite(fe) & torch.isfinite(ge).all(1))
             if bool(bad.any()):
                 b = idx[bad]
-                failed[b] = nonfinite[b] = True
-                unbounded[b] = fe[bad] == -torch.inf
-                trial[b] = pts[bad]
-                phase[b] = _DONE
                 ev[b] = False
+                trial[b] = pts[bad]
+                # f = -inf: f is unbounded below along d, which is divergence, not a step too long.
+                down = fe[bad] == -torch.inf
+                # nan, +inf, or no gradient: the trial left f's domain (log of 0, sqrt below 0) or
+                # overflowed. Backtrack: halve the way back to the last step known finite.
+                back = b[~down & (ls_iter[b] < max_ls)]
+                spent = b[~down & (ls_iter[b] >= max_ls)]
+                if spent.numel():  # out of evaluations: keep the best finite step, if it decreased f enough
+                    zoomed = phase[spent] == _ZOOM
+                    known = torch.where(zoomed, bt[spent, low[spent]], t_prev[spent])
+                    known_f = torch.where(zoomed, bf[spent, low[spent]], f_prev[spent])
+                    ok = (known > 0) & (known_f <= f[spent] + C1 * known * gtd[spent])
+                    keep_t, keep_f = known[ok], known_f[ok]
+                    r = spent[ok]
+                    bt[r], bf[r] = keep_t.unsqueeze(1).expand(-1, 2), keep_f.unsqueeze(1).expand(-1, 2)
+                    low[r] = 0
+                    spent = spent[~ok]
+                stuck = torch.cat([b[down], spent])
+                failed[stuck] = nonfinite[stuck] = True
+                unbounded[b[down]] = True
+                phase[b[~(torch.isin(b, back))]] = _DONE
+                if back.numel():
+                    backtracks[back] += 1
+                    t_bad[back] = torch.minimum(t_bad[back], t[back])
+                    known = torch.where(phase[back] == _ZOOM, bt[back, low[back]], t_prev[back])
+                    t[back] = known + 0.5 * (t[back] - known)
+                    retry[back] = True
         first = False
-        need = torch.zeros_like(need)
+        retrying = retry.clone()
+        retry.zero_()
+        need = retrying.clone()
         in_bracket = ev & (phase == _BRACKET)
         in_zoom = ev & (phase == _ZOOM)
         # --- bracket phase, after an evaluation
@@ -284,6 +316,8 @@ def strong_wolfe(evaluate: EvalFG, rows: torch.Tensor, X: torch.Tensor, t: torch
             m = extend
             new_t = _cubic(t_prev[m], f_prev[m], gtd_prev[m], t[m], f_new[m], gtd_new[m],
                            t[m] + 0.01 * (t[m] - t_prev[m]), t[m] * 10)
+            # never extrapolate back into a step that was not finite: halve the way to it instead
+            new_t = torch.where(new_t >= t_bad[m], 0.5 * (t[m] + t_bad[m]), new_t)
             t_prev[m], f_prev[m], g_prev[m], gtd_prev[m] = t[m], f_new[m], g_new[m], gtd_new[m]
             t[m] = new_t
             need |= m
@@ -311,7 +345,7 @@ def strong_wolfe(evaluate: EvalFG, rows: torch.Tensor, X: torch.Tensor, t: torch
                 bt[w, lw], bf[w, lw], bg[w, lw], bgtd[w, lw] = t[w], f_new[w], g_new[w], gtd_new[w]
                 phase[ok] = _DONE
         # --- zoom phase, before an evaluation: the next trial step
-        zoom = phase == _ZOOM
+        zoom = (phase == _ZOOM) & ~retrying
         stop = zoom & ((ls_iter >= max_ls) | ((bt[:, 1] - bt[:, 0]).abs() * d_norm < TOLERANCE_CHANGE))
         phase[stop] = _DONE
         zoom &= ~stop
@@ -331,7 +365,7 @@ def strong_wolfe(evaluate: EvalFG, rows: torch.Tensor, X: torch.Tensor, t: torch
             break
     t_acc = bt[ar, low]
     return Search(torch.where(failed, torch.full_like(t_acc, float("nan")), t_acc), failed, nonfinite, unbounded,
-                  trial, evals)
+                  trial, evals, backtracks)
 
 
 _ROWWISE = ("n_iter", "d", "t", "prev_g", "pos", "num", "H_diag", "size")  # batch on dim 0; S, Y, rho on dim 1
@@ -368,6 +402,7 @@ def update_active(state: LBFGSState, X: torch.Tensor, G: torch.Tensor, F: torch.
     no = torch.zeros(B, dtype=torch.bool, device=X.device)
     t, failed, nonfinite, unbounded = nan, no, no.clone(), no.clone()
     trial, evals = torch.zeros_like(X), torch.zeros(B, dtype=torch.long, device=X.device)
+    backtracks = torch.zeros_like(evals)
     t[idx], failed[idx], nonfinite[idx], unbounded[idx] = out.t, out.failed, out.nonfinite, out.unbounded
-    trial[idx], evals[idx] = out.trial, out.evaluations
-    return Outcome(Xn, state, t, failed, nonfinite, unbounded, trial, evals)
+    trial[idx], evals[idx], backtracks[idx] = out.trial, out.evaluations, out.backtracks
+    return Outcome(Xn, state, t, failed, nonfinite, unbounded, trial, evals, backtracks)

@@ -195,6 +195,7 @@ class Armijo(NamedTuple):
     failed: torch.Tensor  # (B,) bool: no decrease found, the row did not move
     nonfinite: torch.Tensor  # (B,) bool: ... and a trial's f was not finite
     evaluations: torch.Tensor  # (B,) trial evaluations made
+    backtracks: torch.Tensor  # (B,) trials where f was not finite (each halved, as any trial that fails)
 
 
 ARMIJO_C = 1e-4
@@ -217,6 +218,7 @@ def armijo(X: torch.Tensor, d: torch.Tensor, G: torch.Tensor, F: torch.Tensor, t
     searching = active.clone()
     nonfinite = torch.zeros_like(active)
     count = torch.zeros(B, dtype=torch.long, device=X.device)
+    backtracks = torch.zeros_like(count)
     for _ in range(ARMIJO_MAX_HALVINGS):
         idx = searching.nonzero().squeeze(1)
         if idx.numel() == 0:
@@ -226,6 +228,7 @@ def armijo(X: torch.Tensor, d: torch.Tensor, G: torch.Tensor, F: torch.Tensor, t
         count[idx] += 1
         finite = torch.isfinite(ft)
         nonfinite[idx] |= ~finite
+        backtracks[idx] += (~finite).long()
         ok = finite & (ft <= F[idx] - ARMIJO_C * t[idx] * slope[idx])
         done = idx[ok]
         out[done] = trial[ok]
@@ -233,4 +236,4 @@ def armijo(X: torch.Tensor, d: torch.Tensor, G: torch.Tensor, F: torch.Tensor, t
         t[idx[~ok]] *= ARMIJO_SHRINK
     failed = searching
     t = torch.where(failed, t / ARMIJO_SHRINK, t)
-    return Armijo(out, t, failed, nonfinite & failed, count)
+    return Armijo(out, t, failed, nonfinite & failed, count, backtracks)

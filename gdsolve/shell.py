@@ -5,7 +5,7 @@ module holds the pieces around that which make it behave as a Unix tool:
 
 * :class:`errors` turns every exception into one ``error:`` line and the
   documented :class:`~gdsolve.status.ExitStatus` (bad input is 2, a closed
-  pipe 141, Ctrl-C 130; only a bug is 70);
+  pipe 141, Ctrl-C 130, output that cannot be written 74; only a bug is 70);
 * :func:`quiet_stdout` and :class:`PipeConsole` make a closed pipe end
   quietly with 141 in every mode (rich's own handler exits with 1, which a
   script would read as "max-iter");
@@ -18,6 +18,7 @@ Nothing here imports torch, sympy or rich at module level (typer is the CLI's ow
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
@@ -29,8 +30,12 @@ from typing import Any
 
 from typer import Exit  # click's Exit: typer's CliRunner and click's main both read its code
 
-from .errors import GdsolveError
+from . import launch
+from .errors import GdsolveError, OutputError
 from .status import ExitStatus
+
+#: errno values that mean "the output could not be written" (not a bug in gdsolve): exit 74.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS})
 
 
 def fail(message: str, code: ExitStatus = ExitStatus.USAGE) -> int:
@@ -38,6 +43,25 @@ def fail(message: str, code: ExitStatus = ExitStatus.USAGE) -> int:
     sys.stderr.write(f"error: {' '.join(message.split())}\n")
     sys.stderr.flush()
     return int(code)
+
+
+def cannot_write(exc: OSError) -> int:
+    """Report output that could not be written (:class:`OutputError`, or a write's OSError): exit 74.
+
+    When stdout is what failed, it is pointed at /dev/null first, so that
+    Python's own flush at exit does not fail a second time.
+    """
+    if isinstance(exc, OutputError):
+        if exc.target == "stdout":
+            quiet_stdout()
+        return fail(str(exc), ExitStatus.IO_ERROR)
+    where = f" {exc.filename}" if exc.filename else " output"
+    return fail(f"cannot write{where}: {exc.strerror}", ExitStatus.IO_ERROR)
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says output could not be written (exit 74), not that gdsolve has a bug."""
+    return isinstance(exc, OutputError) or (isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS)
 
 
 def quiet_stdout() -> None:
@@ -102,6 +126,10 @@ class errors:
 
     def __exit__(self, etype: Any, exc: BaseException | None, tb: Any) -> bool:
         self._warnings.__exit__(etype, exc, tb)
+        if exc is None and launch.early_interrupt:
+            # Ctrl-C came while the libraries loaded and no run was there to stop: it still ends the command.
+            launch.early_interrupt = False
+            raise Exit(fail("interrupted", ExitStatus.INTERRUPTED))
         if exc is None or isinstance(exc, Exit):
             return False
         if isinstance(exc, BrokenPipeError):
@@ -111,6 +139,8 @@ class errors:
             raise Exit(int(ExitStatus.BROKEN_PIPE)) from None
         if self.debug:
             traceback.print_exception(etype, exc, tb)
+        if is_write_failure(exc):
+            raise Exit(cannot_write(exc)) from None  # type: ignore[arg-type]
         if isinstance(exc, GdsolveError):
             raise Exit(fail(exc.cli_message())) from None
         if isinstance(exc, KeyboardInterrupt):
@@ -133,7 +163,9 @@ class StopFlag:
 class stop_on_sigint:
     """Ctrl-C sets ``target.stop_requested`` (the run ends after the current
     iteration, so the trace, the JSON and the summary come out whole); a
-    second Ctrl-C raises KeyboardInterrupt at once."""
+    second Ctrl-C raises KeyboardInterrupt at once. A Ctrl-C that came while
+    the libraries were loading (:data:`gdsolve.launch.early_interrupt`) counts
+    as the first: the run ends before its first step."""
 
     def __init__(self, target: Any) -> None:
         self.target = target
@@ -150,6 +182,9 @@ class stop_on_sigint:
 
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handler)
+        if launch.early_interrupt:
+            launch.early_interrupt = False
+            self.target.stop_requested = True
 
     def __exit__(self, *exc: Any) -> None:
         import signal

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ import torch
 from .errors import GdsolveError, OptionError
 from .methods import advance, build_scheduler, build_updater
 from .objective import Objective
-from .outcome import RowRecord, build_result, nonfinite_detail, projected_norm
+from .outcome import RowRecord, blowup_detail, build_result, nonfinite_detail, projected_norm
 from .result import OptimizeResult, Step
 from .settings import Settings
 from .status import StopRule
@@ -62,8 +63,10 @@ class Descent:
             ``settings.seed`` (standard normal, or inside the bounds).
     """
 
-    def __init__(self, objective: Objective, settings: Settings, x0: dict[str, float] | None = None) -> None:
+    def __init__(self, objective: Objective, settings: Settings, x0: dict[str, float] | None = None,
+                 device: str | None = None) -> None:
         self.objective = objective
+        self.device = device  # where the run was asked to run ("cpu"), reported in the result; None when not asked
         self.settings = settings
         self.dtype = _DTYPES[settings.dtype]
         names = objective.variables
@@ -87,6 +90,7 @@ class Descent:
         #: after the current iteration with status "interrupted".
         self.stop_requested = False
         self.detail = ""
+        self.unbounded = False  # f (minimized) reached -inf
         self.last_step = math.nan
         self.last_fchange = math.nan
         self.last_t: float | None = None
@@ -95,8 +99,6 @@ class Descent:
         self.lr = settings.lr
         # The best point is kept as plain values (minimized f, x, k); never a non-finite one.
         self._best: tuple[float, list[float], int] | None = None
-        # Per variable, the largest |x_i| seen: each variable's own scale, for the stationarity check.
-        self._seen = [abs(v) for v in self.x0.values()]
         self._final: tuple[float, list[float]] | None = None  # (F, G) at the final X when the loop evaluated it
         self._started = False
         self._result: OptimizeResult | None = None
@@ -150,7 +152,6 @@ class Descent:
         perf = time.perf_counter
         dist = math.dist
         isfinite = math.isfinite
-        seen = self._seen
         best_f = f_prev = math.inf
         f_start = math.nan
         rises = 0
@@ -185,8 +186,7 @@ class Descent:
                 return self._stop(StopRule.TIME_LIMIT)
             rises = rises + 1 if f > f_prev else 0
             if rises >= BLOWUP_RISES and f > f_start:
-                worse = "rose" if sign > 0 else "fell"
-                return self._blowup(k, f"f {worse} for {rises} steps in a row, to {sign * f:.6g}")
+                return self._blowup(k, f)
             t = update(X, G, F, lr)
             if updater.unbounded is not None:  # a line-search trial found f = -inf
                 self.nit = k
@@ -205,9 +205,6 @@ class Descent:
             yield Step(k, tuple(x), sign * f, grad, gnorm, step, lr, now, t, updater.failed)
             x = x_new
             f_prev = f
-            for i, v in enumerate(x):
-                if not v <= seen[i] >= -v:  # |v| > seen[i], or v is nan
-                    seen[i] = abs(v)
             if self.stop_requested:
                 return self._stop(StopRule.INTERRUPTED)
             if not isfinite(step):
@@ -225,13 +222,14 @@ class Descent:
     def _stop(self, rule: StopRule) -> None:
         self.rule = rule
 
-    def _blowup(self, k: int, what: str) -> None:
+    def _blowup(self, k: int, f: float) -> None:
         self.rule = StopRule.BLOWUP
-        self.detail = f"{what} at iteration {k}; try a smaller {{lr}} (e.g. [[--lr {self.lr / 10:g}||lr={self.lr / 10:g}]])"
+        self.detail = blowup_detail(self.objective.sign, k, BLOWUP_RISES, f)
 
     def _nonfinite(self, k: int, f: float, gnorm: float, x: list[float], what: str = "") -> None:
         self.rule = StopRule.NONFINITE
-        self.detail = nonfinite_detail(self.objective.variables, self.objective.sign, k, f, gnorm, x, self.lr, what)
+        self.unbounded = f == -math.inf
+        self.detail = nonfinite_detail(self.objective.variables, self.objective.sign, k, f, gnorm, x, what)
 
     def interrupt(self) -> None:
         """Mark the run as interrupted (Ctrl-C); :meth:`result` still works."""
@@ -253,12 +251,15 @@ class Descent:
         s = self.settings
         row = RowRecord(
             rule=self.rule, nit=self.nit, nfev=self.nfev, ngev=self.ngev, x=self.X.detach().tolist()[0],
-            fmin=fmin, gmin=gmin, x0=list(self.x0.values()), best=self._best, seen=list(self._seen),
+            fmin=fmin, gmin=gmin, x0=list(self.x0.values()), best=self._best,
             last_step=self.last_step, last_fchange=self.last_fchange, last_t=self.last_t, last_lr=self.last_lr,
-            lr=self.lr, ls_failed=self.ls_failed, ls_nonfinite=self.ls_nonfinite, detail=self.detail,
+            lr=self.lr, ls_failed=self.ls_failed, ls_nonfinite=self.ls_nonfinite,
+            backtracks=self.updater.backtracks, detail=self.detail, unbounded=self.unbounded,
             elapsed=self._elapsed,
         )
         self._result = build_result(self.objective, s, row, seed=self.seed, settings_dict=self.settings_dict())
+        if self.device is not None:
+            self._result = dataclasses.replace(self._result, device=self.device)
         return self._result
 
 

@@ -8,39 +8,54 @@ its step, an adaptive method's per-coordinate rates shrank, or a quasi-Newton
 model is badly scaled (a parameter near 1e-4 beside one near 1e2). Only the
 first is convergence.
 
-"Small" is judged on the problem's own scale, never against an absolute
-number. The measure is the Newton estimate of how far the nearest stationary
-point still is, variable by variable, relative to that variable's own size:
+"Small" is judged on the run's own scale, never against an absolute number
+and never against the origin: the same problem shifted, rescaled, or with a
+variable in other units gets the same verdict. With ``g`` the gradient and
+``H`` the Hessian at the point (autograd, float64), ``H`` is first scaled by
+its diagonal (``D = |diag H|^-1/2``, ``Hs = D H D``: unit diagonal, so a
+curvature of 1e170 in one variable does not swamp the others), then:
 
-* ``delta = |H|^-1 g``, with ``g`` the gradient and ``H`` the Hessian at the
-  point (autograd, in float64), ``|H|`` its absolute value (eigenvalues
-  replaced by their magnitudes, and floored at the rounding level of the
-  largest one, so a saddle or a flat valley cannot hide distance);
-* ``scale_i``: the largest ``|x_i|`` the run has seen (start, iterates) or the
-  estimated stationary point ``x_i - delta_i`` has;
-* the point is stationary when ``|delta_i| <= RTOL * scale_i`` for every
-  variable (``RTOL`` = 1e-3: within 0.1% of each variable's own size), and
-  the quadratic model behind the estimate holds: one Newton step shrinks the
-  gradient to a quarter or less (at a cusp such as ``sqrt(abs(u))`` at
-  ``u = 0`` the curvature is unbounded, the estimate tiny, and it does not).
+* ``distance``: the Newton estimate of the way to the nearest stationary
+  point, ``delta = D |Hs|^-1 D g`` (eigenvalues by magnitude, floored at the
+  rounding level of the largest, so a saddle or a flat valley cannot hide
+  distance), must be within ``RTOL`` (0.1%) of each variable's *travel*: the
+  larger of the way from the start to the estimated stationary point and the
+  way from the start to the point (``|x0_i - (x_i - delta_i)|``,
+  ``|x_i - x0_i|``);
+* ``coordinate``: the same for each variable moved alone, ``|g_i / H_ii|``
+  (a joint solve through an ill-conditioned ``H`` cannot hide it);
+* ``decrease``: the decrease the quadratic model still predicts, of the
+  joint step (``g^T |H|^-1 g / 2``) and of each variable alone
+  (``g_i^2 / 2|H_ii|``), must be within ``RTOL`` of f's scale in the run:
+  its change ``|f(x0) - f(x)|`` (or, when larger, ``sum_i |H_ii| (x_i - x0_i)^2 / 2``,
+  for a start on the point's level set), or below f's rounding level;
+* ``model``: the model must hold: the Newton step must realize at least a
+  quarter of the decrease it predicts (at a cusp such as ``sqrt(abs(u))`` at
+  ``u = 0`` the curvature is unbounded, the estimate tiny, and the step gains
+  nothing; at a degenerate minimum such as ``x**4`` it gains more than predicted);
+* ``kink``: where f has no curvature along the gradient (``abs``, ``max``)
+  the Newton estimate has nothing to say; the point counts only if it is the
+  bottom of a kink: a probe of ``RTOL`` times each variable's travel (or size),
+  both ways along each axis, does not lower f.
 
-The measure is unchanged when f is multiplied by a constant or shifted by
-one, and when a variable is measured in other units: it depends on the
-problem, not on how it is written. Where f is locally linear (``abs``,
-``max``: zero curvature), the Newton estimate has nothing to say; there the
-point counts as stationary only if it is the bottom of a kink: a probe of
-``RTOL`` times each variable's size, both ways along each axis, does not
-lower f. The Hessian costs one backward pass per variable, once, at the end of
-the run; above :data:`MAX_VARIABLES` variables, or where it is not finite,
-the check is not made and the result says so.
+A variable that did not need to move is not judged on a travel of zero: its
+travel is at least ``RTOL`` times the whole run's travel measured in the
+scaled variables (``||(x - x0) / D||``) and brought back to its units.
+
+The Hessian costs one backward pass per variable, once, at the end of the
+run; above :data:`MAX_VARIABLES` variables, or where it is not finite, the
+check is not made and the result says so. :func:`judge` makes the check for
+many rows at once (the batched engine, through :mod:`gdsolve.rowcheck`);
+:func:`check` is the one-row view of the same code.
 
 Example:
     >>> from gdsolve.objective import compile_objective
-    >>> c = check(compile_objective("(x-4)**2"), [3.999996], [3.999996])
+    >>> c = check(compile_objective("(x-4)**2"), [3.999996], [0.0])
     >>> c.stationary, round(c.relative, 8)
     (True, 1e-06)
-    >>> check(compile_objective("(x-4)**2"), [2.79], [2.79]).stationary
-    False
+    >>> v = check(compile_objective("(x-4)**2"), [2.79], [0.0])
+    >>> v.stationary, v.failed
+    (False, 'distance')
 """
 
 from __future__ import annotations
@@ -53,9 +68,138 @@ import torch
 
 RTOL = 1e-3
 MAX_VARIABLES = 500
-NEWTON_SHRINK = 0.25  # one Newton step must shrink the gradient at least this much where the model holds
+MODEL_GAIN = 0.25  # the Newton step must realize at least this fraction of the decrease it predicts
 _ROUNDING = 1e-15  # float64's relative rounding level, with a little room
-_NOISE = 1e-9  # below this relative distance the gradient is rounding noise: no model check
+_F_NOISE = 1e-10  # a predicted decrease below this fraction of |f| is rounding noise: no model check
+_F_ROUNDING = 1e-13  # a predicted decrease below this fraction of |f| cannot be realized in float64
+_X_ROUNDING = 1e-12  # a travel below this fraction of |x_i| is below x's rounding level
+#: The tests of :func:`judge`, in the order they are made; ``failed`` names the first that failed.
+TESTS = ("distance", "coordinate", "decrease", "model", "kink")
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The verdicts of :func:`judge` for ``n`` rows (tensors, on the rows' device)."""
+
+    checked: torch.Tensor  # (n,) bool: False where the curvature is not finite or cannot be computed
+    stationary: torch.Tensor  # (n,) bool (True where not checked)
+    failed: torch.Tensor  # (n,) long: 1 + index in TESTS of the first failed test, 0 when none failed
+    distance: torch.Tensor  # (n, d) |delta_i| (inf on a slope without curvature)
+    scale: torch.Tensor  # (n, d) each variable's travel
+    relative: torch.Tensor  # (n,) the largest distance / travel, the coordinate test's included
+    worst: torch.Tensor  # (n,) long: the variable where it is reached
+    decrease: torch.Tensor  # (n,) the largest predicted decrease (joint step or one variable)
+    fscale: torch.Tensor  # (n,) f's scale in the run: |f(x0) - f(x)|, or the model's change over the travel
+    gnorm: torch.Tensor  # (n,)
+
+
+def judge(objective: object, X: torch.Tensor, X0: torch.Tensor, free: torch.Tensor | None = None) -> Judgement:
+    """Judge each row of ``X`` (n, d, float64), started at ``X0``; ``free`` (n, d) marks the variables
+    not held on a bound (the held ones are fixed and not judged). Rows where the curvature is not
+    finite are unchecked; an operation without a second derivative raises ``RuntimeError``."""
+    d = X.shape[1]
+    Xg = X.detach().requires_grad_(True)
+    F = objective(Xg)  # type: ignore[operator]
+    (G,) = torch.autograd.grad(F.sum(), Xg, create_graph=True)
+    cols = []
+    for i in range(d):
+        c = None
+        if G.requires_grad:
+            (c,) = torch.autograd.grad(G[:, i].sum(), Xg, retain_graph=True, allow_unused=True)
+        cols.append(torch.zeros_like(X) if c is None else c)
+    H = torch.stack(cols, 1).detach()  # H[r, i, j] = d2f / dx_i dx_j
+    g, F = G.detach(), F.detach()
+    with torch.no_grad():
+        F0 = objective(X0)  # type: ignore[operator]
+    if free is not None:
+        held = ~free
+        g = g.masked_fill(held, 0.0)
+        H = H.masked_fill(held.unsqueeze(1) | held.unsqueeze(2), 0.0) + torch.diag_embed(held.to(H.dtype))
+    ok = torch.isfinite(H).flatten(1).all(1) & torch.isfinite(g).all(1) & torch.isfinite(F)
+    H = torch.where(ok[:, None, None], H, torch.eye(d, dtype=H.dtype, device=H.device))
+    g = torch.where(ok[:, None], g, torch.zeros_like(g))
+    F = torch.where(ok, F, torch.zeros_like(F))
+    H = (H + H.transpose(1, 2)) / 2
+    # Scale by the diagonal: unit curvature per variable, whatever its units or its size.
+    hd = torch.diagonal(H, dim1=1, dim2=2).abs()
+    D = torch.where(hd > 0, hd.rsqrt(), torch.ones_like(hd))
+    Hs = D.unsqueeze(2) * H * D.unsqueeze(1)
+    gs = D * g
+    lam, V = torch.linalg.eigh(Hs)
+    top = lam.abs().amax(1, keepdim=True)
+    floor = (top * _ROUNDING * max(d, 1)).clamp(min=torch.finfo(H.dtype).tiny)
+    comp = (V.transpose(1, 2) @ gs.unsqueeze(2)).squeeze(2)
+    gnorm = g.norm(dim=1)
+    moving = gnorm > 0
+    flat = ((lam == 0) & (comp.abs() > _ROUNDING * gs.norm(dim=1, keepdim=True))).any(1) & moving
+    alam = lam.abs().clamp(min=floor)
+    zs = comp / alam
+    delta = torch.where(moving.unsqueeze(1), D * (V @ zs.unsqueeze(2)).squeeze(2), torch.zeros_like(g))
+    coord = torch.where(hd > 0, g.abs() / hd.clamp(min=torch.finfo(H.dtype).tiny),
+                        torch.where(g == 0, 0.0, math.inf))
+    # The predicted decreases: of the joint step and of each variable alone.
+    dec_joint = 0.5 * (comp * zs).sum(1)
+    dec_coord = torch.where(hd > 0, 0.5 * gs**2, torch.where(g == 0, 0.0, math.inf)).amax(1)
+    decrease = torch.maximum(dec_joint, dec_coord)
+    fchange = (torch.nan_to_num(F0, nan=math.inf, posinf=math.inf, neginf=math.inf) - F).abs()
+    fchange = torch.nan_to_num(fchange, nan=0.0, posinf=0.0)  # a start where f is not finite: no run scale
+    # Each variable's travel: from the start to the estimated stationary point, or to the point.
+    journey = (X - X0) / D
+    # f's scale: its change over the run, or what the curvature here makes of the travel (a start on
+    # f's level set, as on a saddle's diagonal, changes f by nothing).
+    fscale = torch.maximum(fchange, 0.5 * (journey**2).sum(1))
+    floor_x = RTOL * journey.norm(dim=1, keepdim=True) * torch.where(hd > 0, D, torch.zeros_like(D))
+    scale = torch.stack([(X0 - (X - delta)).abs(), (X - X0).abs(), floor_x, _X_ROUNDING * X.abs()]).amax(0)
+    scale = torch.nan_to_num(scale, nan=math.inf)
+    rel_joint = torch.where(delta == 0, 0.0, delta.abs() / scale).nan_to_num(nan=1.0, posinf=math.inf)
+    rel_coord = torch.where(coord == 0, 0.0, coord / scale).nan_to_num(nan=1.0, posinf=math.inf)
+    passes = [rel_joint.amax(1) <= RTOL, rel_coord.amax(1) <= RTOL,
+              decrease <= torch.maximum(RTOL * fscale, _F_ROUNDING * torch.maximum(F.abs(), F0.abs().nan_to_num(0.0)))]
+    model = torch.ones_like(moving)
+    # below f's rounding level (on the run's values: f may be a cancellation, 30 - 30) the model is noise
+    fsize = torch.maximum(F.abs(), F0.abs().nan_to_num(0.0, posinf=0.0))
+    tried = passes[0] & passes[1] & passes[2] & ~flat & moving & (dec_joint > _F_NOISE * fsize)
+    if bool(tried.any()):
+        idx = tried.nonzero().squeeze(1)
+        with torch.no_grad():
+            F1 = objective(X[idx] - delta[idx])  # type: ignore[operator]
+        model[idx] = torch.isfinite(F1) & (F[idx] - F1 >= MODEL_GAIN * dec_joint[idx])
+    passes.append(model)
+    kink = torch.ones_like(moving)
+    if bool(flat.any()):
+        idx = flat.nonzero().squeeze(1)
+        kink[idx] = _kink_rows(objective, X[idx], X0[idx], F[idx], None if free is None else free[idx])
+        for p in passes:  # the Newton estimate has nothing to say there
+            p[idx] = True
+        delta[idx[~kink[idx]]] = math.inf
+        rel_joint[idx] = torch.where(kink[idx].unsqueeze(1), 0.0, math.inf).to(rel_joint.dtype)
+    passes.append(kink)
+    stationary = torch.stack(passes).all(0) | ~ok
+    first_failed = torch.stack([~p for p in passes]).to(torch.long).argmax(0) + 1
+    failed = torch.where(stationary, torch.zeros_like(first_failed), first_failed)
+    # The distance reported: the joint one, or the one-variable one where that is the test that failed.
+    relative, worst = torch.where((failed == 2).unsqueeze(1), rel_coord, rel_joint).max(1)
+    return Judgement(ok, stationary, failed, delta.abs(), scale, relative, worst, decrease, fscale, gnorm)
+
+
+def _kink_rows(objective: object, X: torch.Tensor, X0: torch.Tensor, F: torch.Tensor,
+               free: torch.Tensor | None) -> torch.Tensor:
+    """Where f has no curvature (``abs``, ``max``): is the point the bottom of a kink?
+
+    The Newton estimate cannot say; a probe can: a step of ``RTOL`` times each
+    variable's travel (its size where it did not travel), both ways along each
+    axis, must not lower f.
+    """
+    n, d = X.shape
+    travel = (X - X0).abs()
+    h = RTOL * torch.where(travel > 0, travel, X.abs())
+    if free is not None:
+        h = h * free.to(h.dtype)
+    eye = torch.eye(d, dtype=X.dtype, device=X.device)
+    probes = torch.cat([X.unsqueeze(1) + eye * h.unsqueeze(1), X.unsqueeze(1) - eye * h.unsqueeze(1)], 1)
+    with torch.no_grad():
+        fp = objective(probes.reshape(-1, d)).reshape(n, 2 * d)  # type: ignore[operator]
+    return torch.isfinite(fp).all(1) & (fp.amin(1) >= F)
 
 
 @dataclass(frozen=True)
@@ -64,16 +208,20 @@ class Stationarity:
 
     Attributes:
         checked: False when no verdict could be reached (``reason`` says why).
-        stationary: the point is within ``RTOL`` of a stationary point in
-            every variable (True when not checked: nothing contradicts the rule).
+        stationary: every test of :data:`TESTS` passed (True when not checked:
+            nothing contradicts the rule).
         distance: ``|delta_i|``, the estimated distance to the stationary point per variable.
-        scale: the size each distance is measured against.
-        relative: ``max_i distance_i / scale_i``; compared with :data:`RTOL`.
+        scale: each variable's travel, the size each distance is measured against.
+        relative: ``max_i distance_i / scale_i`` (the one-variable distances
+            included); compared with :data:`RTOL`.
         worst: the index of the variable where ``relative`` is reached.
         reason: why the check was not made (empty when it was).
-        smooth: False when one Newton step does not shrink the gradient (a
-            cusp: the curvature-based estimate cannot be trusted there).
+        failed: the first test of :data:`TESTS` that failed ("" when none did).
         gnorm: the gradient norm at the point (float64).
+        decrease: the largest decrease the quadratic model still predicts.
+        fscale: f's scale in the run: its change ``|f(x0) - f(x)|``, or the
+            curvature's measure of the travel, ``sum_i H_ii (x_i - x0_i)^2 / 2``, when larger.
+        size: each variable's size, ``max(|x0_i|, |x_i|)`` (for the advice on rescaling).
     """
 
     checked: bool
@@ -83,125 +231,48 @@ class Stationarity:
     relative: float = math.nan
     worst: int = 0
     reason: str = ""
-    smooth: bool = True
+    failed: str = ""
     gnorm: float = math.nan
+    decrease: float = math.nan
+    fscale: float = math.nan
+    size: tuple[float, ...] = ()
+
+    @property
+    def smooth(self) -> bool:
+        """False when the Newton step does not realize the decrease it predicts (a cusp)."""
+        return self.failed != "model"
 
 
-def check(objective: object, x: Sequence[float], seen_max: Sequence[float],
+def check(objective: object, x: Sequence[float], x0: Sequence[float],
           free: Sequence[bool] | None = None) -> Stationarity:
-    """Judge whether ``x`` is a stationary point of the minimized function.
+    """Judge whether ``x``, reached from the start ``x0``, is a stationary point of the minimized function.
 
     Args:
         objective: a compiled objective (a ``(B, d) -> (B,)`` callable).
         x: the point.
-        seen_max: per variable, the largest ``|x_i|`` the run has seen.
+        x0: where the run started.
         free: with bounds, which variables are free to move; the others (held
             on a bound by a gradient pointing out of the box) are fixed, and
             the check is made over the free ones.
     """
-    if free is not None and not all(free):
-        return _check_free(objective, x, seen_max, free)
     d = len(x)
     if d > MAX_VARIABLES:
         return Stationarity(False, True, reason=f"not checked: more than {MAX_VARIABLES} variables")
-    X = torch.tensor([list(x)], dtype=torch.float64, requires_grad=True)
+    X = torch.tensor([list(x)], dtype=torch.float64)
+    X0 = torch.tensor([list(x0)], dtype=torch.float64)
+    mask = None if free is None else torch.tensor([list(free)], dtype=torch.bool)
     try:
-        F = objective(X)  # type: ignore[operator]
-        (G,) = torch.autograd.grad(F.sum(), X, create_graph=True)
-        rows = []
-        for i in range(d):
-            if G[0, i].requires_grad:
-                (row,) = torch.autograd.grad(G[0, i], X, retain_graph=True, allow_unused=True)
-                rows.append(torch.zeros(d, dtype=torch.float64) if row is None else row[0])
-            else:  # this component does not depend on x (a linear term): no curvature
-                rows.append(torch.zeros(d, dtype=torch.float64))
-        H = torch.stack(rows).detach()
-        g = G[0].detach()
+        j = judge(objective, X, X0, mask)
     except RuntimeError as exc:  # an operation without a second derivative
         return Stationarity(False, True, reason=f"not checked: the curvature cannot be computed here ({exc})")
-    if not (torch.isfinite(H).all() and torch.isfinite(g).all()):
+    if not bool(j.checked[0]):
         return Stationarity(False, True, reason="not checked: the curvature is not finite here")
-    H = (H + H.T) / 2
-    lam, V = torch.linalg.eigh(H)
-    top = float(lam.abs().max())
-    floor = top * _ROUNDING * max(d, 1)
-    comp = V.T @ g  # the gradient along each eigenvector
-    gnorm = float(g.norm())
-    # A slope along a direction of exactly zero curvature (piecewise-linear f:
-    # abs, max) -- not a curvature merely below rounding, as in an
-    # ill-conditioned fit, where the floored estimate still measures distance.
-    flat = (lam == 0) & (comp.abs() > _ROUNDING * gnorm)
-    if gnorm == 0.0:
-        delta = torch.zeros_like(g)
-    elif bool(flat.any()):
-        # A slope with no curvature under it (abs, max, a plane): the Newton
-        # estimate has nothing to say. Only a kink's bottom is stationary there.
-        f0 = float(F.detach().sum())
-        delta = torch.zeros_like(g) if _kink_minimum(objective, X.detach(), f0, seen_max) else torch.full_like(g, math.inf)
-    else:
-        delta = V @ (comp / lam.abs().clamp(min=floor))
-    dist = [abs(v) for v in delta.tolist()]
-    scale = [max(s, abs(xi), abs(xi - di)) if math.isfinite(di) else math.inf
-             for s, xi, di in zip(seen_max, x, delta.tolist())]
-    rel = [0.0 if di == 0 else (di / si if si > 0 else math.inf) for di, si in zip(dist, scale)]
-    rel = [1.0 if math.isnan(r) else r for r in rel]  # inf / inf: as far as can be
-    worst = max(range(d), key=rel.__getitem__)
-    stationary = rel[worst] <= RTOL
-    smooth = True
-    if stationary and rel[worst] > _NOISE and not bool(flat.any()):
-        # Check the quadratic model the estimate rests on: one Newton step
-        # must shrink the gradient. At a cusp (sqrt(abs(u)) at u = 0) the
-        # curvature is unbounded, the estimate tiny, and the step does not.
-        step = V @ (comp / torch.where(lam >= 0, 1.0, -1.0) / lam.abs().clamp(min=floor))
-        smooth = _newton_step_shrinks(objective, X.detach() - step, gnorm)
-        stationary = smooth
-    return Stationarity(True, stationary, tuple(dist), tuple(scale), rel[worst], worst, smooth=smooth, gnorm=gnorm)
-
-
-def _newton_step_shrinks(objective: object, X1: torch.Tensor, gnorm: float) -> bool:
-    X1 = X1.requires_grad_(True)
-    F1 = objective(X1)  # type: ignore[operator]
-    if not bool(torch.isfinite(F1).all()):
-        return False
-    (G1,) = torch.autograd.grad(F1.sum(), X1)
-    return bool(torch.isfinite(G1).all()) and float(G1.norm()) <= NEWTON_SHRINK * gnorm
-
-
-def _kink_minimum(objective: object, X: torch.Tensor, f: float, seen_max: Sequence[float]) -> bool:
-    """Where f has no curvature (``abs``, ``max``), is the point the bottom of a kink?
-
-    The Newton estimate cannot say; a probe can: a step of ``RTOL`` times each
-    variable's size, both ways along each axis, must not lower f.
-    """
-    d = X.shape[1]
-    h = torch.tensor([RTOL * max(s, abs(v)) for s, v in zip(seen_max, X[0].tolist())], dtype=X.dtype)
-    eye = torch.diag(h)
-    with torch.no_grad():
-        probes = objective(torch.cat([X + eye, X - eye]))  # type: ignore[operator]
-    return bool(torch.isfinite(probes).all()) and float(probes.min()) >= f and d > 0
-
-
-def _check_free(objective: object, x: Sequence[float], seen_max: Sequence[float], free: Sequence[bool]) -> Stationarity:
-    """:func:`check` over the free variables, the held ones fixed at their bounds."""
-    if not any(free):
-        return Stationarity(True, True, tuple(0.0 for _ in x), tuple(seen_max), 0.0)
-    held = [xi for xi, fr in zip(x, free) if not fr]
-    idx = [i for i, fr in enumerate(free) if fr]
-
-    def restricted(Xf: torch.Tensor) -> torch.Tensor:
-        cols, it_f, it_h = [], iter(Xf.unbind(1)), iter(held)
-        for fr in free:
-            cols.append(next(it_f) if fr else torch.full_like(Xf[:, 0], next(it_h)))
-        return objective(torch.stack(cols, 1))  # type: ignore[operator]
-
-    v = check(restricted, [x[i] for i in idx], [seen_max[i] for i in idx])
-    if not v.checked:
-        return v
-    dist, scale = [0.0] * len(x), list(seen_max)
-    for j, i in enumerate(idx):
-        dist[i], scale[i] = v.distance[j], v.scale[j]
-    return Stationarity(True, v.stationary, tuple(dist), tuple(scale), v.relative, idx[v.worst], smooth=v.smooth,
-                        gnorm=v.gnorm)
+    failed = int(j.failed[0])
+    size = tuple(max(abs(a), abs(b)) for a, b in zip(x, x0))
+    return Stationarity(True, bool(j.stationary[0]), tuple(j.distance[0].tolist()), tuple(j.scale[0].tolist()),
+                        float(j.relative[0]), int(j.worst[0]), failed=TESTS[failed - 1] if failed else "",
+                        gnorm=float(j.gnorm[0]), decrease=float(j.decrease[0]), fscale=float(j.fscale[0]),
+                        size=size)
 
 
 @dataclass(frozen=True)
@@ -229,10 +300,18 @@ def diagnose(names: Sequence[str], v: Stationarity, facts: RunFacts) -> str:
     """
     i = v.worst
     where = (f"the gradient is not small: by the curvature here, the nearest stationary point is about "
-             f"{v.distance[i]:.3g} away in {names[i]} ({_pct(v.relative)} of its size {v.scale[i]:.3g})")
+             f"{v.distance[i]:.3g} away in {names[i]} ({_pct(v.relative)} of its travel from the start, {v.scale[i]:.3g})")
+    if v.failed == "coordinate":
+        where = (f"the gradient is not small: by its own curvature, {names[i]} alone is about "
+                 f"{v.relative * v.scale[i]:.3g} from where f is lowest ({_pct(v.relative)} of its travel from the start, "
+                 f"{v.scale[i]:.3g})")
+    elif v.failed == "decrease":
+        where = (f"the gradient is not small: by the curvature here, f can still fall by about {v.decrease:.3g}, "
+                 f"against a change of {v.fscale:.3g} over the whole run")
     if not math.isfinite(v.distance[i]):
         where = f"the gradient is not small and f has no curvature here (it is locally linear in {names[i]})"
-    sized = [s for s in v.scale if s > 0 and math.isfinite(s)]
+    sizes = v.size or v.scale
+    sized = [s for s in sizes if s > 0 and math.isfinite(s)]
     spread = max(sized) / min(sized) if sized else 1.0
     if facts.schedule != "constant" and facts.lr < facts.lr0:
         slower = {"exponential": "{gamma} closer to 1", "step": "a larger {step_size}, or {gamma} closer to 1",
@@ -250,15 +329,15 @@ def diagnose(names: Sequence[str], v: Stationarity, facts: RunFacts) -> str:
         cause = ("the line search shrank the step far below its first trial; rescale the variables to similar sizes, "
                  "or stop on the gradient with {gtol}")
     elif facts.eps >= RTOL * v.scale[i] and math.isfinite(v.distance[i]):
-        cause = (f"eps {facts.eps:g} is coarse for {names[i]}, whose size is {v.scale[i]:.3g}; "
+        cause = (f"eps {facts.eps:g} is coarse for {names[i]}, whose travel is {v.scale[i]:.3g}; "
                  f"use a smaller {{eps}} (e.g. [[--eps {v.scale[i] * 1e-6:.0e}||eps={v.scale[i] * 1e-6:.0e}]]) "
                  "or stop on the gradient with {gtol}")
     elif spread >= 1e3 and facts.method in ("lbfgs", *ADAPTIVE):
-        lo = min(range(len(v.scale)), key=lambda j: v.scale[j] if v.scale[j] > 0 else math.inf)
-        hi = max(range(len(v.scale)), key=lambda j: v.scale[j] if math.isfinite(v.scale[j]) else -math.inf)
-        cause = (f"the variables differ in size by a factor of {spread:.0e} ({names[hi]} ~ {v.scale[hi]:.3g}, "
-                 f"{names[lo]} ~ {v.scale[lo]:.3g}), which {facts.method} handles badly; rescale them to similar sizes "
-                 f"(write {names[lo]} as a multiple of {v.scale[lo]:.0e}), or stop on the gradient with {{gtol}}")
+        lo = min(range(len(sizes)), key=lambda j: sizes[j] if sizes[j] > 0 else math.inf)
+        hi = max(range(len(sizes)), key=lambda j: sizes[j] if math.isfinite(sizes[j]) else -math.inf)
+        cause = (f"the variables differ in size by a factor of {spread:.0e} ({names[hi]} ~ {sizes[hi]:.3g}, "
+                 f"{names[lo]} ~ {sizes[lo]:.3g}), which {facts.method} handles badly; rescale them to similar sizes "
+                 f"(write {names[lo]} as a multiple of {sizes[lo]:.0e}), or stop on the gradient with {{gtol}}")
     elif facts.method in ADAPTIVE:
         cause = (f"{facts.method}'s per-variable step sizes shrank faster than the gradient; "
                  "try a larger {lr} or [[--method lbfgs||method='lbfgs']]")
@@ -269,8 +348,8 @@ def diagnose(names: Sequence[str], v: Stationarity, facts: RunFacts) -> str:
     else:
         cause = "the steps became small before the gradient did; try a smaller {eps} or stop on the gradient with {gtol}"
     if not v.smooth:
-        where = (f"the gradient is not small (its norm is {v.gnorm:.3g}) and f is not smooth here: one Newton step does "
-                 "not shrink it, as at a cusp")
+        where = (f"the gradient is not small (its norm is {v.gnorm:.3g}) and f is not smooth here: the Newton step does "
+                 "not gain the decrease the curvature predicts, as at a cusp")
         cause = "the point may be a cusp of f rather than a minimum; try another start ({x0}) or method"
     return f"{where}: {cause}"
 

@@ -34,6 +34,10 @@ class ExitStatus(enum.IntEnum):
     DIVERGED = 3
     #: A bug in gdsolve itself (please report it); ``--debug`` shows the traceback.
     INTERNAL_ERROR = 70
+    #: Output could not be written: stdout closed (``>&-``), a full disk
+    #: (``> /dev/full``), an I/O error; the ``error:`` line names what and why
+    #: (BSD sysexits' EX_IOERR).
+    IO_ERROR = 74
     #: Interrupted by Ctrl-C (SIGINT); the last point and the best point seen are still reported.
     INTERRUPTED = 130
     #: stdout was closed by its reader (``gdsolve ... | head``); ends quietly,

@@ -262,27 +262,33 @@ def _autograd_only(expression: str, at: X0, hessian: bool, params: Mapping[str, 
 
 
 def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL, atol: float = ATOL,
-            strict: bool = True) -> tuple[float, float, bool]:
+            strict: bool = True) -> tuple[float, float, bool | None]:
     """``(max_abs_diff, max_rel_diff, agree)`` of two gradients.
 
-    A component where both are non-finite agrees and adds no difference. One
-    finite and one not disagrees (f is not differentiable there, or a route
-    overflowed), unless ``strict=False`` (outside f's domain): then it is not compared.
+    ``agree`` is True only when every component was compared and is within
+    tolerance; False when a component differs beyond it, or when one route
+    gives a number and the other does not (f is not differentiable there, or
+    a route overflowed), unless ``strict=False`` (outside f's domain); and
+    None when nothing differs but some component was not compared: where both
+    routes give no finite number (an infinite derivative, ``sqrt(x)`` at 0)
+    there is nothing to agree on. :func:`not_compared` says why.
 
     >>> compare([1.0, 2.0], [1.0, 2.5])
     (0.5, 0.2, False)
     >>> compare([1.0, 2.0], [1.0, 2.000001])[2]
     True
+    >>> compare([math.inf, 2.0], [math.nan, 2.0])
+    (0.0, 0.0, None)
     """
     max_abs = max_rel = 0.0
-    agree = True
+    agree: bool | None = True
     for a, s in zip(auto, sym):
         fa, fs = math.isfinite(a), math.isfinite(s)
-        if not fa and not fs:
+        if not (fa and fs) and (not strict or not (fa or fs)):
+            if agree:
+                agree = None
             continue
         if fa != fs:
-            if not strict:
-                continue
             max_abs = max_rel = math.inf
             agree = False
             continue
@@ -290,8 +296,31 @@ def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL, 
         scale = max(abs(a), abs(s))
         max_abs = max(max_abs, diff)
         max_rel = max(max_rel, diff / scale if scale else 0.0)
-        agree = agree and diff <= atol + rtol * scale
+        if diff > atol + rtol * scale:
+            agree = False
     return max_abs, max_rel, agree
+
+
+def not_compared(names: Sequence[str], auto: Sequence[float], sym: Sequence[float], where: str, *,
+                 in_domain: bool = True) -> dict[str, str]:
+    """{name: why} for each gradient component :func:`compare` could not compare (same ``in_domain``).
+
+    >>> not_compared(["x", "y"], [math.inf, 1.0], [math.nan, 1.0], "x = 0, y = 1")
+    {'x': 'the derivative ∂f/∂x is infinite at x = 0, y = 1'}
+    """
+    out = {}
+    for name, a, s in zip(names, auto, sym):
+        if math.isfinite(a) and math.isfinite(s):
+            continue
+        if not in_domain:
+            out[name] = f"∂f/∂{name} is not defined at {where}, where f is not a finite real number"
+        elif math.isfinite(a) or math.isfinite(s):
+            continue  # one route gives a number: compare() counts that as a disagreement
+        elif math.isinf(a) or math.isinf(s):
+            out[name] = f"the derivative ∂f/∂{name} is infinite at {where}"
+        else:
+            out[name] = f"neither route gives a number for ∂f/∂{name} at {where}: f is not differentiable there"
+    return out
 
 
 def gradient(
@@ -330,9 +359,11 @@ def gradient(
         ``gradient_latex`` ({name: text}), ``not_differentiable`` (the kinks),
         ``simplified``; with ``hessian``: ``hessian`` and ``hessian_latex``
         (lists of lists of text); with ``at``: ``at``, ``f``, ``autograd``,
-        ``symbolic``, ``max_abs_diff``, ``max_rel_diff``, ``agree``, ``in_domain``
-        (f is a finite real number at ``at``; outside, only the variables where both
-        routes give a number are compared), ``tolerance``.
+        ``symbolic``, ``max_abs_diff``, ``max_rel_diff``, ``agree`` (True, False, or
+        None when nothing differs but a variable was not compared), ``not_compared``
+        ({name: why}: both routes give no finite number, e.g. an infinite
+        derivative), ``in_domain`` (f is a finite real number at ``at``; outside,
+        only the variables where both routes give a number are compared), ``tolerance``.
         Non-finite numbers are NaN or inf here and ``null`` in the JSON.
 
     Example:
@@ -399,9 +430,11 @@ def analyze(
         # Only the variables where both routes give a number are compared there.
         in_domain = math.isfinite(fval) and math.isfinite(evaluate(f, where))
         max_abs, max_rel, agree = compare(auto, sym, rtol=float(rtol), atol=float(atol), strict=in_domain)
+        shown_at = ", ".join(f"{n} = {point[n]:.10g}" for n in names)
         doc.update({
             "at": dict(point), "f": fval, "autograd": dict(zip(names, auto)), "symbolic": dict(zip(names, sym)),
-            "max_abs_diff": max_abs, "max_rel_diff": max_rel, "agree": agree, "in_domain": in_domain,
+            "max_abs_diff": max_abs, "max_rel_diff": max_rel, "agree": agree,
+            "not_compared": not_compared(names, auto, sym, shown_at, in_domain=in_domain), "in_domain": in_domain,
             "tolerance": {"rtol": float(rtol), "atol": float(atol)},
         })
     return doc, f, grad, hess

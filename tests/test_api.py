@@ -72,8 +72,8 @@ def test_errors_name_keywords_in_python_and_flags_on_the_command_line(kw, python
 
 def test_result_message_speaks_python():
     r = minimize("x**2 + y**2", x0={"x": 1, "y": 1}, lr=1.2, max_iter=5000)
-    assert "lr=0.12" in r.message and "--lr" not in r.message
-    assert "--lr 0.12" in r.message_for(cli=True)
+    assert "lr=0.5" in r.message and "--lr" not in r.message
+    assert "--lr 0.5" in r.message_for(cli=True)
 
 
 # Every keyword of minimize, given a value of the wrong type or size, is refused with gdsolve's own

@@ -205,7 +205,7 @@ def test_no_arguments_prints_help_once(capsys):
 def test_json_message_speaks_the_command_line():
     code, out, _ = invoke("minimize", "x**2 + y**2", "--x0", "x=1,y=1", "--lr", "1.2", "--max-iter", "5000", "--json")
     doc = json.loads(out)
-    assert code == ExitStatus.DIVERGED and "--lr 0.12" in doc["message"]
+    assert code == ExitStatus.DIVERGED and "--lr 0.5" in doc["message"]
 
 
 def test_stalled_is_exit_1_in_json():
@@ -213,7 +213,8 @@ def test_stalled_is_exit_1_in_json():
     doc = json.loads(out)
     assert code == ExitStatus.NOT_CONVERGED and doc["status"] == "stalled" and doc["success"] is False
     assert doc["stop_rule"] == "eps" and "--t-max" in doc["message"] and doc["stationarity"]["stationary"] is False
-    assert set(doc["stationarity"]) == {"checked", "stationary", "relative_distance", "tol", "variable", "distance"}
+    assert set(doc["stationarity"]) == {"checked", "stationary", "failed", "relative_distance", "tol", "variable", "distance",
+                                        "travel", "decrease", "f_scale"}
     assert doc["stationarity"]["tol"] == 0.001 and doc["stationarity"]["variable"] == "x"
 
 

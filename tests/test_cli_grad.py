@@ -74,6 +74,16 @@ def test_minimize_verify_json_and_summary():
     assert "verify nearest exact stationary point: saddle at x = 0, y = 0" in flat and "not the kind sought" in flat
 
 
+@pytest.mark.parametrize("expression, x0, where", [("(x+y)**2", "0.3,0.2", "x = -y, y = y"), ("x**4", "0.5", "x = 0")])
+def test_verify_calls_a_degenerate_true_minimum_a_minimum(expression, x0, where):
+    # a singular Hessian at these minima once made --verify say "not the kind sought"
+    code, out, _ = invoke("minimize", expression, "--x0", x0, "--method", "lbfgs", "--verify", "--quiet")
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 0, out
+    assert f"nearest exact stationary point: minimum at {where}" in flat and "(the kind sought)" in flat
+    assert "not the kind sought" not in flat
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["grad", "x**2", "--at", "y=1"], "--at names y, not a variable of the expression"),
     (["grad", "x*y", "--at", "x=1"], "--at is missing y; give every variable, e.g. --at x=0,y=0"),
@@ -109,7 +119,7 @@ def test_help_shows_examples_and_only_the_exit_codes_that_can_happen(command):
     for cmd, _ in EXAMPLES[command]:
         assert cmd in text
     codes = {int(ln.split()[0]) for ln in text.split("Exit codes")[1].splitlines() if ln.strip()[:1].isdigit()}
-    assert codes == {0, 2, 70, 130, 141}
+    assert codes == {0, 2, 70, 74, 130, 141}  # 74: output that cannot be written
     assert all(len(ln) <= 100 for ln in lines)
 
 
@@ -121,6 +131,17 @@ def test_minimize_help_has_a_panel_for_verify():
 def test_grad_exits_0_even_when_the_routes_disagree():
     code, out, _ = invoke("grad", "x**x + y", "--at", "x=0,y=1", "--json")
     assert code == 0 and json.loads(out)["agree"] is False
+
+
+def test_grad_never_says_agree_over_an_infinite_derivative():
+    # sqrt(x) at 0: autograd gives inf, sympy's 1/(2*sqrt(0)) no number; the old panel said "agree".
+    code, out, _ = invoke("grad", "sqrt(x)", "--at", "x=0")
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 0 and "agree:" not in flat and "DISAGREE" not in flat
+    assert "not compared: the derivative ∂f/∂x is infinite at x = 0" in flat
+    code, out, _ = invoke("grad", "sqrt(x)", "--at", "x=0", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["agree"] is None and doc["not_compared"] == {"x": "the derivative ∂f/∂x is infinite at x = 0"}
 
 
 def test_help_states_the_librarys_own_limits():

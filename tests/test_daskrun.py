@@ -97,3 +97,29 @@ def test_a_worker_that_dies_mid_line_is_replaced_and_the_line_solved_again():
     assert before and after and not before & after  # the worker that ran the line died and another took its place
     assert [r["id"] for r in out] == ["slow", 0]
     assert out[0]["result"]["status"] == "time_limit" and out[1]["result"]["status"] == "converged"
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://host", "tcp://host:0", "tcp://host:99999", "foo bar:1",
+                                     "http://host:8786", "inproc://host"])
+def test_a_malformed_address_is_refused_before_connecting(address, monkeypatch):
+    def no_client(*a, **k):
+        raise AssertionError("connected to a malformed address")
+
+    import distributed
+
+    monkeypatch.setattr(distributed, "Client", no_client)
+    with pytest.raises(OptionError, match=r"must be a scheduler address such as tcp://scheduler:8786"):
+        list(batch(PROBLEMS[:1], dask=address))
+
+
+def test_the_cli_refuses_a_malformed_address_in_one_line():
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    gdsolve = shutil.which("gdsolve", path=os.path.dirname(sys.executable)) or "gdsolve"
+    p = subprocess.run([gdsolve, "batch", "--dask", "notanaddress"], input='{"expression": "x**2"}\n',
+                       capture_output=True, text=True, timeout=120)
+    assert (p.returncode, p.stdout) == (2, "") and p.stderr.startswith("error: --dask must be a scheduler address")
+    assert p.stderr.count("\n") == 1

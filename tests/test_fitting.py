@@ -194,3 +194,42 @@ def test_lm_tolerances_are_refused_with_another_method_and_out_of_range():
     for bad in (0.0, 1.0, math.nan, True):
         with pytest.raises(OptionError, match=r"gtol must be a number in \(0, 1\)"):
             fit("y ~ a*x + b", LINE, gtol=bad)
+
+
+# scipy's "Robust nonlinear regression" example (least_squares docs): y = 0.5 + 2 exp(-t) + 0.1 N(0, 1) at 15 points
+# in [0, 10], with 10 U(0, 1) added at rows 0, 3, 6, 9 and 12 (numpy default_rng(0), rounded to 6 decimals).
+ROBUST = {
+    "t": [0, 0.714286, 1.42857, 2.14286, 2.85714, 3.57143, 4.28571, 5, 5.71429, 6.42857, 7.14286, 7.85714,
+          8.57143, 9.28571, 10],
+    "y": [4.269129, 1.465873, 1.043344, 9.376918, 0.561298, 0.592391, 6.072540, 0.608184, 0.436223, 3.373806,
+          0.439254, 0.504907, 4.494748, 0.478306, 0.375500],
+}
+
+
+@pytest.mark.parametrize(("loss", "expected"), [
+    # where the robust cost's gradient is zero, by Newton's method in 50-digit arithmetic (mpmath.findroot);
+    # scipy's least_squares (ftol = xtol = gtol = 1e-15) agrees to 2e-8
+    ("soft_l1", [0.59277850880625955, 3.6671175832388704, -1.8792805131030646]),
+    ("huber", [0.57221759426264721, 3.6866092193343349, -1.8754023747552308]),
+    ("cauchy", [0.46208323045708197, 1.8947582535563394, -0.86017392262797962]),
+])
+def test_robust_fits_reach_the_robust_optimum(loss, expected):
+    r = fit("y ~ a + b*exp(c*t)", ROBUST, p0={"a": 1, "b": 1, "c": 0}, loss=loss, f_scale=0.1)
+    assert r.status.value == "converged"
+    assert list(r.params.values()) == pytest.approx(expected, rel=1e-7)
+
+
+def test_fewer_rows_than_parameters_is_a_data_error():
+    with pytest.raises(DataError, match=r"2 data rows for 3 parameters \(a, b, c\)"):
+        fit("y ~ a*x**2 + b*x + c", {"x": [0, 1], "y": [1, 3]})
+    assert fit("y ~ a*x + b", {"x": [0, 1], "y": [1, 3]}).dof == 0  # as many rows as parameters: fitted exactly
+
+
+def test_a_small_fit_does_not_import_the_compiler_stack():
+    import subprocess
+
+    code = ("import sys; from gdsolve import fit; "
+            "r = fit('y ~ a*exp(-k*t)', {'t': [0, 1, 2, 3], 'y': [3, 2.1, 1.4, 1.0]}); "
+            "print(r.status.value, 'torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["converged", "False"]

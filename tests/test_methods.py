@@ -88,7 +88,7 @@ def test_each_stopping_rule_fires_and_is_reported(kw, rule):
 
 def test_time_limit():
     r = minimize("(x-4)**2", x0=0.0, eps=0, max_iter=10**7, time_limit=0.2)
-    assert r.status is Status.TIME_LIMIT and r.status.exit_status == 1 and 0.2 <= r.elapsed < 5
+    assert r.status is Status.TIME_LIMIT and r.status.exit_status == 1 and r.elapsed >= 0.2
 
 
 def test_target_for_maximize():
@@ -103,7 +103,7 @@ def test_best_differs_from_final():
 
 def test_blowup_hint():
     r = minimize("x**2 + y**2", x0={"x": 1, "y": 1}, lr=1.2, max_iter=5000)
-    assert r.stop_rule is StopRule.BLOWUP and "lr=0.12" in r.message and "--lr 0.12" in r.message_for(cli=True)
+    assert r.stop_rule is StopRule.BLOWUP and "lr=0.5" in r.message and "--lr 0.5" in r.message_for(cli=True)
 
 
 @pytest.mark.parametrize("schedule,kw", [("exponential", {"gamma": 0.9}), ("step", {"gamma": 0.5, "step_size": 3}),
@@ -186,3 +186,47 @@ def test_armijo_momentum_buffer_is_torchs_sgd_rule():
 def test_weight_decay_range_is_stated():
     with pytest.raises(OptionError, match=r"weight_decay must be in \[0, inf\) for method adam, got -1"):
         minimize("(x-4)**2", method="adam", options={"weight_decay": -1})
+
+
+# --- line searches back away from trial points where f is not finite (issue item 4) --------------
+
+# A probit log-likelihood: from a = b = 0 the first full step puts a+b*x far out, where 1 - erf(...)
+# is 0 and log of it is -inf (f of the minimized -loglik is +inf): the search must backtrack.
+PROBIT_DATA = "x,y\n-30,0\n-20,0\n-10,1\n0,0\n10,1\n20,1\n30,1\n40,1\n"
+PROBIT = "sum(y*log((1+erf((a+b*x)/sqrt(2)))/2) + (1-y)*log((1-erf((a+b*x)/sqrt(2)))/2))"
+# scipy.optimize.minimize(BFGS, gtol 1e-10) on the same likelihood written with scipy.special.log_ndtr
+PROBIT_MLE = {"a": 0.3905819778463088, "b": 0.07714828813341175}
+MLE_RTOL = 1e-5
+
+
+@pytest.mark.parametrize("starts", [[], ["--starts", "4"]])
+def test_lbfgs_backtracks_from_a_log_of_zero_on_the_command_line(tmp_path, starts):
+    import json
+
+    from typer.testing import CliRunner
+
+    from gdsolve.cli import app
+
+    data = tmp_path / "probit.csv"
+    data.write_text(PROBIT_DATA)
+    result = CliRunner().invoke(app, ["maximize", PROBIT, "--data", str(data), "--method", "lbfgs",
+                                      "--x0", "a=0,b=0", "--json", *starts])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0 and doc["status"] == "converged", doc["message"]
+    for name, value in PROBIT_MLE.items():
+        assert doc["x"][name] == pytest.approx(value, rel=MLE_RTOL)
+
+
+@pytest.mark.parametrize("kw", [{"method": "lbfgs"}, {"method": "gd", "line_search": "armijo", "lr": 1.0},
+                                {"method": "momentum", "line_search": "armijo", "lr": 1.0}])
+def test_every_single_start_search_counts_its_nonfinite_backtracks(kw):
+    from gdsolve.objective import compile_objective
+    from gdsolve.settings import Settings
+    from gdsolve.solver import Descent
+
+    # defined on (0, 1) only; the first trial from 0.9 (a step of length 1 for lbfgs, 8.9 for gd) is outside
+    d = Descent(compile_objective("-log(x) - log(1-x)"), Settings(**kw), {"x": 0.9})
+    list(d)
+    r = d.result()
+    assert r.status is Status.CONVERGED and r.x["x"] == pytest.approx(0.5, abs=1e-4)
+    assert d.updater.backtracks >= 1

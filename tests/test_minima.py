@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 from gdsolve.minima import FTOL, XTOL, distinct
@@ -42,9 +40,7 @@ def test_a_million_rows_at_a_hundred_minima() -> None:
     idx = torch.randint(0, 100, (10**6,), generator=g)
     X = centers[idx] + torch.randn(10**6, 3, generator=g, dtype=torch.float64) * 1e-6
     F = (centers ** 2).sum(1)[idx]
-    t = time.perf_counter()
-    found = distinct(X, F)
-    assert time.perf_counter() - t < 60  # a sort, not 10^12 distances (about 4 s on a 2-core machine)
+    found = distinct(X, F)  # a sort, not 10^12 distances (about 4 s on a 2-core machine; 10^12 would not finish)
     assert len(found) == 100 and sum(c.count for c in found) == 10**6
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import time
 
 import pytest
 import sympy
@@ -157,20 +156,17 @@ def test_depth_limit():
         parse_expression("-" * 5000 + "x")
 
 
-def test_long_flat_sum_is_one_level_and_fast():
+def test_long_flat_sum_is_one_level():
     text = "+".join(f"x{i}**2" for i in range(1, 1200))
     assert len(text) < MAX_LENGTH
-    t = time.perf_counter()
-    p = parse_expression(text)
+    p = parse_expression(text)  # no depth limit trips on a flat sum of 1199 terms
     assert len(p.variables) == 1199 and p.variables[:3] == ("x1", "x2", "x3")
-    assert time.perf_counter() - t < 10
 
 
-def test_huge_integer_literal_refused_quickly():
-    t = time.perf_counter()
-    with pytest.raises(ExpressionError):
+def test_huge_integer_literal_refused_by_the_text_check():
+    # refused by its digit count, before Python or sympy converts 5000 digits (no timing: speed is for benchmarks)
+    with pytest.raises(ExpressionError, match="too many digits"):
         parse_expression("1" * 5000 + "*x")
-    assert time.perf_counter() - t < 2
 
 
 def test_natural_key():

@@ -21,9 +21,10 @@ CASES = [
 
 @pytest.mark.parametrize(("expr", "points", "seen"), CASES)
 def test_agrees_with_the_single_row_check(expr: str, points: list, seen: list | None) -> None:
+    # ``seen`` here: the starts
     obj = compile_objective(expr)
     X = torch.tensor(points, dtype=torch.float64)
-    S = X.abs() if seen is None else torch.tensor(seen, dtype=torch.float64)
+    S = -X if seen is None else torch.tensor(seen, dtype=torch.float64)  # the starts
     batched = stationary_rows(obj, X, S).tolist()
     single = [check(obj, p, s).stationary for p, s in zip(X.tolist(), S.tolist())]
     assert batched == single
@@ -34,3 +35,12 @@ def test_held_variables_do_not_count() -> None:
     X = torch.tensor([[4.0, 0.0], [3.0, 0.0]], dtype=torch.float64)
     free = torch.tensor([[True, False], [True, False]])
     assert stationary_rows(obj, X, X.abs() + 1, free).tolist() == [True, False]
+
+
+def test_rows_are_judged_on_their_travel_not_the_origin() -> None:
+    # 0.4 left of a travel of 1, near 1 and near 1000: both rows stalled (the second used to pass, 0.4/1000)
+    for c in (1.0, 1000.0):
+        o = compile_objective(f"(x-{c})**2")
+        X = torch.tensor([[c - 0.4], [c - 1e-7]], dtype=torch.float64)
+        X0 = torch.tensor([[c - 1.0], [c - 1.0]], dtype=torch.float64)
+        assert stationary_rows(o, X, X0).tolist() == [False, True]

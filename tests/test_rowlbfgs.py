@@ -87,14 +87,37 @@ def test_coupled_torch_lbfgs_is_what_this_avoids() -> None:
     assert float(ours.abs().max()) < 1e-8
 
 
-def test_nonfinite_trial_fails_the_row_only() -> None:
-    obj = compile_objective("log(x) + (x-3)**2")  # -inf at 0, nan below: a long step lands outside
-    X = torch.tensor([[0.01], [2.0]], dtype=torch.float64)
-    state = rowlbfgs.init(X, torch.full((2,), 10))
+def _one_update(expr: str, x0: list[float]) -> tuple[rowlbfgs.Outcome, torch.Tensor, torch.Tensor]:
+    obj = compile_objective(expr)
+    X = torch.tensor([[v] for v in x0], dtype=torch.float64)
+    state = rowlbfgs.init(X, torch.full((len(x0),), 10))
     Xg = X.clone().requires_grad_(True)
     F = obj(Xg)
     (G,) = torch.autograd.grad(F.sum(), Xg)
-    out = rowlbfgs.update(state, X, G, F.detach(), 1.0, torch.ones(2, dtype=torch.bool), _evaluate(obj))
-    assert bool(out.failed[0]) and bool(out.nonfinite[0])
-    assert float(out.X[0, 0]) == 0.01  # did not move
-    assert not bool(out.failed[1]) and float(out.X[1, 0]) != 2.0
+    out = rowlbfgs.update(state, X, G, F.detach(), 1.0, torch.ones(len(x0), dtype=torch.bool), _evaluate(obj))
+    return out, F.detach(), obj(out.X).detach()
+
+
+def test_nonfinite_trial_backtracks_into_the_domain() -> None:
+    # f is defined on (0, 1) only; the first trial (a step of length 1) lands outside, where f is nan.
+    # As scipy's and More-Thuente's searches do, the search backtracks instead of giving up.
+    out, F0, F1 = _one_update("-log(x) - log(1-x)", [0.9, 0.2])
+    assert not bool(out.failed.any()) and not bool(out.nonfinite.any())
+    assert out.backtracks.tolist()[0] >= 1 and out.backtracks.tolist()[1] >= 1
+    assert bool(((out.X > 0) & (out.X < 1)).all())
+    assert bool((F1 < F0).all())  # each row went downhill
+
+
+def test_backtracking_rows_stay_independent() -> None:
+    expr = "-log(x) - log(1-x)"
+    together, _, _ = _one_update(expr, [0.9, 0.45, 0.2])
+    for i, x0 in enumerate([0.9, 0.45, 0.2]):
+        alone, _, _ = _one_update(expr, [x0])
+        assert torch.equal(alone.X[0], together.X[i]) and int(alone.backtracks[0]) == int(together.backtracks[i])
+
+
+def test_minus_inf_at_a_trial_is_divergence_not_a_backtrack() -> None:
+    # -1/(x-2)**2 from x = 1: the first trial is x = 2, where f = -inf (unbounded below).
+    out, _, _ = _one_update("-1/(x-2)**2", [1.0])
+    assert bool(out.failed[0]) and bool(out.unbounded[0]) and int(out.backtracks[0]) == 0
+    assert float(out.X[0, 0]) == 1.0  # did not move

@@ -107,7 +107,7 @@ def test_nonfinite_is_a_result(text, x0, kw, where):
 def test_blowup_detected_before_overflow():
     _, r = run("x**2", {"x": 1.0}, lr=1.5, max_iter=10000)
     assert r.status is Status.DIVERGED and r.stop_rule is StopRule.BLOWUP
-    assert r.nit < 100 and "try a smaller lr (e.g. lr=0.15)" in r.message
+    assert r.nit < 100 and "try lr=0.5" in r.message  # 1/lambda: f = (x-4)**2 has curvature 2
 
 
 def test_best_point_tracked():
@@ -182,7 +182,7 @@ def test_constant_rate_small_for_the_curvature_is_stalled():
 
 
 def test_honest_convergence_stays_converged():
-    for text, x0, kw in [("(x-4)**2", {"x": 3.9999}, {}), ("x**2", {"x": 1.0}, {}),
+    for text, x0, kw in [("(x-4)**2", {"x": 3.99}, {}), ("x**2", {"x": 1.0}, {}),
                          ("(1-x)**2 + 100*(y-x^2)**2", {"x": -1.2, "y": 1}, {"method": "lbfgs"}),
                          ("(x**2 + y - 11)**2 + (x + y**2 - 7)**2", {"x": 0, "y": 0}, {"method": "momentum", "max_iter": 5000}),
                          ("(x-4)**2 + 1000", {"x": 0.0}, {}), ("abs(x-1) + abs(y)", {"x": 0.3, "y": 0.2},
@@ -207,8 +207,10 @@ def test_far_or_tiny_minimizers_are_not_divergence(method, text, xmin, kw):
     assert r.x["x"] == pytest.approx(xmin, rel=1e-6)
 
 
-def test_absolute_eps_too_coarse_for_a_tiny_minimizer_says_so():
-    _, r = run("(x-1e-8)**2", {"x": 0.0})
+@pytest.mark.parametrize(("text", "x0"), [("(x-1e-8)**2", 0.0), ("(x-4)**2", 3.9999)])
+def test_absolute_eps_too_coarse_for_a_tiny_minimizer_says_so(text, x0):
+    # the same geometry shifted: a travel of 1e-4 judged with eps 1e-6 ends 4% short, wherever the minimizer is
+    _, r = run(text, {"x": x0})
     assert r.status is Status.STALLED and "eps 1e-06 is coarse for x" in r.message
 
 
@@ -302,3 +304,16 @@ def test_a_small_last_step_into_nan_is_divergence_not_convergence():
     _, r = run("sqrt(x)", {"x": 0.01}, lr=1.0, eps=10.0)
     assert r.stop_rule is StopRule.NONFINITE and r.status is Status.DIVERGED and "f became nan" in r.message
     assert r.best is not None and r.best.fun == pytest.approx(0.1)  # the last finite point, not the nan one
+
+
+@pytest.mark.parametrize("starts", [None, 4])
+def test_message_says_the_line_search_backtracked_from_nonfinite_points(starts):
+    from gdsolve import minimize
+
+    # defined on (0, 1) only; lbfgs's first trial from 0.9 (a step of length 1) lands outside
+    kw = {} if starts is None else {"starts": starts, "bounds": {"x": (0.05, 0.95)}}
+    r = minimize("-log(x) - log(1-x)", x0={"x": 0.9}, method="lbfgs", **kw)
+    assert r.status is Status.CONVERGED
+    assert "the line search backtracked from" in r.message and "where f was not finite" in r.message
+    clean = minimize("(x-0.5)**2", x0={"x": 0.9}, method="lbfgs")
+    assert "backtracked" not in clean.message

@@ -7,9 +7,18 @@ from gdsolve.status import STOP_MESSAGES, ExitStatus, Status, StopRule, format_p
 
 def test_exit_codes_are_the_documented_numbers():
     assert {e.name: int(e) for e in ExitStatus} == {
-        "CONVERGED": 0, "NOT_CONVERGED": 1, "USAGE": 2, "DIVERGED": 3, "INTERNAL_ERROR": 70, "INTERRUPTED": 130,
-        "BROKEN_PIPE": 141,
+        "CONVERGED": 0, "NOT_CONVERGED": 1, "USAGE": 2, "DIVERGED": 3, "INTERNAL_ERROR": 70, "IO_ERROR": 74,
+        "INTERRUPTED": 130, "BROKEN_PIPE": 141,
     }
+
+
+def test_every_exit_code_is_in_the_readme_table():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    assert {int(code) for code in ExitStatus} == {int(line.split("|")[1]) for line in section.splitlines()
+                                                   if line.startswith("| ") and line.split("|")[1].strip().isdigit()}
 
 
 def test_status_maps_to_exit_code():

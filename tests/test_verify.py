@@ -42,8 +42,25 @@ def test_floats_are_made_exact_before_solving():
 
 def test_a_family_of_stationary_points_is_met_at_the_answer():
     doc = verdict("(x+y)**2", {"x": 1.0, "y": -1.0})
-    assert doc["points"][0]["family"] is True and doc["points"][0]["kind"] == "degenerate"
-    assert doc["nearest"]["distance"] == 0.0
+    # the Hessian is singular along the line x = -y; f - 0 = (x+y)**2 >= 0 proves every member a minimum
+    assert doc["points"][0]["family"] is True and doc["points"][0]["kind"] == "minimum"
+    assert doc["nearest"]["distance"] == 0.0 and doc["nearest"]["sought"] is True
+
+
+@pytest.mark.parametrize("expression, kind", [("x**4", "minimum"), ("-x**4", "maximum"), ("x**3", "saddle"),
+                                              ("x**4 + y**2", "minimum")])
+def test_a_singular_hessian_is_settled_by_exact_reasoning(expression, kind):
+    doc = verdict(expression, {"x": 0.0, "y": 0.0} if "y" in expression else {"x": 0.0})
+    assert doc["points"][0]["kind"] == kind and doc["nearest"]["sought"] is (kind == "minimum")
+
+
+def test_a_point_no_test_can_classify_is_not_called_the_wrong_kind():
+    # Peano's surface: the Hessian at 0 is semidefinite, every line through 0 has a minimum there, yet it is
+    # not a minimum. Nothing sympy proves decides it, so no verdict is drawn.
+    doc = verdict("(y-x**2)*(y-2*x**2)", {"x": 0.0, "y": 0.0})
+    assert doc["points"][0]["kind"] == "degenerate" and doc["nearest"]["sought"] is None
+    line = summary(doc, ["x", "y"])
+    assert "cannot decide" in line and "not the kind sought" not in line
 
 
 def test_a_periodic_formula_is_compared_with_the_nearest_copy():
