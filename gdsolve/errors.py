@@ -22,6 +22,7 @@ text||python text]]`` gives the two spellings of an example.
 
 from __future__ import annotations
 
+import errno
 import math
 import re
 
@@ -115,11 +116,15 @@ class OptionError(GdsolveError, ValueError):
     """A setting (learning rate, start point, bounds, method option...) is invalid."""
 
 
+#: errno values that mean "the output could not be written" (not a bug in gdsolve): exit 74.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS})
+
+
 class OutputError(OSError):
     """Output could not be written: stdout closed, a full disk, an I/O error (exit 74 on the command line).
 
     Not a :class:`GdsolveError`: the input was fine, the place the answer goes was not.
-    Raised by the command's stdout (:class:`gdsolve.launch.Stdout`); ``errno``
+    Raised by the command's stdout (:class:`gdsolve.launch.Output`, also for the trace file); ``errno``
     and ``strerror`` are the system's.
 
     >>> str(OutputError("stdout", 28, "No space left on device"))

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from .data import Table
-from .errors import OptionError, render
+from .errors import WRITE_ERRNOS, OptionError, OutputError, render
 from .status import Status, StopRule
 
 
@@ -240,6 +240,8 @@ class FitResult:
                 for i in range(self.table.rows):
                     out.writerow([*(repr(c[i]) for c in cols), repr(self.fitted[i]), repr(self.residuals[i])])
         except OSError as exc:
+            if exc.errno in WRITE_ERRNOS:  # opened, but the disk would not take it: exit 74, as for stdout
+                raise OutputError(f"the residuals file {os.fspath(path)!r}", exc.errno, exc.strerror) from None
             raise OptionError(f"cannot write {{residuals}} file {os.fspath(path)!r}: {exc.strerror}") from None
 
     def __repr__(self) -> str:

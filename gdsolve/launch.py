@@ -6,7 +6,7 @@ every command (``minimize`` to ``--version``) goes through it:
 * **The standard streams.** A file descriptor 0, 1 or 2 that the shell left
   closed (``>&-``, ``2>&-``) is opened on /dev/null first, as Unix tools do,
   so that no file opened later (a trace, a data file) takes its number and
-  receives the other stream's text. stdout is then :class:`Stdout`: a write
+  receives the other stream's text. stdout is then :class:`Output`: a write
   that fails -- stdout closed, a full disk (``> /dev/full``), an I/O error --
   raises :class:`~gdsolve.errors.OutputError`, which the CLI reports as one
   ``error: cannot write to stdout: <reason>`` line and exit 74
@@ -84,13 +84,13 @@ def claim_std_fds() -> set[int]:
 
 
 def guard_streams(closed: Collection[int] = ()) -> None:
-    """Make ``sys.stdout`` a :class:`Stdout` and ``sys.stderr`` a :class:`Talk` (fds as :func:`claim_std_fds` left them)."""
+    """Make ``sys.stdout`` a :class:`Output` and ``sys.stderr`` a :class:`Talk` (fds as :func:`claim_std_fds` left them)."""
     if sys.stdin is None:
         sys.stdin = open(0, encoding="utf-8", closefd=False)
-    if not isinstance(sys.stdout, Stdout):
+    if not isinstance(sys.stdout, Output):
         out = sys.stdout if sys.stdout is not None and 1 not in closed else open(
             1, "w", encoding="utf-8", closefd=False)
-        sys.stdout = Stdout(out, closed=1 in closed)
+        sys.stdout = Output(out, closed=1 in closed)
     if not isinstance(sys.stderr, Talk):
         err = sys.stderr if sys.stderr is not None else open(
             2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
@@ -111,22 +111,24 @@ class _Proxy:
             self.write(line)
 
 
-class Stdout(_Proxy):
-    """stdout whose failed writes raise :class:`OutputError` naming stdout (a closed pipe stays ``BrokenPipeError``)."""
+class Output(_Proxy):
+    """An output stream whose failed writes raise :class:`OutputError` naming it (``target``: stdout, or a
+    file such as the trace); a pipe closed by its reader stays ``BrokenPipeError``."""
 
-    def __init__(self, stream: IO[str], closed: bool = False) -> None:
+    def __init__(self, stream: IO[str], closed: bool = False, target: str = "stdout") -> None:
         super().__init__(stream)
         self.closed_by_shell = closed
+        self.target = target
 
     def write(self, text: str) -> int:
         if self.closed_by_shell:
-            raise OutputError("stdout", errno.EBADF, "it is closed")
+            raise OutputError(self.target, errno.EBADF, "it is closed")
         try:
             return self._stream.write(text)
         except BrokenPipeError:
             raise
         except OSError as exc:
-            raise OutputError("stdout", exc.errno, exc.strerror) from None
+            raise OutputError(self.target, exc.errno, exc.strerror) from None
 
     def flush(self) -> None:
         try:
@@ -134,7 +136,15 @@ class Stdout(_Proxy):
         except BrokenPipeError:
             raise
         except OSError as exc:
-            raise OutputError("stdout", exc.errno, exc.strerror) from None
+            raise OutputError(self.target, exc.errno, exc.strerror) from None
+
+    def close(self) -> None:
+        try:
+            self._stream.close()  # flushes what is buffered: a full disk is found here too
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(self.target, exc.errno, exc.strerror) from None
 
     def isatty(self) -> bool:
         return not self.closed_by_shell and self._stream.isatty()

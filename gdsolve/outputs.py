@@ -129,8 +129,11 @@ class Outputs:
 
 
 def open_trace(path: str) -> IO[str]:
+    from .launch import Output
+
     try:
-        return open(path, "w", encoding="utf-8")
+        # a write that fails later (a full disk) names the file: OutputError, exit 74
+        return Output(open(path, "w", encoding="utf-8"), target=f"the trace file {path}")  # type: ignore[return-value]
     except OSError as exc:
         raise OptionError(f"cannot write the trace to {path}: {exc.strerror}") from None
 

@@ -18,7 +18,6 @@ Nothing here imports torch, sympy or rich at module level (typer is the CLI's ow
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import re
@@ -31,11 +30,8 @@ from typing import Any
 from typer import Exit  # click's Exit: typer's CliRunner and click's main both read its code
 
 from . import launch
-from .errors import GdsolveError, OutputError
+from .errors import WRITE_ERRNOS, GdsolveError, OutputError
 from .status import ExitStatus
-
-#: errno values that mean "the output could not be written" (not a bug in gdsolve): exit 74.
-WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS})
 
 
 def fail(message: str, code: ExitStatus = ExitStatus.USAGE) -> int:

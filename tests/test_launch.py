@@ -179,6 +179,13 @@ def test_plot_to_a_file_needs_no_stdout(tmp_path):
     assert p.returncode == 0 and out.stat().st_size > 1000, p.stderr
 
 
-def test_a_trace_file_on_a_full_disk_is_exit_74():
-    p = shell(["minimize", "(x-4)**2", "--trace", "/dev/full", "--quiet"], "")
-    assert (p.returncode, p.stderr) == (74, "error: cannot write output: No space left on device\n")
+@pytest.mark.parametrize(("args", "what"), [
+    (["minimize", "(x-4)**2", "--trace", "/dev/full", "--quiet"], "the trace file /dev/full"),
+    (["fit", "y ~ b1*(1-exp(-b2*x))", "--data", MISRA, "--p0", "b1=500,b2=1e-4", "--trace", "/dev/full"],
+     "the trace file /dev/full"),
+    (["fit", "y ~ b1*(1-exp(-b2*x))", "--data", MISRA, "--p0", "b1=500,b2=1e-4", "--residuals", "/dev/full"],
+     "the residuals file '/dev/full'"),
+])
+def test_a_file_on_a_full_disk_is_exit_74_and_named(args, what):
+    p = shell(args, "> /dev/null")
+    assert (p.returncode, p.stderr) == (74, f"error: cannot write to {what}: No space left on device\n")
