@@ -40,7 +40,7 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import IO, Any
 
 from .errors import OutputError
@@ -123,25 +123,19 @@ class Output(_Proxy):
     def write(self, text: str) -> int:
         if self.closed_by_shell:
             raise OutputError(self.target, errno.EBADF, "it is closed")
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise OutputError(self.target, exc.errno, exc.strerror) from None
+        return self._checked(self._stream.write, text)
 
     def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise OutputError(self.target, exc.errno, exc.strerror) from None
+        self._checked(self._stream.flush)
 
     def close(self) -> None:
+        self._checked(self._stream.close)  # flushes what is buffered: a full disk is found here too
+
+    def _checked(self, call: Callable[..., Any], *args: Any) -> Any:
+        """``call(*args)``, an ``OSError`` from it turned into :class:`OutputError` naming the target."""
         try:
-            self._stream.close()  # flushes what is buffered: a full disk is found here too
-        except BrokenPipeError:
+            return call(*args)
+        except BrokenPipeError:  # the reader left: the CLI ends quietly, as ``head`` expects
             raise
         except OSError as exc:
             raise OutputError(self.target, exc.errno, exc.strerror) from None
