@@ -444,7 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx = getattr(exc, "ctx", None)
         path = getattr(ctx, "command_path", "") if ctx is not None else ""
         hint = f" (see '{path} --help')" if path else ""
-        return fail(f"{format_message()}{hint}")
+        # some typer versions check a choice through pydantic, whose "Value error, " prefix says nothing to a user
+        message = format_message().replace(": Value error, ", ": ", 1)
+        return fail(f"{message}{hint}")
     else:
         code = rv if isinstance(rv, int) else 0
     try:

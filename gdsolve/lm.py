@@ -388,6 +388,10 @@ def check_settings(loss: str, f_scale: float, ftol: float, xtol: float, gtol: fl
         raise OptionError(f"{{loss}} must be one of {', '.join(LOSSES)}, not {shown(loss)}")
     if not (isinstance(f_scale, (int, float)) and not isinstance(f_scale, bool) and 0 < f_scale < math.inf):
         raise OptionError(f"{{f_scale}} must be a positive number, got {shown(f_scale)}")
+    if loss == "linear" and f_scale != 1.0:  # it would be ignored: an option that looks applied must be
+        raise OptionError("{f_scale} sets where a robust loss starts to weigh large residuals less; the linear "
+                          "loss has no such point, so it would change nothing: add "
+                          "[[--loss soft_l1||loss='soft_l1']] (or huber, cauchy), or leave it out")
     for name, tol in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)):
         # > 0: gtol's test is strict (cosine < gtol), so 0 could never hold; < 1: a relative measure.
         if not (isinstance(tol, (int, float)) and not isinstance(tol, bool) and 0 < tol < 1):

@@ -18,6 +18,7 @@ from gdsolve.shell import scan_argv
 from gdsolve.status import ExitStatus
 
 runner = CliRunner()
+DECAY = Path(__file__).resolve().parents[1] / "examples" / "decay.tsv"
 
 
 def invoke(*args):
@@ -171,6 +172,11 @@ USAGE_ERRORS = [
     (["minimize", "x\u00b7y"], "write multiplication as *"),
     (["minimize", "x \u2212 1"], "type '-' instead"),
     (["plot", "--dpi", "300"], "--dpi sets the resolution of a file"),
+    # a bad choice in click's words only: no "Value error, " from typer's validator
+    (["minimize", "x**2", "--method", "bogus"], "Invalid value for '--method': 'bogus' is not one of 'gd'"),
+    (["fit", "y ~ a*x", "--data", "-", "--loss", "bogus"], "Invalid value for '--loss': 'bogus' is not one of"),
+    # --f-scale would be ignored by the linear loss: refused, not silently dropped
+    (["fit", "y ~ a*exp(-k*t)", "--data", str(DECAY), "--f-scale", "2"], "the linear loss has no such point"),
 ]
 
 
