@@ -133,7 +133,7 @@ def open_trace(path: str) -> IO[str]:
 
     try:
         # a write that fails later (a full disk) names the file: OutputError, exit 74
-        return Output(open(path, "w", encoding="utf-8"), target=f"the trace file {path}")  # type: ignore[return-value]
+        return Output(open(path, "w", encoding="utf-8"), target=f"the trace file {path!r}")  # type: ignore[return-value]
     except OSError as exc:
         raise OptionError(f"cannot write the trace to {path}: {exc.strerror}") from None
 

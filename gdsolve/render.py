@@ -81,7 +81,7 @@ class TableRenderer:
     Which rows: the first 10; iterations 10, 20, 50, 100, 200, 500, ... (so a
     run that ends long before ``max_iter`` still shows its shape); every N-th
     (``every``, default: about 40 rows over ``max_iter``); then, at the end,
-    the last steps before the final point and the final point itself.
+    the steps since the last row printed (up to ``TAIL_ROWS``) and the final point itself.
 
     Args:
         console: where to draw (a rich Console on stdout, usually).

@@ -262,7 +262,7 @@ def _autograd_only(expression: str, at: X0, hessian: bool, params: Mapping[str, 
 
 
 def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL, atol: float = ATOL,
-            strict: bool = True) -> tuple[float, float, bool | None]:
+            strict: bool = True) -> tuple[float | None, float | None, bool | None]:
     """``(max_abs_diff, max_rel_diff, agree)`` of two gradients.
 
     ``agree`` is True only when every component was compared and is within
@@ -271,7 +271,8 @@ def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL, 
     a route overflowed), unless ``strict=False`` (outside f's domain); and
     None when nothing differs but some component was not compared: where both
     routes give no finite number (an infinite derivative, ``sqrt(x)`` at 0)
-    there is nothing to agree on. :func:`not_compared` says why.
+    there is nothing to agree on. :func:`not_compared` says why. The
+    differences are over the components compared: None when there were none.
 
     >>> compare([1.0, 2.0], [1.0, 2.5])
     (0.5, 0.2, False)
@@ -279,8 +280,11 @@ def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL, 
     True
     >>> compare([math.inf, 2.0], [math.nan, 2.0])
     (0.0, 0.0, None)
+    >>> compare([math.inf], [math.nan])
+    (None, None, None)
     """
     max_abs = max_rel = 0.0
+    compared = 0
     agree: bool | None = True
     for a, s in zip(auto, sym):
         fa, fs = math.isfinite(a), math.isfinite(s)
@@ -288,6 +292,7 @@ def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL, 
             if agree:
                 agree = None
             continue
+        compared += 1
         if fa != fs:
             max_abs = max_rel = math.inf
             agree = False
@@ -298,6 +303,8 @@ def compare(auto: Sequence[float], sym: Sequence[float], *, rtol: float = RTOL, 
         max_rel = max(max_rel, diff / scale if scale else 0.0)
         if diff > atol + rtol * scale:
             agree = False
+    if not compared:  # a difference of 0.0 would say two numbers were compared and found equal
+        return None, None, agree
     return max_abs, max_rel, agree
 
 

@@ -394,7 +394,12 @@ def summary(doc: Mapping[str, Any], names: Sequence[str]) -> str:
     if doc["status"] != "found":
         return str(doc.get("reason") or doc["status"])
     p, near = doc["points"][0], doc["nearest"]
-    where = ", ".join(f"{n} = {p['x'][n]}" for n in names[:6]) + (", …" if len(names) > 6 else "")
+    # A family (x = -y for any y) is written by its equations, then its free variables: not "y = y".
+    free = [n for n in names if p.get("family") and str(p["x"][n]) == n]
+    fixed = [n for n in names if n not in free]
+    where = ", ".join(f"{n} = {p['x'][n]}" for n in fixed[:6]) + (", …" if len(fixed) > 6 else "")
+    if free:
+        where = f"{where} (for any {', '.join(free)})" if fixed else f"every {', '.join(free)}"
     more = f"; {doc['count']} stationary points in all" if doc["count"] > 1 else ""
     verdict = ("degenerate: the Hessian test cannot decide whether it is the kind sought" if near["sought"] is None
                else "the kind sought" if near["sought"] else "not the kind sought")

@@ -74,7 +74,7 @@ def test_minimize_verify_json_and_summary():
     assert "verify nearest exact stationary point: saddle at x = 0, y = 0" in flat and "not the kind sought" in flat
 
 
-@pytest.mark.parametrize("expression, x0, where", [("(x+y)**2", "0.3,0.2", "x = -y, y = y"), ("x**4", "0.5", "x = 0")])
+@pytest.mark.parametrize("expression, x0, where", [("(x+y)**2", "0.3,0.2", "x = -y (for any y)"), ("x**4", "0.5", "x = 0")])
 def test_verify_calls_a_degenerate_true_minimum_a_minimum(expression, x0, where):
     # a singular Hessian at these minima once made --verify say "not the kind sought"
     code, out, _ = invoke("minimize", expression, "--x0", x0, "--method", "lbfgs", "--verify", "--quiet")
@@ -142,6 +142,11 @@ def test_grad_never_says_agree_over_an_infinite_derivative():
     code, out, _ = invoke("grad", "sqrt(x)", "--at", "x=0", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["agree"] is None and doc["not_compared"] == {"x": "the derivative ∂f/∂x is infinite at x = 0"}
+    # nothing was compared, so there is no difference to report (not a 0.0 that reads as "equal")
+    assert doc["max_abs_diff"] is None and doc["max_rel_diff"] is None
+    code, out, _ = invoke("grad", "sqrt(x) + 3*y", "--at", "x=0,y=1", "--json")
+    doc = json.loads(out)  # y was compared: its difference stands, and no agreement is claimed for x
+    assert doc["agree"] is None and doc["max_abs_diff"] == pytest.approx(0.0, abs=1e-12) and list(doc["not_compared"]) == ["x"]
 
 
 def test_help_states_the_librarys_own_limits():

@@ -180,9 +180,9 @@ def test_plot_to_a_file_needs_no_stdout(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "what"), [
-    (["minimize", "(x-4)**2", "--trace", "/dev/full", "--quiet"], "the trace file /dev/full"),
+    (["minimize", "(x-4)**2", "--trace", "/dev/full", "--quiet"], "the trace file '/dev/full'"),
     (["fit", "y ~ b1*(1-exp(-b2*x))", "--data", MISRA, "--p0", "b1=500,b2=1e-4", "--trace", "/dev/full"],
-     "the trace file /dev/full"),
+     "the trace file '/dev/full'"),
     (["fit", "y ~ b1*(1-exp(-b2*x))", "--data", MISRA, "--p0", "b1=500,b2=1e-4", "--residuals", "/dev/full"],
      "the residuals file '/dev/full'"),
 ])

@@ -44,6 +44,16 @@ def test_run_that_ends_early_still_shows_its_shape():
     assert r.nit == 62 and {10, 20, 50}.issubset(ks) and ks[-4:] == [59, 60, 61, 62]
 
 
+def test_the_tail_is_the_steps_since_the_last_row_printed_in_order():
+    # README: "the steps since the last row printed (up to three) and the final point, in order, none twice"
+    out, r = render("(x-4)**2", x0=0.7421, every=20)
+    ks = iters(out)
+    assert r.nit == 61 and ks[-3:] == [50, 60, 61] and ks == sorted(set(ks))
+    out, r = render("(x-4)**2", x0=0.7421, every=27)  # 54 printed on schedule; of 55 to 60, the last three
+    ks = iters(out)
+    assert ks[-5:] == [54, 58, 59, 60, 61] and ks == sorted(set(ks))
+
+
 def test_short_run_shows_every_step_and_summary():
     out, _ = render("(x-4)**2", x0=0.7421)
     assert "iter" in out and "‖grad‖" in out
