@@ -15,7 +15,7 @@ import typer
 from . import launch
 from .cli_grad import _print_json
 from .cli_options import DebugOpt, JsonOpt
-from .settings import LOSSES
+from .settings import DEFAULT_F_SCALE, LOSSES
 from .shell import Exit, errors
 
 DATA = "Data"
@@ -53,7 +53,7 @@ def fit_command(
     loss: Annotated[Loss, typer.Option("--loss", rich_help_panel=METHOD,
                                        help="Robust losses weigh large residuals less.")] = Loss("linear"),
     f_scale: Annotated[float, typer.Option("--f-scale", metavar="S", rich_help_panel=METHOD,
-                                           help="Residual size where a robust loss starts to bend.")] = 1.0,
+                                           help="Residual size where a robust loss starts to bend.")] = DEFAULT_F_SCALE,
     lr: Annotated[Optional[float], typer.Option("--lr", metavar="RATE", rich_help_panel=METHOD, show_default=False,
                                                 help="Learning rate, for the gradient methods only.")] = None,
     max_iter: Annotated[Optional[int], typer.Option("--max-iter", metavar="N", rich_help_panel=METHOD,

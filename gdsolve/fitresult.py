@@ -30,7 +30,8 @@ from typing import Any
 import torch
 
 from .data import Table
-from .errors import WRITE_ERRNOS, OptionError, OutputError, render
+from .errors import OptionError, render
+from .outputs import open_output
 from .status import Status, StopRule
 
 
@@ -232,17 +233,17 @@ class FitResult:
         extra = [n for n in ("fitted", "residual") if n in names]
         if extra:
             raise OptionError(f"the data already has a column {extra[0]!r}; rename it to write {{residuals}}")
+        shown_path = repr(os.fspath(path))
+        fh = open_output(path, f"the residuals file {shown_path}", f"cannot write {{residuals}} file {shown_path}",
+                         newline="")
         try:
-            with open(path, "w", newline="", encoding="utf-8") as fh:
-                out = csv.writer(fh)
-                out.writerow([*names, "fitted", "residual"])
-                cols = [self.table.columns[n] for n in names]
-                for i in range(self.table.rows):
-                    out.writerow([*(repr(c[i]) for c in cols), repr(self.fitted[i]), repr(self.residuals[i])])
-        except OSError as exc:
-            if exc.errno in WRITE_ERRNOS:  # opened, but the disk would not take it: exit 74, as for stdout
-                raise OutputError(f"the residuals file {os.fspath(path)!r}", exc.errno, exc.strerror) from None
-            raise OptionError(f"cannot write {{residuals}} file {os.fspath(path)!r}: {exc.strerror}") from None
+            out = csv.writer(fh)
+            out.writerow([*names, "fitted", "residual"])
+            cols = [self.table.columns[n] for n in names]
+            for i in range(self.table.rows):
+                out.writerow([*(repr(c[i]) for c in cols), repr(self.fitted[i]), repr(self.residuals[i])])
+        finally:
+            fh.close()
 
     def __repr__(self) -> str:
         ps = ", ".join(f"{k}={v:.6g}" for k, v in self.params.items())

@@ -26,7 +26,7 @@ from .errors import OptionError, render, shown
 from .fitresult import FitResult, statistics
 from .model import FitModel, parse_model
 from .outcome import active_bounds
-from .settings import Bounds, Settings, check_bounds, is_real
+from .settings import DEFAULT_F_SCALE, Bounds, Settings, check_bounds, is_real
 from .status import Status, StopRule, stop_message
 
 #: The least-squares method; every minimize method is also accepted (it minimizes the same cost).
@@ -95,7 +95,7 @@ def fit(
     seed: int = 0,
     method: str = LEAST_SQUARES,
     loss: str = "linear",
-    f_scale: float = 1.0,
+    f_scale: float = DEFAULT_F_SCALE,
     max_iter: int | None = None,
     ftol: float = lm.DEFAULT_FTOL,
     xtol: float = lm.DEFAULT_XTOL,

@@ -53,7 +53,7 @@ from typing import NamedTuple
 import torch
 
 from .errors import OptionError, shown
-from .settings import LOSSES
+from .settings import DEFAULT_F_SCALE, LOSSES
 
 Residuals = Callable[[torch.Tensor], torch.Tensor]
 
@@ -165,7 +165,7 @@ def jacobian(residuals: Residuals, P: torch.Tensor) -> tuple[torch.Tensor, torch
     return out.detach(), torch.stack(cols, dim=-1).detach()
 
 
-def init(residuals: Residuals, P0: torch.Tensor, *, loss: str = "linear", f_scale: float = 1.0) -> LMState:
+def init(residuals: Residuals, P0: torch.Tensor, *, loss: str = "linear", f_scale: float = DEFAULT_F_SCALE) -> LMState:
     """The state at the starts ``P0`` ``(B, p)``: residuals, Jacobian, cost, first trust region."""
     B = P0.shape[0]
     r, J = jacobian(residuals, P0)
@@ -268,7 +268,7 @@ def _bounded_step(rw: torch.Tensor, Jw: torch.Tensor, g: torch.Tensor, P: torch.
 
 
 def update(state: LMState, residuals: Residuals, *, active: torch.Tensor, loss: str = "linear",
-           f_scale: float = 1.0, lower: torch.Tensor | None = None, upper: torch.Tensor | None = None,
+           f_scale: float = DEFAULT_F_SCALE, lower: torch.Tensor | None = None, upper: torch.Tensor | None = None,
            ftol: float = DEFAULT_FTOL, xtol: float = DEFAULT_XTOL, gtol: float = DEFAULT_GTOL) -> LMState:
     """One trial step in each ``active`` row; accepted where it lowers the cost as the model said it would."""
     s = state
@@ -343,7 +343,7 @@ def update(state: LMState, residuals: Residuals, *, active: torch.Tensor, loss: 
     )
 
 
-def solve(residuals: Residuals, P0: torch.Tensor, *, loss: str = "linear", f_scale: float = 1.0,
+def solve(residuals: Residuals, P0: torch.Tensor, *, loss: str = "linear", f_scale: float = DEFAULT_F_SCALE,
           lower: torch.Tensor | None = None, upper: torch.Tensor | None = None, max_iter: int = DEFAULT_MAX_ITER,
           ftol: float = DEFAULT_FTOL, xtol: float = DEFAULT_XTOL, gtol: float = DEFAULT_GTOL, time_limit: float | None = None,
           callback: Callable[[LMState], None] | None = None) -> LMState:
@@ -388,7 +388,7 @@ def check_settings(loss: str, f_scale: float, ftol: float, xtol: float, gtol: fl
         raise OptionError(f"{{loss}} must be one of {', '.join(LOSSES)}, not {shown(loss)}")
     if not (isinstance(f_scale, (int, float)) and not isinstance(f_scale, bool) and 0 < f_scale < math.inf):
         raise OptionError(f"{{f_scale}} must be a positive number, got {shown(f_scale)}")
-    if loss == "linear" and f_scale != 1.0:  # it would be ignored: an option that looks applied must be
+    if loss == "linear" and f_scale != DEFAULT_F_SCALE:  # it would be ignored: an option that looks applied must be
         raise OptionError("{f_scale} sets where a robust loss starts to weigh large residuals less; the linear "
                           "loss has no such point, so it would change nothing: add "
                           "[[--loss soft_l1||loss='soft_l1']] (or huber, cauchy), or leave it out")

@@ -15,12 +15,14 @@ end, the closing output. The rules it enforces:
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
 from .errors import OptionError, shown
+from .launch import Output
 from .result import OptimizeResult, Step
 
 
@@ -128,14 +130,23 @@ class Outputs:
             self._trace_file.close()
 
 
-def open_trace(path: str) -> IO[str]:
-    from .launch import Output
+def open_output(path: str | os.PathLike[str], target: str, refusal: str, *, newline: str | None = None) -> IO[str]:
+    """Open a file a run writes into (a trace, a fit's residuals), for both ways it can fail.
 
+    The file cannot be opened (no such folder, no permission): :class:`OptionError`
+    ``"<refusal>: <reason>"``, exit 2, the option was wrong. A write, flush or close
+    fails later (a full disk): :class:`~gdsolve.errors.OutputError` naming ``target``,
+    exit 74, the input was fine.
+    """
     try:
-        # a write that fails later (a full disk) names the file: OutputError, exit 74
-        return Output(open(path, "w", encoding="utf-8"), target=f"the trace file {path!r}")  # type: ignore[return-value]
+        stream = open(path, "w", encoding="utf-8", newline=newline)
     except OSError as exc:
-        raise OptionError(f"cannot write the trace to {path}: {exc.strerror}") from None
+        raise OptionError(f"{refusal}: {exc.strerror}") from None
+    return Output(stream, target=target)  # type: ignore[return-value]
+
+
+def open_trace(path: str) -> IO[str]:
+    return open_output(path, f"the trace file {path!r}", f"cannot write the trace to {path}")
 
 
 def _progress(console: Any, max_iter: int, trace_to_stdout: bool, callbacks: list) -> Any:

@@ -42,6 +42,8 @@ LINE_SEARCHES = ("none", "armijo", "strong_wolfe")
 TRACE_FORMATS = ("jsonl", "csv")
 #: The losses of a fit (:mod:`gdsolve.lm`): least squares, and three robust ones as in scipy's least_squares.
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
+#: A robust loss's ``f_scale`` (the residual size where it bends), as scipy's ``least_squares``.
+DEFAULT_F_SCALE = 1.0
 
 
 SCHEDULES = ("constant", "exponential", "cosine", "step")

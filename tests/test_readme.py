@@ -350,3 +350,28 @@ def test_every_digit_the_misra1a_report_prints_agrees_with_nist():
     pairs = [*printed["b1"], *printed["b2"], (rss, certified["Sum of Squares"]), (std, certified["Standard Deviation"])]
     for shown, nist in pairs:
         assert abs(float(shown) - nist) <= 0.5 * last_place(shown) * (1 + 1e-9), (shown, nist)
+
+
+def test_the_method_tables_lbfgs_counts_are_what_a_run_gives():
+    # README, "Choosing a method": the counts of benchmarks/compare_scipy.py's gdsolve lbfgs rows
+    # ("the milliseconds vary by run; the counts do not"), run here with the benchmark's settings.
+    from gdsolve import minimize
+
+    problems = {"Rosenbrock": ("(1-x)**2 + 100*(y-x^2)**2", (-1.2, 1.0)),
+                "Beale": ("(1.5 - x + x*y)**2 + (2.25 - x + x*y**2)**2 + (2.625 - x + x*y**3)**2", (1.0, 1.0)),
+                "Himmelblau": ("(x**2 + y - 11)**2 + (x + y**2 - 7)**2", (1.0, 1.5))}
+    problem = None
+    table = {}
+    for line in README.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if len(cells) == 6 and cells[0]:
+            problem = cells[0].split(" (")[0]
+        if len(cells) == 6 and cells[1] == "gdsolve lbfgs" and problem in problems:
+            table[problem] = (int(cells[2].replace(",", "")), int(cells[3].replace(",", "")))
+    assert set(table) == set(problems)
+    for name, (text, x0) in problems.items():
+        r = minimize(text, x0={"x": x0[0], "y": x0[1]}, method="lbfgs", max_iter=20000, gtol=1e-6, eps=0.0)
+        assert r.status == "converged", (name, r.message)
+        # a CPU may round a last digit differently: one iteration (and its evaluations) either way
+        nit, nfev = table[name]
+        assert abs(r.nit - nit) <= 1 and abs(r.nfev - nfev) <= 3, (name, r.nit, r.nfev, table[name])
