@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from .fitting import fit
     from .lesson import explain
     from .lines import Limits
+    from .multistart import MultiRun, SingleRun
     from .objective import Objective, compile_objective
     from .parse import ParsedExpression, parse_expression
     from .result import OptimizeResult, Step
-    from .solver import Descent
     from .symbolic import gradient
 
 _LAZY = {
@@ -34,20 +34,21 @@ _LAZY = {
     "minimize": "api", "maximize": "api", "prepare": "api", "run": "api",
     "compile_objective": "objective", "Objective": "objective",
     "parse_expression": "parse", "ParsedExpression": "parse",
-    "OptimizeResult": "result", "Step": "result", "Descent": "solver",
+    "OptimizeResult": "result", "Step": "result", "SingleRun": "multistart", "MultiRun": "multistart",
 }
 
 __all__ = [
-    "Descent",
     "ExitStatus",
     "ExpressionError",
     "FitResult",
     "GdsolveError",
     "Limits",
+    "MultiRun",
     "Objective",
     "OptimizeResult",
     "OptionError",
     "ParsedExpression",
+    "SingleRun",
     "Status",
     "Step",
     "StopRule",

@@ -15,13 +15,12 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from .errors import OptionError, shown
-from .multistart import HOP_SIZE, MultiRun, combinations, operations
+from .multistart import HOP_SIZE, MultiRun, SingleRun, combinations, operations
 from .objective import Objective, compile_objective
 from .result import OptimizeResult, Step
 from .settings import X0, Settings, is_real, resolve_x0, split_sweep
 from .shapes import expand_bounds, expand_point, parse_shapes
-from .solver import Descent, check_start, random_start
-from .starts import check_memory, draw_starts, resolve_device
+from .starts import check_memory, check_start, draw_starts, random_start, resolve_device
 from .status import Status
 from .verify import TIMEOUT as VERIFY_TIMEOUT
 from .verify import Verification, check_timeout
@@ -61,7 +60,7 @@ def prepare(
     data: Any = None,
     drop_missing: bool = False,
     **settings_kw: Any,
-) -> Descent | MultiRun:
+) -> SingleRun | MultiRun:
     """Validate everything and return a ready-to-iterate run.
 
     ``settings_kw`` are the fields of :class:`~gdsolve.settings.Settings`
@@ -69,12 +68,13 @@ def prepare(
     All input errors surface here, before the first iteration, as
     :class:`~gdsolve.errors.GdsolveError` subclasses.
 
-    One start on the CPU gives a :class:`~gdsolve.solver.Descent` (the fast
-    single-start loop, yielding a :class:`~gdsolve.result.Step` per
+    Every run goes through the one engine (:class:`~gdsolve.engine.Batch`).
+    One start on the CPU gives a :class:`~gdsolve.multistart.SingleRun`
+    (the engine at one row, yielding a :class:`~gdsolve.result.Step` per
     iteration). ``starts=N``, a list of values on ``lr`` or a method option (a
     sweep), or another ``device`` give a :class:`~gdsolve.multistart.MultiRun`
-    (the batched engine, yielding a :class:`~gdsolve.engine.BatchStep` per
-    iteration). Both end with ``.result()``.
+    (yielding a :class:`~gdsolve.engine.BatchStep` per iteration). Both end
+    with ``.result()``.
 
     ``cache``, a dict kept across calls, holds the compiled formulas (the
     parse and the lambdify: most of a small problem's cost) by formula,
@@ -99,7 +99,7 @@ def prepare(
     objective = _objective(expression, params, variables, sense, cache, shapes, data, drop_missing)
     start = resolve_x0(objective.variables, expand_point(shapes, objective.parsed.variables, x0))
     names = objective.variables
-    lo, hi = check_start(names, settings, start)
+    lo, hi = check_start(names, settings.bounds, start)
     where = resolve_device(device or "cpu")
     if where == "mps" and settings.dtype == "float64":
         raise OptionError("{device} mps has no float64; add [[--dtype float32||dtype='float32']]")
@@ -114,7 +114,10 @@ def prepare(
     if hop_size != HOP_SIZE and not hops:
         raise OptionError("{hop_size} sizes the hops of basin hopping; add [[--hops K||hops=K]]")
     if starts is None and not axes and where == "cpu" and not compile and not hops:
-        return Descent(objective, settings, start, device=None if device is None else where)
+        given = start is not None
+        point = [start[k] for k in names] if given else random_start(names, lo, hi, settings.seed)
+        return SingleRun(objective, settings, point, seed=None if given else settings.seed,
+                         device=None if device is None else where)
     import torch
 
     n = starts or 1
@@ -156,7 +159,7 @@ def _objective(expression: str, params: Mapping[str, float] | None, variables: S
     return objective
 
 
-def verifier(descent: Descent | MultiRun, verify: bool, timeout: float) -> Verification | None:
+def verifier(descent: SingleRun | MultiRun, verify: bool, timeout: float) -> Verification | None:
     """Start :mod:`gdsolve.verify`'s solving process for a prepared run, when ``verify`` asks for it."""
     if not isinstance(verify, bool):
         raise OptionError(f"{{verify}} must be True or False, got {shown(verify)}")
@@ -172,7 +175,7 @@ def verifier(descent: Descent | MultiRun, verify: bool, timeout: float) -> Verif
                               sense="maximize" if objective.sign < 0 else "minimize", timeout=timeout)
 
 
-def run(descent: Descent | MultiRun, callback: Callable[[Any], None] | None = None, *,
+def run(descent: SingleRun | MultiRun, callback: Callable[[Any], None] | None = None, *,
         catch_interrupt: bool = False, verification: Verification | None = None) -> OptimizeResult:
     """Drive ``descent`` to its end, calling ``callback`` with every step (a
     :class:`~gdsolve.result.Step`, or for a batch a :class:`~gdsolve.engine.BatchStep`).
@@ -184,8 +187,8 @@ def run(descent: Descent | MultiRun, callback: Callable[[Any], None] | None = No
     """
     try:
         try:
-            if callback is None:
-                for _ in descent:
+            if callback is None:  # nobody listens: no per-step record is built
+                for _ in descent.steps():
                     pass
             else:
                 for step in descent:

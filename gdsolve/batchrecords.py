@@ -1,8 +1,11 @@
-"""Reading a finished :class:`~gdsolve.engine.Batch`: each row as the record a single run gives.
+"""Reading a :class:`~gdsolve.engine.Batch`'s state: each row's record, result and step records.
 
 Split from the engine so that the loop (:mod:`gdsolve.engine`) and the
-account of its rows live apart; the judgement itself is
-:func:`gdsolve.outcome.build_result`, shared with the single-start loop.
+account of its rows live apart. Everything here reads the engine's one
+:class:`~gdsolve.engine.State`; the judgement itself (status, message,
+checks) is :func:`gdsolve.outcome.build_result`. This is where the user's
+sign comes back: the engine minimizes ``sign * f``, and :meth:`BatchRecords.row_steps`
+and :func:`~gdsolve.outcome.build_result` report f, its gradient and the best point in the user's sign.
 """
 
 from __future__ import annotations
@@ -13,83 +16,96 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .ledger import NEW_X, TRIAL
 from .outcome import RowRecord, blowup_detail, build_result, nonfinite_detail
 from .result import OptimizeResult, Step
-from .status import StopRule
+from .rules import BLOWUP_RISES
+from .status import STOP_CODES, StopRule
 
 if TYPE_CHECKING:
-    from .engine import BatchStep
+    from .engine import BatchStep, State
 
-#: Per-row stop codes (0: still running), in the order the rules are tested.
-CODES: tuple[StopRule | None, ...] = (None, StopRule.EPS, StopRule.GTOL, StopRule.FTOL, StopRule.TARGET,
-                                      StopRule.MAX_ITER, StopRule.TIME_LIMIT, StopRule.NONFINITE,
-                                      StopRule.BLOWUP, StopRule.INTERRUPTED)
-CODE = {rule: i for i, rule in enumerate(CODES) if rule is not None}
-# Why a row met a non-finite value: f or its gradient at x_k, the new x, or a line-search trial where f = -inf.
-_AT_X, _NEW_X, _TRIAL = 0, 1, 2
-BLOWUP_RISES = 25  # as in the single-start loop: f worse 25 steps in a row, and worse than at the start
 
 
 class BatchRecords:
     """Mixin of :class:`~gdsolve.engine.Batch`: final values, per-row records and results, step records."""
 
     # set by the engine
-    X: torch.Tensor
+    state: State
     objective: Any
     settings: Any
     combos: list
     combo: torch.Tensor
     device: torch.device
-    _final: Any
+    x0: torch.Tensor
+    origin: torch.Tensor
+    lr0: torch.Tensor
     factor: float
+    elapsed: float
+
+    def _settle(self) -> None: ...
+
+    @property
+    def code(self) -> torch.Tensor:
+        """Every row's stop code (:data:`gdsolve.status.STOP_CODES`; 0 while running)."""
+        return self.state.code
 
     def final(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """f and its gradient at every row's final point (one batched evaluation, made once)."""
-        if self._final is None:
-            Xg = self.X.detach().requires_grad_(True)
-            F = self.f(Xg)
+        """f and its gradient at every row's final point (one batched evaluation, made once, kept in the state)."""
+        st = self.state
+        if st.F is None or st.G is None:
+            Xg = st.X.detach().requires_grad_(True)
+            F = self.f(Xg)  # type: ignore[attr-defined]
             (G,) = torch.autograd.grad(F.sum(), Xg)
-            self._final = (F.detach(), G)
-        return self._final
+            self.state = st = st._replace(F=F.detach(), G=G)
+        return st.F, st.G  # type: ignore[return-value]
 
     def rules(self) -> list[StopRule]:
         """Every row's stop rule."""
-        return [CODES[c] or StopRule.INTERRUPTED for c in self.code.tolist()]
+        return [STOP_CODES[c] or StopRule.INTERRUPTED for c in self.state.code.tolist()]
+
+    def evaluations(self) -> int:
+        """f evaluations over every row: one per iteration, the line searches' trials, and the final point."""
+        st = self.state
+        return int((st.nit + 1 + st.fev).sum())
 
     def record(self, i: int) -> RowRecord:
         """Row ``i`` as the plain values :func:`gdsolve.outcome.build_result` judges."""
+        self._settle()
         F, G = self.final()
-        rule = CODES[int(self.code[i])]
+        st = self.state
+        rule = STOP_CODES[int(st.code[i])]
         names = self.objective.variables
         sign = self.objective.sign
-        nit = int(self.nit[i])
+        nit = int(st.nit[i])
         detail = ""
         unbounded = False
         if rule is StopRule.NONFINITE:
-            what = int(self.bad_what[i])
-            k = int(self.stop_k[i])
-            x = self.bad_x[i].tolist()
-            if what == _NEW_X:
+            what = int(st.bad_what[i])
+            k = int(st.stop_k[i])
+            x = st.bad_x[i].tolist()
+            if what == NEW_X:
                 detail = nonfinite_detail(names, sign, k, math.nan, math.nan, x, what="x")
-            elif what == _TRIAL:
+            elif what == TRIAL:
                 detail = nonfinite_detail(names, sign, k, -math.inf, 0.0, x, what="f (at a line-search trial point)")
                 unbounded = True
             else:
-                detail = nonfinite_detail(names, sign, k, float(self.bad_f[i]), float(self.bad_g[i]), x)
-                unbounded = float(self.bad_f[i]) == -math.inf
+                detail = nonfinite_detail(names, sign, k, float(st.bad_f[i]), float(st.bad_g[i]), x)
+                unbounded = float(st.bad_f[i]) == -math.inf
         elif rule is StopRule.BLOWUP:
-            detail = blowup_detail(sign, int(self.stop_k[i]), BLOWUP_RISES, float(self.bad_f[i]))
-        bk = int(self.best_k[i])
-        best = None if bk < 0 else (float(self.best_f[i]), self.best_x[i].tolist(), bk)
-        last_t = float(self.last_t[i])
-        lbfgs_or_armijo = self.settings.line_search != "none"
+            detail = blowup_detail(sign, int(st.stop_k[i]), BLOWUP_RISES, float(st.bad_f[i]))
+        bk = int(st.best_k[i])
+        best = None if bk < 0 else (float(st.best_f[i]), st.best_x[i].tolist(), bk)
+        last_t = float(st.last_t[i])
+        searched = self.settings.line_search != "none"
+        nfev = nit + 1 + int(st.fev[i])
         return RowRecord(
-            rule=rule, nit=nit, nfev=nit + 1 + int(self.extra_fev[i]), ngev=nit + 1 + int(self.extra_gev[i]),
-            x=self.X[i].tolist(), fmin=float(F[i]), gmin=G[i].tolist(), x0=self.x0[i].tolist(), best=best,
-            origin=self.origin[i].tolist(), last_step=float(self.last_step[i]), last_fchange=float(self.last_fchange[i]),
-            last_t=last_t if lbfgs_or_armijo and math.isfinite(last_t) else None,
-            last_lr=float(self.last_lr[i]), lr=self._lr(i), ls_failed=bool(self.ls_failed[i]),
-            ls_nonfinite=bool(self.ls_nonfinite[i]), backtracks=int(self.backtracks[i]), detail=detail, unbounded=unbounded,
+            rule=rule, nit=nit, nfev=nfev, ngev=nit + 1 + int(st.gev[i]),
+            x=st.X[i].tolist(), fmin=float(F[i]), gmin=G[i].tolist(), x0=self.x0[i].tolist(), best=best,
+            origin=self.origin[i].tolist(), last_step=float(st.last_step[i]), last_fchange=float(st.last_fchange[i]),
+            last_t=last_t if searched and math.isfinite(last_t) else None,
+            last_lr=float(st.last_lr[i]), lr=self._lr(i), ls_failed=bool(st.ls_failed[i]),
+            ls_nonfinite=bool(st.ls_nonfinite[i]), backtracks=int(st.backtracks[i]), detail=detail, unbounded=unbounded,
             elapsed=self.elapsed,
         )
 
@@ -107,23 +123,34 @@ class BatchRecords:
     def results(self, rows: Iterable[int]) -> list[OptimizeResult]:
         return [self.result(i) for i in rows]
 
+    def row_step(self, bstep: BatchStep, r: int) -> Step | None:
+        """Row ``r``'s :class:`~gdsolve.result.Step` at one batch step, in the user's sign
+        (``None`` when the row made no update there)."""
+        sign = self.objective.sign
+        view = bstep.host
+        if view is not None:  # the engine read this step's values back already
+            if not view.stepped[r]:
+                return None
+            x, f, g, step = view.x[r], view.f[r], view.g[r], view.step[r]
+        else:
+            if not bool(bstep.stepped[r]):
+                return None
+            x, f, g = bstep.X[r].tolist(), float(bstep.F[r]), bstep.G[r].tolist()
+            step = float(bstep.step_norms()[r])
+        lr = bstep.lr if isinstance(bstep.lr, float) else float(bstep.lr[r])
+        t = failed = None
+        if bstep.t is not None:
+            t = float(bstep.t[r])
+            t = t if math.isfinite(t) else None
+            failed = bool(bstep.failed[r])  # type: ignore[index]
+        return Step(bstep.k, tuple(x), sign * f, tuple(g) if sign > 0 else tuple([-v for v in g]), math.hypot(*g),
+                    step, lr, bstep.elapsed, t, bool(failed))
+
     def row_steps(self, bstep: BatchStep, rows: Sequence[int]) -> list[tuple[int, Step]]:
         """The :class:`~gdsolve.result.Step` records of ``rows`` at one batch step (rows that stepped)."""
-        sign = self.objective.sign
-        idx = torch.tensor(list(rows), dtype=torch.long, device=self.device)
-        took = bstep.stepped[idx].tolist()
-        X, F, G = bstep.X[idx].tolist(), bstep.F[idx].tolist(), bstep.G[idx].tolist()
-        step = bstep.step[idx].tolist()
-        lr = [bstep.lr] * len(idx) if isinstance(bstep.lr, float) else bstep.lr[idx].tolist()
-        t = bstep.t[idx].tolist() if bstep.t is not None else [None] * len(idx)
-        failed = bstep.failed[idx].tolist() if bstep.failed is not None else [False] * len(idx)
         out = []
-        for j, r in enumerate(rows):
-            if not took[j]:
-                continue
-            g = G[j] if sign > 0 else [-v for v in G[j]]
-            tj = t[j] if t[j] is None or math.isfinite(t[j]) else None
-            out.append((r, Step(bstep.k, tuple(X[j]), sign * F[j], tuple(g), math.hypot(*G[j]), step[j], lr[j],
-                                bstep.elapsed, tj, bool(failed[j]))))
+        for r in rows:
+            step = self.row_step(bstep, r)
+            if step is not None:
+                out.append((r, step))
         return out
-

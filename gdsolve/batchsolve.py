@@ -36,8 +36,8 @@ from .api import prepare, run
 from .engine import SHARED, Batch
 from .jsonio import result_document
 from .lines import Limits, Problem, error_text, parse_problem, record
+from .multistart import SingleRun
 from .objective import Objective
-from .solver import Descent
 from .starts import resolve_device
 from .status import ExitStatus, Status
 
@@ -86,9 +86,9 @@ def solve_lines(lines: Sequence[tuple[int, Any]], limits: Limits | None = None, 
         try:
             problem = parse_problem(number, item, limits)
             id_ = problem.id
-            # Prepared on the CPU first: a single start comes back as a Descent, which can share a tensor.
+            # Prepared on the CPU first: a single start comes back as a SingleRun, which can share a tensor.
             prepared = prepare(problem.expression, sense=problem.sense, cache=_cache, **problem.kwargs)
-            if not isinstance(prepared, Descent) and device != "cpu":
+            if not isinstance(prepared, SingleRun) and device != "cpu":
                 prepared = prepare(problem.expression, sense=problem.sense, device=device, cache=_cache,
                                    **problem.kwargs)
             work.append((problem, prepared))
@@ -100,7 +100,7 @@ def solve_lines(lines: Sequence[tuple[int, Any]], limits: Limits | None = None, 
         if stop is not None and stop():
             break
         try:
-            if len(group) == 1 and (device == "cpu" or not isinstance(group[0][1], Descent)):
+            if len(group) == 1 and (device == "cpu" or not isinstance(group[0][1], SingleRun)):
                 results = [run(group[0][1])]
             else:
                 results = _run_rows([p for _, p in group], device)
@@ -122,7 +122,7 @@ def _record(problem: Problem, result: Any) -> dict[str, Any]:
     return record(problem.id, doc)
 
 
-def _key(descent: Descent) -> tuple[Any, ...]:
+def _key(descent: SingleRun) -> tuple[Any, ...]:
     s = descent.settings
     shared = tuple(tuple(sorted(v.items())) if isinstance(v, dict) else v for v in (getattr(s, n) for n in SHARED))
     return (id(descent.objective), shared, tuple(s.options))
@@ -133,7 +133,7 @@ def _groups(work: list[tuple[Problem, Any]]) -> list[list[tuple[Problem, Any]]]:
     groups: dict[Any, list[tuple[Problem, Any]]] = {}
     out: list[list[tuple[Problem, Any]]] = []
     for problem, prepared in work:
-        if not isinstance(prepared, Descent):
+        if not isinstance(prepared, SingleRun):
             out.append([(problem, prepared)])
             continue
         key = _key(prepared)
@@ -145,11 +145,10 @@ def _groups(work: list[tuple[Problem, Any]]) -> list[list[tuple[Problem, Any]]]:
     return out
 
 
-def _run_rows(descents: Sequence[Descent], device: str) -> list[Any]:
+def _run_rows(descents: Sequence[SingleRun], device: str) -> list[Any]:
     """Single-start runs of one formula as rows of one batch; each row's result as its run alone gives it."""
     objective: Objective = descents[0].objective
-    names = objective.variables
-    X0 = torch.tensor([[d.x0[n] for n in names] for d in descents], dtype=torch.float64)
+    X0 = torch.cat([d.batch.x0.double().cpu() for d in descents])
     batch = Batch(objective, [d.settings for d in descents], torch.arange(len(descents)), X0, device=device)
     for _ in batch:
         pass

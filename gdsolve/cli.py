@@ -333,7 +333,7 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
                       bounds=parse_bounds(bounds), starts=starts, device=device, compile=compile_, hops=hops,
                       shape=list(shape) or None, data=data, drop_missing=drop_missing,
                       **({} if hop_size is None else {"hop_size": hop_size}), **settings)
-    if hasattr(descent, "batch"):
+    if not descent.single:  # many rows: the batch's table and a trace of chosen rows
         out: Any = BatchOutputs(descent, outputs, trace_rows=trace_rows)
     else:
         if trace_rows is not None:

@@ -1,19 +1,35 @@
-"""The batched engine: many rows -- starts, settings -- descending in one ``(B, d)`` tensor.
+"""The descent engine: every run, one start or a million, as rows of one ``(B, d)`` tensor.
 
-Every row is its own run: its own learning rate and method options (a
-sweep), its own method state, counters, best point, stop rule. A row that
-stops (converged, stalled, diverged) is frozen: its x never changes again,
-while the others go on; the run ends when every row has stopped or at
-``max_iter``. A row that meets a non-finite value stops alone: the others
-never see it (every update is masked by row).
+The tutorial (``shared/seed/tutorial-2-tensor-gradients.txt``) runs::
 
-The engine owns one state object (:class:`State`), and the methods are pure
-``init``/``update`` pairs over their own NamedTuple state
-(:mod:`gdsolve.rowmethods`, :mod:`gdsolve.rowlbfgs`); one row mask freezes
-all of it. Stop rules are data -- a code per row, the iteration, the measured
-value -- and :mod:`gdsolve.outcome` renders the messages from them, exactly as
-for the single-start loop (:mod:`gdsolve.solver`), which stays the fast path
-for one start. At B = 1 both give the same iterates (``tests/test_engine.py``).
+    for _ in range(max_iter):
+        y = f(x); y.backward()
+        with torch.no_grad():
+            prev_x = x
+            x = x - learning_rate * x.grad
+            if torch.norm(prev_x - x) < eps:
+                break
+
+:class:`Batch` runs that rule (or another method's) on every row of ``X``:
+each row is its own run, with its own rate and method options (a sweep),
+method state, counters, best point and stop rule. A row that stops is
+frozen -- its x never changes again -- while the others go on; a row that
+meets a non-finite value stops alone. One start is a batch of one row.
+
+The engine owns one :class:`State` (a NamedTuple of per-row tensors); the
+methods are ``init``/``update`` pairs over their own state
+(:mod:`gdsolve.rowmethods`, :mod:`gdsolve.rowlbfgs`) and the stopping rules
+are functions that return data (:mod:`gdsolve.rules`). The engine sees only
+the function it minimizes (``-f`` when maximizing): the user's sign is
+applied on the way out, by :mod:`gdsolve.batchrecords`.
+
+Fast at one row and at many: per iteration the engine reads back from the
+device once -- a few numbers that say whether any rule may fire (the
+smallest step, the largest rise of f, whether every value is finite) -- and
+works out per-row masks only at the iterations where one might. A small
+batch on the CPU reads its values back whole instead (cheaper than a tensor
+reduction for a handful of numbers), which also gives a listener its step
+records for free. Per-step records are built only when someone listens.
 
 Example:
     >>> import torch
@@ -31,17 +47,19 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
-from . import rowlbfgs
-from .batchrecords import _AT_X, _NEW_X, _TRIAL, BLOWUP_RISES, CODE, BatchRecords
+from . import rowlbfgs, rules
+from .batchrecords import BatchRecords
+from .box import Box
 from .compiling import compiled
 from .errors import GdsolveError, OptionError
-from .methods import advance, schedule_on, stand_in
+from .ledger import Ledger
 from .objective import Objective
-from .rowmethods import RULES, armijo, keep
+from .rowmethods import RULES, armijo, momentum_direction, take_rows
+from .schedules import advance, schedule_on, stand_in
 from .settings import Settings
 from .status import StopRule
 
@@ -51,29 +69,121 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 SHARED = ("method", "line_search", "eps", "gtol", "ftol", "max_iter", "time_limit", "target", "schedule",
           "gamma", "step_size", "t_max", "bounds", "dtype")
 
+#: A batch of at most this many rows (and :data:`HOST_VALUES` values) on the CPU reads its
+#: values back whole each iteration and tests the rules on them, instead of reducing tensors.
+HOST_ROWS = 8
+HOST_VALUES = 4096
+#: The working set is gathered anew once the rows still running are at most this share of it.
+COMPACT = 0.9
+
+
+def gradient_of(compiled: bool) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]:
+    """The function ``(F, X, seed) -> dF/dX`` the loop calls once per iteration.
+
+    It is ``torch.autograd.grad``'s own C++ entry point, called directly:
+    on one row the Python wrapper around it (argument checks, making the seed
+    of ones, stashing the compiler's context for device threads) costs 6 us,
+    a quarter of an iteration of ``(x-4)**2``, and the loop passes the same
+    arguments every time. A compiled f keeps the wrapper (its backward may
+    need the compiler's context), as does a torch without that entry point.
+    ``tests/test_engine.py`` checks both give the same gradient.
+    """
+    engine = getattr(getattr(torch.autograd, "Variable", None), "_execution_engine", None)
+    run_backward = getattr(engine, "run_backward", None)
+    if compiled or run_backward is None:
+        def grad(F: torch.Tensor, X: torch.Tensor, seed: torch.Tensor | None) -> torch.Tensor:
+            return torch.autograd.grad(F, X, seed)[0]
+        return grad
+
+    def direct(F: torch.Tensor, X: torch.Tensor, seed: torch.Tensor | None) -> torch.Tensor:
+        # (outputs, seeds, keep_graph, create_graph, inputs, allow_unreachable, accumulate_grad)
+        return run_backward((F,), (torch.ones_like(F) if seed is None else seed,), False, False, (X,), False, False)[0]
+    return direct
+
+
+class State(NamedTuple):
+    """Everything the engine knows about its rows, as tensors; one row mask freezes all of it.
+
+    Values are on the minimized function. ``F`` and ``G`` are f and its
+    gradient at ``X`` when the loop evaluated it there (``None`` after an
+    update moved it). The best point is kept lazily: a point is folded in
+    when f stops decreasing after it, and at the end (see :meth:`Batch._fold`).
+    """
+
+    X: torch.Tensor  # (B, d) each row's point
+    F: torch.Tensor | None  # (B,) f at X
+    G: torch.Tensor | None  # (B, d) its gradient
+    method: tuple  # the method's own state (a NamedTuple of tensors)
+    code: torch.Tensor  # (B,) int8 stop code, 0 while running (gdsolve.status.STOP_CODES)
+    nit: torch.Tensor  # (B,) updates made (set when the row stops)
+    fev: torch.Tensor  # (B,) f evaluations besides one per iteration (line-search trials)
+    gev: torch.Tensor  # (B,) gradient evaluations besides one per iteration (L-BFGS's trials)
+    last_step: torch.Tensor  # (B,) the row's last step norm
+    last_fchange: torch.Tensor  # (B,) its last relative change in f (with ftol)
+    last_t: torch.Tensor  # (B,) its last accepted line-search step length
+    last_lr: torch.Tensor  # (B,) the rate of its last update
+    ls_failed: torch.Tensor  # (B,) bool: its last line search found no decrease
+    ls_nonfinite: torch.Tensor  # (B,) bool: ... and met a non-finite trial value
+    backtracks: torch.Tensor  # (B,) non-finite trial points its searches backed away from
+    best_f: torch.Tensor  # (B,) the lowest f seen
+    best_x: torch.Tensor  # (B, d) where
+    best_k: torch.Tensor  # (B,) at which iteration (-1: none yet)
+    stop_k: torch.Tensor  # (B,) iteration of a non-finite value or blow-up
+    bad_what: torch.Tensor  # (B,) int8: where the non-finite value was (AT_X, NEW_X, TRIAL)
+    bad_f: torch.Tensor  # (B,) f there
+    bad_g: torch.Tensor  # (B,) the gradient norm there
+    bad_x: torch.Tensor  # (B, d) the point
+
+
+class HostView(NamedTuple):
+    """One iteration's values read back as Python lists (small batches on the CPU)."""
+
+    x: list[list[float]]  # x_k per row
+    f: list[float]
+    g: list[list[float]]
+    step: list[float]
+    stepped: list[bool]
+
 
 class BatchStep(NamedTuple):
     """One iteration of the whole batch. Tensors are shared, not copied: read them before the next step."""
 
     k: int
     elapsed: float
-    X: torch.Tensor  # (B, d) x_k
-    F: torch.Tensor  # (B,) minimized f at x_k
-    G: torch.Tensor  # (B, d) its gradient
-    step: torch.Tensor  # (B,) ||x_{k+1} - x_k|| (0 for rows that did not step)
-    lr: float | torch.Tensor  # the rate used: one for all rows, or (B,)
-    t: torch.Tensor | None  # (B,) accepted line-search step length
-    failed: torch.Tensor | None  # (B,) the line search found no decrease
-    stepped: torch.Tensor  # (B,) rows that made this update (they have a Step record)
+    X: torch.Tensor  # (n, d) x_k of the rows held (every row, or those in `rows`)
+    F: torch.Tensor  # (n,) minimized f at x_k
+    G: torch.Tensor  # (n, d) its gradient
+    step: torch.Tensor | None  # (n,) ||x_{k+1} - x_k|| (0 for rows that did not step); None: see host
+    lr: float | torch.Tensor  # the rate used: one for all rows, or (n,)
+    t: torch.Tensor | None  # (n,) accepted line-search step length
+    failed: torch.Tensor | None  # (n,) the line search found no decrease
+    stepped: torch.Tensor  # (n,) rows that made this update (they have a Step record)
     running: int  # rows still running after this step
-    code: torch.Tensor  # (B,) stop codes after this step
+    code: torch.Tensor  # (B,) every row's stop code after this step
     sign: float = 1.0  # -1 when maximizing: the user's f is sign * F
     hop: int = 0  # basin hopping: which descent of the chains this step belongs to
+    host: HostView | None = None  # the same values as lists, when the engine read them back whole
+    rows: torch.Tensor | None = None  # the batch rows the tensors hold (None: every row, in order)
+    floor: float = math.inf  # the lowest f of the rows the tensors no longer hold (they stopped)
+
+    def position(self, r: int) -> int | None:
+        """Where batch row ``r`` is in this step's tensors (``None``: it stopped and is not held)."""
+        if self.rows is None:
+            return r
+        at = (self.rows == r).nonzero()
+        return int(at[0, 0]) if at.numel() else None
+
+    def step_norms(self) -> torch.Tensor:
+        """``step`` as a tensor, whichever way the engine held it."""
+        if self.step is not None:
+            return self.step
+        return torch.tensor(self.host.step, dtype=self.F.dtype, device=self.F.device)  # type: ignore[union-attr]
 
     def best_f(self) -> float | None:
         """The lowest minimized f over all rows at this step (``None`` when no row's f is finite)."""
         F = self.F
         best = float(torch.where(torch.isfinite(F), F, math.inf).amin()) if F.numel() else math.inf
+        best = min(best, self.floor)
         return best if math.isfinite(best) else None
 
     @property
@@ -83,23 +193,26 @@ class BatchStep(NamedTuple):
         return math.nan if best is None else self.sign * best
 
 
-class Batch(BatchRecords):
+class Batch(Ledger, BatchRecords):
     """A batch of independent runs of one objective.
 
     Args:
         objective: the compiled function.
-        combos: the settings of each combination (one for plain many-start
-            runs); they differ only in ``lr`` and method options.
+        combos: the settings of each combination (one for plain runs); they
+            differ only in ``lr`` and method options.
         combo: ``(B,)`` the combination each row runs.
         X0: ``(B, d)`` start points (any dtype and device; moved here).
         device: where to run (``"cpu"``, ``"cuda"``, ``"mps"``).
         row_max_iter: ``(B,)`` optional per-row cap on updates (to replay rows exactly).
         compile: evaluate f and its gradient through ``torch.compile`` (compiled
             here, once, on the batch: :attr:`compile_time` says how long it took).
+        origin: ``(B, d)`` where each row's travel began, for the stationarity
+            check (default ``X0``; basin hopping passes where each chain began).
     """
 
     def __init__(self, objective: Objective, combos: Sequence[Settings], combo: torch.Tensor, X0: torch.Tensor,
-                 *, device: str = "cpu", row_max_iter: torch.Tensor | None = None, compile: bool = False) -> None:
+                 *, device: str = "cpu", row_max_iter: torch.Tensor | None = None, compile: bool = False,
+                 origin: torch.Tensor | None = None) -> None:
         first = combos[0]
         for other in combos[1:]:
             for name in SHARED:
@@ -115,12 +228,8 @@ class Batch(BatchRecords):
         self.B, self.d = B, d
         self.combo = combo.to(dev)
         self.x0 = X0.to(dtype=dt).to(dev)  # cast first: some devices (mps) hold no float64
-        names = objective.variables
-        lo = [first.bounds.get(n, (-math.inf, math.inf))[0] for n in names]
-        hi = [first.bounds.get(n, (-math.inf, math.inf))[1] for n in names]
-        self.bounds = None
-        if first.bounds:
-            self.bounds = (torch.tensor([lo], dtype=dt, device=dev), torch.tensor([hi], dtype=dt, device=dev))
+        self.origin = self.x0 if origin is None else origin.to(dtype=dt).to(dev)
+        self.box = Box.of(objective.variables, first.bounds, dt, dev)
         self.lr0 = self._per_row(lambda s: s.lr)
         # A hyperparameter every row shares is a Python float: torch's scalar
         # kernels are several times faster than broadcasting a (B, 1) column.
@@ -129,25 +238,8 @@ class Batch(BatchRecords):
         self.cap = None if row_max_iter is None else row_max_iter.to(dev)
         self.stop_requested = False
         self._started = False
-        i = torch.zeros(B, dtype=torch.long, device=dev)
-        nan = torch.full((B,), math.nan, dtype=dt, device=dev)
-        self.code = torch.zeros(B, dtype=torch.int8, device=dev)
-        self.nit, self.extra_fev, self.extra_gev, self.stop_k = i, i.clone(), i.clone(), i.clone()
-        self.last_step, self.last_fchange, self.last_t, self.last_lr = nan, nan.clone(), nan.clone(), self.lr0.clone()
-        self.ls_failed = torch.zeros(B, dtype=torch.bool, device=dev)
-        self.ls_nonfinite = self.ls_failed.clone()
-        self.backtracks = torch.zeros(B, dtype=torch.long, device=dev)
-        self.best_f = torch.full((B,), math.inf, dtype=dt, device=dev)
-        self.best_x = self.x0.clone()
-        self.best_k = i.clone() - 1
-        # Where each row's travel began: the stationarity check measures each variable against it
-        # (basin hopping sets it to where each chain began).
-        self.origin = self.x0
-        self.bad_what = torch.zeros(B, dtype=torch.int8, device=dev)
-        self.bad_f, self.bad_g = nan.clone(), nan.clone()
-        self.bad_x = torch.zeros_like(self.x0)
+        self.state = self._initial_state()
         self.factor = 1.0  # the schedule's multiplier of every row's base rate
-        self.X = self.x0.clone()
         #: f as the loop evaluates it: the objective, or its torch.compile-d form.
         self.f: Callable[[torch.Tensor], torch.Tensor] = objective
         self.compile_time: float | None = None
@@ -155,7 +247,45 @@ class Batch(BatchRecords):
             self.f, self.compile_time = compiled(objective, self.x0)
         self.elapsed = 0.0
         self._t0 = time.perf_counter()
-        self._final: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._pending: tuple | None = None  # the last point the loop evaluated (see Ledger._settle)
+        self._W: torch.Tensor | None = None  # the working rows, once some have stopped and been let go
+        self._work: torch.Tensor | None = None  # their points while the loop runs
+        self._hot: tuple | None = None  # their best points while the loop runs
+        self._done: tuple | None = None  # what an interrupt between iterations needs
+
+    def _initial_state(self) -> State:
+        B, dev, dt = self.B, self.device, self.dtype
+        s = self.settings
+        i = torch.zeros(B, dtype=torch.long, device=dev)
+        nan = torch.full((B,), math.nan, dtype=dt, device=dev)
+        no = torch.zeros(B, dtype=torch.bool, device=dev)
+        X = self.x0.clone()
+        if s.method == "lbfgs":
+            method = rowlbfgs.init(X, self._per_row(lambda c: c.options["history_size"]).long())
+        else:
+            method = RULES[s.method].init(X)
+        return State(X=X, F=None, G=None, method=method, code=torch.zeros(B, dtype=torch.int8, device=dev),
+                     nit=i, fev=i.clone(), gev=i.clone(), last_step=nan, last_fchange=nan.clone(), last_t=nan.clone(),
+                     last_lr=self.lr0.clone(), ls_failed=no, ls_nonfinite=no.clone(), backtracks=i.clone(),
+                     best_f=torch.full((B,), math.inf, dtype=dt, device=dev), best_x=X.clone(), best_k=i - 1,
+                     stop_k=i.clone(), bad_what=torch.zeros(B, dtype=torch.int8, device=dev), bad_f=nan.clone(),
+                     bad_g=nan.clone(), bad_x=torch.zeros_like(X))
+
+    def restart(self, X0: torch.Tensor) -> Batch:
+        """A new batch of the same rows from ``X0``: same function (compiled or not), settings and origin."""
+        again = Batch(self.objective, self.combos, self.combo, X0, device=str(self.device), origin=self.origin)
+        again.f, again.compile_time = self.f, self.compile_time
+        return again
+
+    @property
+    def X(self) -> torch.Tensor:
+        """Every row's current point (also while the loop runs)."""
+        if self._work is None:
+            return self.state.X
+        X = self.state.X.clone()
+        X[self._W if self._W is not None else slice(None)] = self._work
+        return X
+
 
     def _shared_or_column(self, name: str) -> float | torch.Tensor:
         values = {float(c.options[name]) for c in self.combos}
@@ -169,233 +299,280 @@ class Batch(BatchRecords):
             return self._lr_shared * self.factor
         return self.lr0 * self.factor
 
-    def _per_row(self, get) -> torch.Tensor:
+    def _per_row(self, get: Callable[[Settings], Any]) -> torch.Tensor:
         values = torch.tensor([float(get(s)) for s in self.combos], dtype=self.dtype, device=self.device)
         return values[self.combo]
 
     # ------------------------------------------------------------------ the loop
     def __iter__(self) -> Iterator[BatchStep]:
         if self._started:
-            raise GdsolveError("this batch has already been run; build a new one")
+            raise GdsolveError("this run has already been iterated; prepare a new one")
         self._started = True
+        try:
+            yield from self._loop()
+        finally:  # the end, an interrupt or a consumer that stopped listening: the state holds every point
+            self._settle()
+            self._writeback()
+
+    def _loop(self) -> Iterator[BatchStep]:
         s = self.settings
-        obj = self.objective
-        f = self.f
-        B = self.B
-        dev = self.device
-        method = s.method
-        lbfgs = method == "lbfgs"
-        search = s.line_search == "armijo"
-        rule = None if lbfgs else RULES[method]
-        mstate = rowlbfgs.init(self.X, self._per_row(lambda c: c.options["history_size"]).long()) if lbfgs \
-            else rule.init(self.X)
-        frozen_prev = None
-        # every row's rate is its base rate times this scheduler's rate (a stand-in starting at 1)
-        scheduler = schedule_on(s, stand_in(1.0))
+        f, B, dev, dt = self.f, self.B, self.device, self.dtype
+        sign = self.objective.sign
+        # every row's rate is its base rate times this scheduler's (torch.optim is imported only for one:
+        # building an optimizer imports torch._dynamo, half a second)
+        scheduler = None if s.schedule == "constant" else schedule_on(s, stand_in(1.0))
         eps, gtol, ftol, max_iter = s.eps, s.gtol, s.ftol, s.max_iter
-        time_limit = s.time_limit or math.inf
-        target = None if s.target is None else obj.sign * s.target
-        ones = torch.ones(B, dtype=self.dtype, device=dev)
-        active = torch.ones(B, dtype=torch.bool, device=dev)
+        limit = s.time_limit or math.inf
+        target = None if s.target is None else sign * s.target
+        host = dev.type == "cpu" and B <= HOST_ROWS and B * self.d <= HOST_VALUES
+        cap = self.cap
+        cap_min = math.inf if cap is None else float(cap.min())
+        gradient = gradient_of(self.compile_time is not None)
+        # The working set: the rows the loop still evaluates. It starts as the whole batch; once a
+        # quarter of it has stopped, the rest is gathered (W: their rows in the batch) and the stopped
+        # ones cost nothing more. Until then a stopped row is held in place by index.
+        W: torch.Tensor | None = None
+        n = B
+        ones = torch.ones(n, dtype=dt, device=dev)
+        active = torch.ones(n, dtype=torch.bool, device=dev)
+        si = torch.zeros(0, dtype=torch.long, device=dev)  # the working rows that stopped
+        live = list(range(B))  # the running rows, on the host (a small batch)
         running = B
-        off = torch.zeros(B, dtype=self.dtype, device=dev)  # 0 for running rows, +inf for stopped ones
-        f_prev = torch.full((B,), math.inf, dtype=self.dtype, device=dev)
-        f_start = f_prev
-        rises = torch.zeros(B, dtype=self.dtype, device=dev)
-        step = torch.full((B,), math.nan, dtype=self.dtype, device=dev)  # the last step each row made
-        # The per-iteration work is kept to what the rules need: counters,
-        # last step and rate are written only for rows that stop (a row that
-        # runs to the end takes the loop's own), and masks are applied only
-        # once some row has stopped. A batch pays for bookkeeping about a
-        # third of what it pays for f and its gradient (benchmarks/bench_scale.py).
+        floor = math.inf  # the lowest f of the rows let go
+        f_prev = f_start = torch.full((n,), math.inf, dtype=dt, device=dev)
+        fs_prev: list[float] = []
+        rises = torch.zeros(n, dtype=dt, device=dev)
+        rises_live = False  # some row's count of rises is not zero
+        rising = 0  # iterations in a row in which some running row's f rose (bounds every row's count)
+        step_prev: Any = torch.full((n,), math.nan, dtype=dt, device=dev)  # the last step each row made
+        X_prev = X = self.state.X
         lr = lr_used = self._rate()
-        X = self.X
-        t0 = time.perf_counter()
-        self._t0 = t0
+        hyper = self.hyper
+        xs = X.tolist() if host else []
+        best = [math.inf] * B  # a small batch's best f per row, as in the state, on the host
+        t0 = self._t0 = time.perf_counter()
+        perf = time.perf_counter
+        isfinite, dist = math.isfinite, math.dist
+        # the method: a pure update rule, called directly, or a line search (gdsolve's own update)
+        update = self._update if s.method == "lbfgs" or s.line_search == "armijo" else None
+        rule_update, method = RULES.get(s.method, RULES["gd"]).update, self.state.method
+        lr_float = isinstance(lr, float)
+        optional = target is not None or gtol is not None or ftol is not None or update is not None
+        # A gradient that is not finite makes the step non-finite, except where a bound clamps it or a
+        # line search refuses to move: there the probe tests it too.
+        check_g = self.box is not None or update is not None
+        change = None
         k = -1
         for k in range(max_iter):
             Xg = X.detach().requires_grad_(True)
             F = f(Xg)
-            (G,) = torch.autograd.grad(F, Xg, ones)
+            if k == 0 and F.shape != ones.shape:  # f of one row may come back as a scalar
+                ones = torch.ones_like(F)
+            G = gradient(F, Xg, ones)
             F = F.detach()
-            now = time.perf_counter() - t0
-            self._final = (F, G)
-            act = active
-            stopping = []  # (rows, rule) fired at x_k, before the update
-            # A sum is finite when every term is (an overflowing sum only sends us to the exact test).
-            if not math.isfinite(float(F.sum())):
-                finite = torch.isfinite(F)
-                bad = act & ~finite
-                if bool(bad.any()):
-                    self._mark_bad(bad, k, _AT_X, F, G.norm(dim=1), X)
-                    stopping.append((bad, StopRule.NONFINITE))
-                    act = act & finite
-            better = F < self.best_f  # rows that stopped keep their x: they never improve
-            torch.where(better, F, self.best_f, out=self.best_f)
-            torch.where(better.unsqueeze(1), X, self.best_x, out=self.best_x)
-            self.best_k.masked_fill_(better, k)
+            now = perf() - t0
+            self._pending = (F, X, k, active, W)
+            if update is not None:
+                X_new, method, ls = update(X, G, F, lr, active, hyper, method)
+            else:
+                X_new, method = rule_update(method, X, G, hyper, lr if lr_float else lr.unsqueeze(1))
+                ls = None
+            if self.box is not None:
+                X_new = self.box.clamp(X_new)
+            if running < n:  # the stopped rows keep their x (by index: torch.where costs more on a CPU)
+                X_new[si] = X[si]
+            self._work = X_new
+            # ---- the probe: a few numbers, read back once, that say whether any rule may fire
+            change = gnorm = unbounded = None
+            lows: list = []
+            if optional:
+                change = rules.f_change(F, f_prev) if ftol is not None and k > 0 else None
+                gnorm = rules.gradient_norm(G, X, self.box) if gtol is not None else None
+                lows = [v if running == n else v.index_fill(0, si, math.inf)
+                        for v in (None if target is None else F, gnorm, change) if v is not None]
+                lows = [v.amin() for v in lows]
+                unbounded = None if ls is None else ls.unbounded
+                if unbounded is not None:  # (the search ran for the running rows only)
+                    lows.append(-unbounded.any().to(dt))
+            view = None
+            step = None
+            blown = False
+            if host:
+                fs, gs, xn = F.tolist(), G.tolist(), X_new.tolist()
+                steps = [dist(a, b) for a, b in zip(xs, xn)]
+                total = sum([fs[i] + sum(gs[i]) + steps[i] for i in live])
+                smin = min([steps[i] for i in live])
+                rise = max([fs[i] - fs_prev[i] for i in live]) if k > 0 else -math.inf
+                lows = torch.stack(lows).tolist() if lows else []
+                view = HostView(xs, fs, gs, steps, [True] * B if running == B else active.tolist())
+            else:
+                step = torch.linalg.vector_norm(X_new - X, dim=1)
+                # Whole-tensor reductions, the stopped rows (which may hold nan) overwritten by index
+                if running == n:
+                    probe = [F.sum() + step.sum(), step.amin()]
+                    if check_g:
+                        probe[0] = probe[0] + G.sum()
+                else:
+                    probe = [F.index_fill(0, si, 0.0).sum() + step.index_fill(0, si, 0.0).sum(),
+                             step.index_fill(0, si, math.inf).amin()]
+                    if check_g:
+                        probe[0] = probe[0] + G.index_fill(0, si, 0.0).sum()
+                if k > 0:  # the largest change of f among the running rows, and each row's count of rises
+                    up = F - f_prev
+                    probe.append(up.amax() if running == n else up.index_fill(0, si, -math.inf).amax())
+                    rises.add_(1).mul_(up > 0)
+                    if k + 1 >= rules.BLOWUP_RISES:  # some row may have risen long enough to blow up
+                        probe.append(rises.amax())
+                values = torch.stack(probe + lows).tolist()
+                total, smin = values[0], values[1]
+                rise = values[2] if k > 0 else -math.inf
+                blown = k + 1 >= rules.BLOWUP_RISES and values[3] >= rules.BLOWUP_RISES
+                lows = values[2 + (k > 0) + (k + 1 >= rules.BLOWUP_RISES):]
+            rose = not rise <= 0  # nan: some row may have risen
+            rising = rising + 1 if rose else 0
+            if host:  # some row may have risen long enough to blow up
+                blown = rising >= rules.BLOWUP_RISES
+            # which rules may fire somewhere (each is then tested row by row)
+            may = [name for name, on in (("finite", not isfinite(total)), ("eps", smin < eps), ("time", now >= limit),
+                                         ("budget", k + 1 >= cap_min), ("blowup", blown)) if on]
+            if lows:
+                i = 0
+                for name, tol, strict in (("target", target, False), ("gtol", gtol, True),
+                                          ("ftol", ftol if change is not None else None, False)):
+                    if tol is not None:
+                        if lows[i] < tol if strict else lows[i] <= tol:
+                            may.append(name)
+                        i += 1
+                if unbounded is not None and lows[i] < 0:
+                    may.append("trial")
+            # The best point: x_{k-1} is folded in only where f stopped decreasing after it (a small batch
+            # tests that on the host first); x_k is folded in when the row ends (see Ledger._fold).
+            if k > 0 and not rise < 0 and (not host or any(
+                    [not fs[i] < fs_prev[i] and fs_prev[i] < best[i] for i in live])):
+                candidates = ~(F < f_prev) & (f_prev < self._best()[0])
+                self._fold(candidates if running == n else candidates.index_fill_(0, si, False), f_prev, X_prev, k - 1)
+                if host:
+                    best = self.state.best_f.tolist()
+            if host:
+                if rose:
+                    rises.add_(1).mul_(F > f_prev)
+                    rises_live = True
+                elif rises_live:
+                    rises.zero_()
+                    rises_live = False
+            stepped = active
+            if may:
+                step = step if step is not None else self._tensor(view.step)  # type: ignore[union-attr]
+                still, stepped, X_new, step = self._judge(k, now, F, G, X, X_new, step, self._tensor(step_prev),
+                                                          change, gnorm, target, rises, f_start, active, ls, lr,
+                                                          lr_used, frozenset(may))
+                # the rows that ended here: x_{k-1} may be their best point (f may have run to -inf), or x_k
+                ended = (active & ~still).nonzero().squeeze(1)
+                if k > 0:
+                    self._fold_ended(ended, f_prev, X_prev, k - 1)
+                self._fold_ended(ended, F, X, k)
+                active = still
+                running -= ended.numel()
+                si = torch.cat([si, ended])
+                if host:
+                    live = active.nonzero().squeeze(1).tolist()
+                    best = self.state.best_f.tolist()
+                if view is not None:
+                    xn = X_new.tolist()
+                    view = view._replace(step=step.tolist(), stepped=stepped.tolist())
+            if ls is not None:
+                self._searched(ls, stepped)
             if k == 0:
                 f_start = F
-            if target is not None:
-                hit = act & (F <= target)
-                stopping.append((hit, StopRule.TARGET))
-                act = act & ~hit
-            if gtol is not None:
-                Gp = G if self.bounds is None else G.masked_fill(_outward(X, G, self.bounds), 0.0)
-                hit = act & (Gp.norm(dim=1) < gtol)
-                stopping.append((hit, StopRule.GTOL))
-                act = act & ~hit
-            if ftol is not None and k > 0:
-                change = (F - f_prev).abs() / torch.maximum(torch.maximum(F.abs(), f_prev.abs()), ones)
-                self.last_fchange = torch.where(act, change, self.last_fchange)
-                hit = act & (change <= ftol)
-                stopping.append((hit, StopRule.FTOL))
-                act = act & ~hit
-            if now >= time_limit:
-                stopping.append((act, StopRule.TIME_LIMIT))
-                act = act & False
-            rises.add_(1).mul_(F > f_prev)
-            if k + 1 >= BLOWUP_RISES and float(rises.amax()) >= BLOWUP_RISES:
-                blow = act & (rises >= BLOWUP_RISES) & (F > f_start)
-                if bool(blow.any()):
-                    self._mark_bad(blow, k, _AT_X, F, G.norm(dim=1), X)
-                    stopping.append((blow, StopRule.BLOWUP))
-                    act = act & ~blow
-            for rows, why in stopping:  # stopped at x_k: k updates made, the last step is the previous one
-                self._stop(rows, why, k, step, lr_used)
-            # The update, for every row; rows that are not running keep their x and state.
-            t = failed = None
-            if lbfgs:
-                Gm = G
-                if self.bounds is not None:
-                    frozen = _outward(X, G, self.bounds)
-                    if frozen_prev is not None:
-                        mstate = rowlbfgs.reset(mstate, act & (frozen != frozen_prev).any(1))
-                    frozen_prev = frozen
-                    Gm = G.masked_fill(frozen, 0.0)
-                out = rowlbfgs.update_active(mstate, X, Gm, F, lr, act, self._evaluate_fg(frozen_prev))
-                X_new, mstate, t, failed = out.X, out.state, out.t, out.failed
-                self.extra_fev += out.evaluations
-                self.extra_gev += out.evaluations
-                self.ls_nonfinite = torch.where(act, out.nonfinite, self.ls_nonfinite)
-                self.backtracks += out.backtracks * act
-                u = out.unbounded & act
-                if bool(u.any()):
-                    self._mark_bad(u, k, _TRIAL, torch.full_like(F, -math.inf), torch.zeros_like(F), out.trial)
-                    self._stop(u, StopRule.NONFINITE, k, step, lr)
-                    act = act & ~u
-            elif search:
-                direction = G
-                if method == "momentum":
-                    buf = torch.where(mstate.started, mstate.buf * self.hyper["momentum"] + G, G)
-                    downhill = (buf * G).sum(1, keepdim=True) > 0
-                    direction = torch.where(downhill, buf, G)  # restart the buffer when it points uphill
-                    mstate = keep(act, type(mstate)(direction, torch.ones_like(mstate.started)), mstate)
-                ls = armijo(X, direction, G, F, torch.as_tensor(lr, dtype=X.dtype, device=dev).expand(B), act,
-                            self._evaluate_f)
-                X_new, t, failed = ls.X, ls.t, ls.failed
-                self.extra_fev += ls.evaluations
-                self.ls_nonfinite = torch.where(act, ls.nonfinite, self.ls_nonfinite)
-                self.backtracks += ls.backtracks * act
-            else:
-                X_new, new_state = rule.update(mstate, X, G, self.hyper, lr if isinstance(lr, float) else lr.unsqueeze(1))
-                if len(new_state):
-                    mstate = new_state if running == B and not stopping else keep(act, new_state, mstate)
-            all_run = running == B and not stopping and act is active
-            if failed is not None:
-                self.ls_failed = torch.where(act, failed, self.ls_failed)
-                self.last_t = torch.where(act, t, self.last_t)
-            if not all_run:
-                X_new = torch.where(act.unsqueeze(1), X_new, X)
-            if self.bounds is not None:
-                X_new = torch.clamp(X_new, self.bounds[0], self.bounds[1])
-            step = torch.linalg.vector_norm(X_new - X, dim=1)
-            stepped = act
-            after = []  # (rows, rule) fired after the update: k + 1 updates made
-            # One reduction answers both "is any step non-finite?" and "did any running row step below eps?"
-            # (rows that are not running get +inf added, so they never count as small).
-            probe = float((step + off).amin()) if running < B or stopping else float(step.amin())
-            if not math.isfinite(float(step.sum())):
-                bad = act & ~torch.isfinite(step)
-                if bool(bad.any()):
-                    self._mark_bad(bad, k + 1, _NEW_X, F, F, X_new)
-                    after.append((bad, StopRule.NONFINITE))
-                    act = act & ~bad
-            if probe < eps:
-                hit = act & (step < eps)
-                after.append((hit, StopRule.EPS))
-                act = act & ~hit
-            if self.cap is not None:
-                hit = act & (k + 1 >= self.cap)
-                after.append((hit, StopRule.MAX_ITER))
-                act = act & ~hit
-            for rows, why in after:
-                self._stop(rows, why, k + 1, step, lr)
-            if stopping or after:
-                running = int(act.sum())
-                off = torch.where(act, 0.0, math.inf).to(self.dtype)
-            self.X = X = X_new
-            self._final = None
-            active = act
-            self._done = (k + 1, step, lr, active)  # for an interrupt that comes outside an iteration
-            yield BatchStep(k, now, Xg.detach(), F, G, step, lr, t, failed, stepped, running, self.code, obj.sign)
+            step_prev = step if step is not None else view.step  # type: ignore[union-attr]
+            self._done = (k + 1, step_prev, lr, active, change, W)
+            yield BatchStep(k, now, Xg.detach(), F, G, step, lr, None if ls is None else ls.t,
+                            None if ls is None else ls.failed, stepped, running, self.state.code, sign, 0, view,
+                            W, floor)
             if self.stop_requested and running:  # Ctrl-C, or a consumer's request: every running row ends here
-                self._stop(active, StopRule.INTERRUPTED, k + 1, step, lr)
+                self._stop(active, StopRule.INTERRUPTED, k + 1, self._tensor(step_prev), lr, change)
                 running = 0
             if running == 0:
                 break
-            f_prev = F
-            lr_used = lr
+            X_prev, X, f_prev, lr_used = X, X_new, F, lr
+            if host:
+                xs, fs_prev = xn, fs
+            elif running <= COMPACT * n and k + 1 < max_iter:  # let the stopped rows go: gather the running ones
+                keep = active.nonzero().squeeze(1)
+                gone = F[si]
+                gone = gone[torch.isfinite(gone)]
+                floor = min(floor, float(gone.amin())) if gone.numel() else floor
+                self._writeback()
+                W = keep if W is None else W[keep]
+                self._W = W
+                self._best()
+                n = running
+                X, X_prev, f_prev, f_start, rises = X[keep], X_prev[keep], f_prev[keep], f_start[keep], rises[keep]
+                step_prev = step_prev[keep]  # type: ignore[index]
+                method = take_rows(method, keep)
+                hyper = {name: v if isinstance(v, float) else v[keep] for name, v in hyper.items()}
+                if not lr_float:
+                    lr = lr[keep]
+                    lr_used = lr_used[keep]  # type: ignore[index]
+                if cap is not None:
+                    self.cap = cap = cap[keep]
+                if getattr(self, "_frozen", None) is not None:
+                    self._frozen = self._frozen[keep]
+                ones = ones[keep]
+                active = torch.ones(n, dtype=torch.bool, device=dev)
+                si = si[:0]
+                self._work = X
             if scheduler is not None:
                 self.factor = advance(scheduler)
-                lr = self._rate()
+                lr = self._rate() if lr_float or W is None else self._rate()[W]  # type: ignore[index]
         if running:  # the rows still running used the whole budget
-            self._stop(active, StopRule.MAX_ITER, k + 1, step, lr)
+            self._stop(active, StopRule.MAX_ITER, k + 1, self._tensor(step_prev), lr_used, change)
+        self._settle()
+        self._writeback()
         self.elapsed = time.perf_counter() - t0
 
-    def _stop(self, rows: torch.Tensor, rule: StopRule, nit: int, step: torch.Tensor, lr: float | torch.Tensor) -> None:
-        """Stop ``rows`` with ``rule`` after ``nit`` updates; keep their last step and rate."""
-        self.code.masked_fill_(rows, CODE[rule])
-        self.nit.masked_fill_(rows, nit)
-        torch.where(rows, step, self.last_step, out=self.last_step)
-        if isinstance(lr, float):
-            self.last_lr.masked_fill_(rows, lr)
-        else:
-            torch.where(rows, lr, self.last_lr, out=self.last_lr)
+    def _tensor(self, values: Any) -> torch.Tensor:
+        """Per-row values (a tensor, or the list a small batch read back) as a tensor."""
+        if torch.is_tensor(values):
+            return values
+        return torch.tensor(values, dtype=self.dtype, device=self.device)
+
+    def _update(self, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float | torch.Tensor,
+                active: torch.Tensor, hyper: dict, state: tuple) -> tuple[torch.Tensor, tuple, Any]:
+        """A line-search method's update of every running row: ``(X_new, method state, the search's outcome)``."""
+        s = self.settings
+        B = X.shape[0]
+        if s.method == "lbfgs":
+            Gm = G
+            frozen = None
+            if self.box is not None:  # the active set: variables a bound holds do not move
+                frozen = self.box.outward(X, G)
+                prev = getattr(self, "_frozen", None)
+                if prev is not None:
+                    state = rowlbfgs.reset(state, active & (frozen != prev).any(1))
+                self._frozen = frozen
+                Gm = G.masked_fill(frozen, 0.0)
+            out = rowlbfgs.update_active(state, X, Gm, F, lr, active, self._evaluate_fg(frozen))
+            return out.X, out.state, out
+        direction = G  # armijo, for gd or momentum
+        if s.method == "momentum":
+            direction, state = momentum_direction(state, G, hyper["momentum"])
+        rate = torch.as_tensor(lr, dtype=X.dtype, device=X.device).expand(B)
+        out = armijo(X, direction, G, F, rate, active, self._evaluate_f)
+        return out.X, state, out
 
     def _evaluate_f(self, X: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             return self.f(X)
 
-    def _evaluate_fg(self, frozen: torch.Tensor | None):
+    def _evaluate_fg(self, frozen: torch.Tensor | None) -> rowlbfgs.EvalFG:
         def evaluate(Xs: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            Xs = Xs.detach().requires_grad_(True)
-            F = self.f(Xs)
-            (G,) = torch.autograd.grad(F.sum(), Xs)
+            with torch.enable_grad():
+                Xs = Xs.detach().requires_grad_(True)
+                F = self.f(Xs)
+                (G,) = torch.autograd.grad(F.sum(), Xs)
             if frozen is not None:
                 G = G.masked_fill(frozen[rows], 0.0)
             return F.detach(), G
         return evaluate
 
-    def _mark_bad(self, rows: torch.Tensor, k: int, what: int, F: torch.Tensor, gnorm: torch.Tensor,
-                  X: torch.Tensor) -> None:
-        self.stop_k = torch.where(rows, k, self.stop_k)
-        self.bad_what = torch.where(rows, what, self.bad_what).to(torch.int8)
-        self.bad_f = torch.where(rows, F, self.bad_f)
-        self.bad_g = torch.where(rows, gnorm, self.bad_g)
-        self.bad_x = torch.where(rows.unsqueeze(1), X, self.bad_x)
-
-    def interrupt(self) -> None:
-        """Mark every running row interrupted (Ctrl-C came outside an iteration)."""
-        done = getattr(self, "_done", None)
-        if done is None:
-            self.code.masked_fill_(self.code == 0, CODE[StopRule.INTERRUPTED])
-        else:
-            nit, step, lr, active = done
-            self._stop(active & (self.code == 0), StopRule.INTERRUPTED, nit, step, lr)
-        self.elapsed = time.perf_counter() - self._t0
-
-
-def _outward(X: torch.Tensor, G: torch.Tensor, bounds: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    lo, hi = bounds
-    return ((X <= lo) & (G > 0)) | ((X >= hi) & (G < 0))

@@ -284,10 +284,9 @@ def _minimize_fit(fm: FitModel, residuals: Callable[[torch.Tensor], torch.Tensor
                   where: str) -> tuple[torch.Tensor, Status, StopRule, str, int, int]:
     """Minimize the fit's cost with one of minimize's methods (the batched engine when there are many starts)."""
     from .api import run
-    from .multistart import MultiRun
+    from .multistart import MultiRun, SingleRun
     from .objective import Objective
     from .settings import Settings
-    from .solver import Descent
 
     def cost(*cols: torch.Tensor) -> torch.Tensor:
         return lm.cost_of(residuals(torch.stack(cols, dim=-1)), loss, f_scale)
@@ -300,9 +299,9 @@ def _minimize_fit(fm: FitModel, residuals: Callable[[torch.Tensor], torch.Tensor
         kw["max_iter"] = max_iter
     settings = Settings(**kw)
     names = fm.parameters
-    runner: Descent | MultiRun
+    runner: SingleRun | MultiRun
     if P0.shape[0] == 1 and where == "cpu":
-        runner = Descent(objective, settings, dict(zip(names, P0[0].tolist())))
+        runner = SingleRun(objective, settings, P0[0].tolist(), seed=None)
     else:
         runner = MultiRun(objective, [settings], [{}], P0.cpu(), seed=None, device=where)
     result = run(runner, callback, catch_interrupt=True)

@@ -33,15 +33,15 @@ _REVERSED = {"rsub": "-", "__rsub__": "-", "__rtruediv__": "/", "__rdiv__": "/",
 #: Where gdsolve's own loop keeps autograd out of the way, and why. tests/test_lesson.py
 #: checks that each quoted line is in the module named.
 LOOP_NOTES: tuple[dict[str, str], ...] = (
-    {"where": "solver.py: (G,) = torch.autograd.grad(F, X, ones)",
+    {"where": "engine.py: Xg = X.detach().requires_grad_(True)",
+     "why": "each step's graph starts fresh at a detached copy of x, so the update made from it is not "
+            "recorded, as the tutorial's `with torch.no_grad(): x = x - learning_rate * x.grad`"},
+    {"where": "engine.py: G = gradient(F, Xg, ones)",
      "why": "the gradient is returned, not added into X.grad as backward() does, so nothing needs zeroing "
             "between steps (the tutorial instead makes a new x each step)"},
-    {"where": "methods.py: X.detach().sub_(G, alpha=lr)",
-     "why": "the update x <- x - lr * grad is made on a detached view, so it is not recorded: the next step's "
-            "graph starts fresh at x, as the tutorial's `with torch.no_grad(): x = x - learning_rate * x.grad`"},
-    {"where": "solver.py: X.detach().clamp_(bounds[0], bounds[1])",
-     "why": "projecting onto --bounds is also kept out of the graph"},
-    {"where": "solver.py: with torch.no_grad():",
+    {"where": "rowmethods.py: return X.add(direction, alpha=-lr)",
+     "why": "gd's update x <- x - lr * grad, one fused multiply-add as torch.optim makes it"},
+    {"where": "engine.py: with torch.no_grad():",
      "why": "line searches (armijo) only need values of f, and no_grad skips recording a graph for them"},
 )
 

@@ -1,5 +1,7 @@
-"""Many starts and sweeps: a batch of rows, and the one result that describes it.
+"""A run as users see it: one start, many starts or a sweep, over the one engine.
 
+:class:`SingleRun` is one start: the engine at one row, iterated as
+:class:`~gdsolve.result.Step` records and ending with that row's result.
 :class:`MultiRun` lays out the rows -- every combination of a sweep (the
 cartesian product of the listed values, as hyperfine's ``-L``) times every
 start -- runs them in one :class:`~gdsolve.engine.Batch`, and makes of the
@@ -15,8 +17,7 @@ batch one :class:`~gdsolve.result.OptimizeResult`:
   (:mod:`gdsolve.minima`), best first, each with how many starts reached it;
 * ``runs``: for a sweep, each combination's values and its own result.
 
-It iterates like a :class:`~gdsolve.solver.Descent` (one
-:class:`~gdsolve.engine.BatchStep` per iteration), honours
+It iterates one :class:`~gdsolve.engine.BatchStep` per iteration, honours
 ``stop_requested``, and can replay chosen rows for a trace
 (:meth:`replay`): rows are independent, so a replay of a row alone retraces
 its path.
@@ -32,7 +33,6 @@ from typing import Any
 
 import torch
 
-from .batchrecords import CODES
 from .engine import Batch, BatchStep
 from .minima import distinct
 from .objective import Objective
@@ -41,7 +41,7 @@ from .result import Minimum, OptimizeResult, Step, SweepRun
 from .rowcheck import stationary_rows
 from .settings import Settings
 from .starts import box
-from .status import StopRule
+from .status import CODE, STOP_CODES, StopRule
 
 HOP_SIZE = 0.05  # a hop moves each variable by up to this fraction of its box's width
 STATUS_ORDER = ("converged", "stalled", "max_iter", "time_limit", "diverged", "interrupted")
@@ -55,6 +55,75 @@ def combinations(axes: Mapping[str, Sequence[float]]) -> list[dict[str, float]]:
     """
     names = list(axes)
     return [dict(zip(names, values)) for values in itertools.product(*(axes[n] for n in names))]
+
+
+class SingleRun:
+    """One start: the engine at one row, seen as one run.
+
+    Iterate it once for :class:`~gdsolve.result.Step` records (set
+    ``stop_requested = True`` to end it after the current iteration; a second
+    pass is refused), then call :meth:`result`, which evaluates the final point
+    once and returns the same record every time. :meth:`steps` iterates the
+    engine's own :class:`~gdsolve.engine.BatchStep` records instead, which
+    builds no per-step record at all (what a run nobody watches uses).
+
+    Args:
+        objective: the compiled function; ``settings`` its settings.
+        start: the start point, in variable order.
+        seed: the seed that drew it (``None`` when it was given).
+        device: where it was asked to run, reported in the result (``None``: not asked).
+    """
+
+    single = True
+    hops = 0
+
+    def __init__(self, objective: Objective, settings: Settings, start: Sequence[float], *, seed: int | None,
+                 device: str | None = None) -> None:
+        self.objective = objective
+        self.settings = settings
+        self.seed = seed
+        self.device = device
+        self.batch = Batch(objective, [settings], torch.zeros(1, dtype=torch.long),
+                           torch.tensor([list(start)], dtype=torch.float64))
+        self.x0 = dict(zip(objective.variables, self.batch.x0[0].tolist()))
+        self._result: OptimizeResult | None = None
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.batch.stop_requested
+
+    @stop_requested.setter
+    def stop_requested(self, value: bool) -> None:
+        self.batch.stop_requested = value
+
+    def steps(self) -> Iterator[BatchStep]:
+        """The engine's steps, as they come (no per-step record is built)."""
+        return iter(self.batch)
+
+    def __iter__(self) -> Iterator[Step]:
+        row_step = self.batch.row_step
+        for bstep in self.batch:
+            step = row_step(bstep, 0)
+            if step is not None:
+                yield step
+
+    def interrupt(self) -> None:
+        """Mark the run as interrupted (Ctrl-C); :meth:`result` still works."""
+        self.batch.interrupt()
+
+    def settings_dict(self) -> dict[str, Any]:
+        """Every setting of this run as JSON-ready values: the trace header and the result both carry it."""
+        return {**self.settings.as_dict(), "seed": self.seed, "params": dict(self.objective.parsed.params),
+                "vars": list(self.objective.variables)}
+
+    def result(self) -> OptimizeResult:
+        """The outcome: the final point evaluated once, the stop judged, the record built (once)."""
+        if self._result is None:
+            if not self.batch._started:
+                self.batch.elapsed = 0.0
+            r = self.batch.result(0, seed=self.seed, settings_dict=self.settings_dict())
+            self._result = r if self.device is None else dataclasses.replace(r, device=self.device)
+        return self._result
 
 
 class MultiRun:
@@ -85,6 +154,7 @@ class MultiRun:
         self.batch = Batch(objective, combos, self.combo, starts.repeat(C, 1), device=device, compile=compile)
         self.hops = hops
         self.hop_size = hop_size
+        self.single = False
         self._stop = False
         self._evaluations = 0  # f evaluations of the hops' descents before the final one
         self._result: OptimizeResult | None = None
@@ -107,6 +177,9 @@ class MultiRun:
             yield from self.batch
             return
         yield from self._hopping()
+
+    def steps(self) -> Iterator[BatchStep]:
+        return iter(self)
 
     def _hopping(self) -> Iterator[BatchStep]:
         """Monotonic basin hopping, every row a chain: descend, perturb the chain's best point, descend
@@ -133,18 +206,15 @@ class MultiRun:
                 best_F = torch.where(better, F, best_F)
             if self._stop or hop > self.hops:  # interrupted, or the final descent is done
                 return
-            self._evaluations += int((b.nit + 1 + b.extra_fev).sum())
+            self._evaluations += b.evaluations()
             hop += 1
             start = best_X  # the final descent starts from each chain's best point
             if hop <= self.hops:
                 start = best_X + (torch.rand(best_X.shape, generator=gen, dtype=torch.float64) * 2 - 1) * self.hop_size * width
             if s.bounds:
                 start = torch.clamp(start, torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64))
-            f, origin = b.f, b.origin
-            b = Batch(self.objective, self.combos, self.combo, start, device=self.device)
-            b.f = f
-            b.origin = origin  # the stationarity check measures travel from where each chain began
-            self.batch = b
+            # the stationarity check measures travel from where each chain began: restart keeps the origin
+            self.batch = b = b.restart(start)
 
     def interrupt(self) -> None:
         self.batch.interrupt()
@@ -161,21 +231,19 @@ class MultiRun:
     def statuses(self) -> list[str]:
         """Every row's status, as a single run of it would report."""
         b = self.batch
+        b._settle()
         F, G = b.final()
         code = b.code.cpu()
-        eps_like = (code == CODES.index(StopRule.EPS)) | (code == CODES.index(StopRule.FTOL))
+        eps_like = (code == CODE[StopRule.EPS]) | (code == CODE[StopRule.FTOL])
         finite = (torch.isfinite(F) & torch.isfinite(G).all(1)).cpu()
         verdict = torch.ones_like(eps_like)
         idx = (eps_like & finite).nonzero().squeeze(1)
         if idx.numel():
-            free = None
-            if b.bounds is not None:
-                X, Gi = b.X[idx], G[idx]
-                lo, hi = b.bounds
-                free = ~(((X <= lo) & (Gi > 0)) | ((X >= hi) & (Gi < 0)))
-            verdict[idx] = stationary_rows(self.objective, b.X[idx], b.origin[idx], free).cpu()
+            X = b.X[idx]
+            free = None if b.box is None else ~b.box.outward(X, G[idx])
+            verdict[idx] = stationary_rows(self.objective, X, b.origin[idx], free).cpu()
         # judged as a single run is (gdsolve.outcome), with the batched stationarity verdicts
-        return [judged_status(judged_rule(CODES[c], fin), v).value
+        return [judged_status(judged_rule(STOP_CODES[c], fin), v).value
                 for c, fin, v in zip(code.tolist(), finite.tolist(), verdict.tolist())]
 
     def result(self) -> OptimizeResult:
@@ -202,7 +270,7 @@ class MultiRun:
             counts[s] += 1
         self._result = dataclasses.replace(top, rows=counts, starts=self.n_starts, device=self.device,
                                 compile_time=b.compile_time,
-                                total_nfev=self._evaluations + int((b.nit + 1 + b.extra_fev).sum()),
+                                total_nfev=self._evaluations + b.evaluations(),
                                 minima=top.minima, runs=tuple(runs) if self.swept else None)
         self.best_rows = best_rows
         self.best_row = best_rows[overall]
@@ -254,7 +322,7 @@ class MultiRun:
         idx = torch.tensor(list(rows), dtype=torch.long)
         combo = self.combo[idx]
         again = Batch(self.objective, self.combos, combo, b.x0[idx.to(b.device)].cpu().double(),
-                      device=str(b.device), row_max_iter=b.nit[idx.to(b.device)])
+                      device=str(b.device), row_max_iter=b.state.nit[idx.to(b.device)])
         again.f = b.f  # the same evaluation (compiled or not) retraces the same path
         local = list(range(len(rows)))
         for bstep in again:

@@ -1,10 +1,10 @@
 """From what one row of a run did to the :class:`~gdsolve.result.OptimizeResult` users read.
 
-Both engines -- the single-start loop (:mod:`gdsolve.solver`) and the batched
-one (:mod:`gdsolve.engine`) -- describe a finished row as a :class:`RowRecord`
-of plain values and hand it to :func:`build_result`. So the judgement of a
-stop (converged or stalled), every message, every rule check and the best
-point are made in this one place, whichever engine ran.
+The engine (:mod:`gdsolve.engine`, through :mod:`gdsolve.batchrecords`)
+describes a finished row as a :class:`RowRecord` of plain values and hands
+it to :func:`build_result`. So the judgement of a stop (converged or
+stalled), every message, every rule check and the best point are made in
+this one place, for one start and for every row of a batch alike.
 
 Values in a record are on the *minimized* function (``-f`` when
 maximizing); :func:`build_result` turns them into the user's f.
@@ -16,7 +16,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
+
 from .advice import diverged_hint, max_iter_hint
+from .box import Box
 from .errors import render
 from .objective import Objective
 from .result import OptimizeResult, Point, RuleCheck
@@ -84,12 +87,12 @@ def blowup_detail(sign: float, k: int, rises: int, f: float) -> str:
 
 
 def free_mask(settings: Settings, names: Sequence[str], x: Sequence[float], g: Sequence[float]) -> list[bool]:
-    """Per variable: not held on a bound by a gradient that points outside."""
-    out = []
-    for name, xi, gi in zip(names, x, g):
-        lo, hi = settings.bounds.get(name, (-math.inf, math.inf))
-        out.append(not ((xi <= lo and gi > 0) or (xi >= hi and gi < 0)))
-    return out
+    """Per variable: not held on a bound by a gradient that points outside (:meth:`gdsolve.box.Box.outward`)."""
+    box = Box.of(names, settings.bounds, torch.float64, "cpu")
+    if box is None:
+        return [True] * len(names)
+    return (~box.outward(torch.tensor([list(x)], dtype=torch.float64), torch.tensor([list(g)], dtype=torch.float64))
+            )[0].tolist()
 
 
 def projected_norm(settings: Settings, names: Sequence[str], x: Sequence[float], g: Sequence[float]) -> float:

@@ -17,11 +17,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .batchrecords import CODE
 from .engine import BatchStep
 from .render import FIRST_ROWS, fmt, log_rows, nice_every, summary_panel
 from .result import OptimizeResult
-from .status import StopRule
+from .status import CODE, StopRule
 
 TOP_MINIMA = 5
 _DIVERGED = (CODE[StopRule.NONFINITE], CODE[StopRule.BLOWUP])

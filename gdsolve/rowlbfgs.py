@@ -371,6 +371,11 @@ def strong_wolfe(evaluate: EvalFG, rows: torch.Tensor, X: torch.Tensor, t: torch
 _ROWWISE = ("n_iter", "d", "t", "prev_g", "pos", "num", "H_diag", "size")  # batch on dim 0; S, Y, rho on dim 1
 
 
+def take(state: LBFGSState, rows: torch.Tensor) -> LBFGSState:
+    """The state of ``rows`` only: per-row fields on dim 0, the history (S, Y, rho) on dim 1."""
+    return LBFGSState(*[v[rows] if name in _ROWWISE else v[:, rows] for name, v in zip(LBFGSState._fields, state)])
+
+
 def update_active(state: LBFGSState, X: torch.Tensor, G: torch.Tensor, F: torch.Tensor, lr: float | torch.Tensor,
                   active: torch.Tensor, evaluate: EvalFG) -> Outcome:
     """:func:`update` over the active rows only, when they are a minority of the batch.
@@ -383,7 +388,7 @@ def update_active(state: LBFGSState, X: torch.Tensor, G: torch.Tensor, F: torch.
     idx = active.nonzero().squeeze(1)
     if idx.numel() * 2 > B:
         return update(state, X, G, F, lr, active, evaluate)
-    sub = LBFGSState(*[v[idx] if name in _ROWWISE else v[:, idx] for name, v in zip(LBFGSState._fields, state)])
+    sub = take(state, idx)
     sub_lr = lr if isinstance(lr, float) else lr[idx]
 
     def evaluate_sub(Xs: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

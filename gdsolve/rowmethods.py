@@ -1,9 +1,8 @@
 """Update rules for a batch of independent rows: one ``init``/``update`` pair per method.
 
-The single-start path (:mod:`gdsolve.methods`) hands its one row to
-``torch.optim``. A batch cannot: torch.optim takes one learning rate (and one
-momentum, one beta...) per parameter group, while a sweep gives every row its
-own, and a row that has stopped must never move again. So, as optax does,
+Why not ``torch.optim``: it takes one learning rate (and one momentum, one
+beta...) per parameter group, while a sweep gives every row its own, and a
+row that has stopped must never move again. So, as optax does,
 each method here is a pair of pure functions over an explicit state (a
 NamedTuple of ``(B, d)`` tensors):
 
@@ -12,13 +11,15 @@ NamedTuple of ``(B, d)`` tensors):
 
 with every hyperparameter a ``(B, 1)`` tensor that broadcasts over the row
 (or a float, when every row shares it: torch's scalar kernels are faster).
-The engine owns the state and keeps frozen rows where they were with one row
-mask (``torch.where``), applied to X and to every state tensor alike.
+The engine owns the state and keeps a stopped row where it was with one row
+mask (``torch.where``) on X; a stopped row never updates again, so its method
+state is simply never read again.
 
 The formulas are torch.optim's own, operation for operation (SGD with
-momentum and Nesterov, Adam, AdamW, RMSprop, Adagrad), so that one row
-follows the same iterates as the single-start path; ``tests/test_rowmethods.py``
-compares them with torch.optim step by step.
+momentum and Nesterov, Adam, AdamW, RMSprop, Adagrad): ``tests/test_rowmethods.py``
+compares them with torch.optim step by step. torch.optim has no line search
+for first-order methods; :func:`armijo` is gdsolve's (``--line-search armijo``,
+for gd and momentum, whose buffer :func:`momentum_direction` then keeps).
 
 Example:
     >>> import torch
@@ -181,10 +182,23 @@ RULES: dict[str, Rule] = {
 }
 
 
-def keep(mask: torch.Tensor, new: tuple, old: tuple) -> tuple:
-    """Each state tensor from ``new`` where ``mask`` (B,) is set, else from ``old``: frozen rows stay frozen."""
-    m = mask.unsqueeze(1)
-    return type(old)(*(torch.where(m, a, b) if isinstance(a, torch.Tensor) else a for a, b in zip(new, old)))
+def take_rows(state: tuple, rows: torch.Tensor) -> tuple:
+    """The method state of ``rows`` only (the engine lets stopped rows go). Every method keeps its
+    per-row tensors batch-first, except L-BFGS's history (see :func:`gdsolve.rowlbfgs.take`)."""
+    if hasattr(state, "S"):  # L-BFGS
+        from .rowlbfgs import take
+
+        return take(state, rows)  # type: ignore[arg-type]
+    return type(state)(*(v[rows] if isinstance(v, torch.Tensor) else v for v in state))
+
+
+def momentum_direction(state: MomentumState, G: torch.Tensor, mu: float | torch.Tensor) -> tuple[torch.Tensor, MomentumState]:
+    """Heavy-ball momentum for a line search: the buffer (torch's SGD rule, ``buf = mu * buf + g``)
+    is the direction searched along; it restarts from ``g`` where it stops pointing downhill."""
+    buf = _buffer(state, G, mu)
+    downhill = (buf * G).sum(1, keepdim=True) > 0
+    direction = torch.where(downhill, buf, G)
+    return direction, MomentumState(direction, torch.ones_like(state.started))
 
 
 class Armijo(NamedTuple):
@@ -196,6 +210,7 @@ class Armijo(NamedTuple):
     nonfinite: torch.Tensor  # (B,) bool: ... and a trial's f was not finite
     evaluations: torch.Tensor  # (B,) trial evaluations made
     backtracks: torch.Tensor  # (B,) trials where f was not finite (each halved, as any trial that fails)
+    unbounded: None = None  # (Armijo accepts a trial where f = -inf: the next iteration meets it at x_k)
 
 
 ARMIJO_C = 1e-4
@@ -207,9 +222,12 @@ def armijo(X: torch.Tensor, d: torch.Tensor, G: torch.Tensor, F: torch.Tensor, t
            active: torch.Tensor, evaluate: Callable[[torch.Tensor], torch.Tensor]) -> Armijo:
     """Per row, backtrack ``t`` from ``t0`` until ``f(x - t d) <= f(x) - c t g.d``.
 
-    The same rule as :func:`gdsolve.methods.armijo`, every row with its own
-    ``t``. Only rows still searching are evaluated at each halving, so a batch
-    where most rows accept the first trial pays for one evaluation.
+    Every row has its own ``t``; a trial where f is not finite is halved as
+    any other that fails (and counted). When no trial in
+    :data:`ARMIJO_MAX_HALVINGS` halvings decreases f enough, the row does not
+    move: a step that raises f is never taken silently. Only rows still
+    searching are evaluated at each halving, so a batch where most rows
+    accept the first trial pays for one evaluation.
     """
     B = X.shape[0]
     t = t0.reshape(B).clone()

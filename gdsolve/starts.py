@@ -50,6 +50,38 @@ def box(names: Sequence[str], bounds: Bounds) -> tuple[list[float], list[float]]
     return lo, hi
 
 
+def check_start(names: Sequence[str], bounds: Bounds, x0: dict[str, float] | None) -> tuple[list[float], list[float]]:
+    """Check the bounds name variables and a given start lies inside them; return the bounds per variable."""
+    unknown = [n for n in bounds if n not in names]
+    if unknown:
+        raise OptionError(f"{{bounds}} names {', '.join(unknown)}, not a variable of the expression ({', '.join(names)})")
+    lo = [bounds.get(n, (-math.inf, math.inf))[0] for n in names]
+    hi = [bounds.get(n, (-math.inf, math.inf))[1] for n in names]
+    if x0 is not None:
+        outside = [f"{n}={x0[n]:g}" for n, a, b in zip(names, lo, hi) if not a <= x0[n] <= b]
+        if outside:
+            raise OptionError(f"{{x0}} {', '.join(outside)} lies outside {{bounds}}; start inside them")
+    return lo, hi
+
+
+def random_start(names: Sequence[str], lo: Sequence[float], hi: Sequence[float], seed: int) -> list[float]:
+    """A seeded start for one run: standard normal, or inside the bounds where there are some."""
+    gen = torch.Generator().manual_seed(seed)
+    normal = torch.randn(len(names), generator=gen, dtype=torch.float64).tolist()
+    uniform = torch.rand(len(names), generator=gen, dtype=torch.float64).tolist()
+    out = []
+    for n, u, a, b in zip(normal, uniform, lo, hi):
+        if math.isfinite(a) and math.isfinite(b):
+            out.append(a + (b - a) * u)
+        elif math.isfinite(a):
+            out.append(a + abs(n))
+        elif math.isfinite(b):
+            out.append(b - abs(n))
+        else:
+            out.append(n)
+    return out
+
+
 def draw_starts(names: Sequence[str], bounds: Bounds, n: int, seed: int) -> torch.Tensor:
     """``n`` start points ``(n, d)`` in float64 on the CPU: scrambled Sobol in the box."""
     d = len(names)

@@ -6,7 +6,8 @@ Two enums live here:
 * :class:`Status` -- how a run ended, as reported in ``OptimizeResult.status``.
 
 and :data:`STOP_MESSAGES`, the single table that turns "which rule fired" into
-the sentence users read, in the spirit of scipy's ``OptimizeResult.message``.
+the sentence users read, in the spirit of scipy's ``OptimizeResult.message``,
+beside :data:`STOP_CODES`, the numbers the engine keeps per row for the same rules.
 This module imports nothing heavy: the CLI uses it before torch is loaded.
 """
 
@@ -133,6 +134,15 @@ STOP_MESSAGES: dict[tuple[StopRule, Status], str] = {
         "interrupted after {nit} steps; x is the last point reached, best the best point seen"
     ),
 }
+
+
+#: The engine's per-row stop codes: a row's code is the index of its rule here
+#: (0: still running). The order is the order the rules are tested in.
+STOP_CODES: tuple[StopRule | None, ...] = (None, StopRule.EPS, StopRule.GTOL, StopRule.FTOL, StopRule.TARGET,
+                                           StopRule.MAX_ITER, StopRule.TIME_LIMIT, StopRule.NONFINITE,
+                                           StopRule.BLOWUP, StopRule.INTERRUPTED)
+#: Each rule's code in :data:`STOP_CODES`.
+CODE: dict[StopRule, int] = {rule: i for i, rule in enumerate(STOP_CODES) if rule is not None}
 
 
 def stop_message(rule: StopRule, status: Status | None = None, *, value: float = float("nan"),

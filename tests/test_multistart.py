@@ -73,7 +73,7 @@ def test_replayed_rows_retrace_the_batch() -> None:
     for row, step in run.replay(rows):
         last[row] = step
     for row in rows:
-        assert last[row].k == int(run.batch.nit[row]) - 1
+        assert last[row].k == int(run.batch.state.nit[row]) - 1
     assert r.x == dict(zip(("x", "y"), run.batch.X[run.best_row].tolist()))
 
 

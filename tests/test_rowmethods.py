@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gdsolve.objective import compile_objective
-from gdsolve.rowmethods import RULES, armijo, keep
+from gdsolve.rowmethods import RULES, armijo
 
 ROSEN = compile_objective("(1-x)**2 + 100*(y-x^2)**2")
 
@@ -53,17 +53,6 @@ def test_each_row_follows_torch_optim(method: str, lr: float, shared: bool) -> N
         X, state = rule.update(state, X, G, hyper, rate)
         expected = torch.cat([r.detach() for r in refs])
         assert torch.allclose(X, expected, rtol=1e-13, atol=1e-15, equal_nan=True), (method, (X - expected).abs().max())
-
-
-def test_keep_freezes_every_state_tensor() -> None:
-    rule = RULES["adam"]
-    X = torch.ones(3, 2, dtype=torch.float64)
-    old = rule.init(X)
-    _, new = rule.update(old, X, torch.ones_like(X), {"beta1": 0.9, "beta2": 0.999, "weight_decay": 0.0}, 0.1)
-    kept = keep(torch.tensor([True, False, True]), new, old)
-    assert kept.step == new.step == 1
-    for a, b, c in zip(kept[1:], new[1:], old[1:]):
-        assert torch.equal(a[0], b[0]) and torch.equal(a[1], c[1]) and torch.equal(a[2], b[2])
 
 
 def test_armijo_backtracks_per_row_and_refuses_to_climb() -> None:

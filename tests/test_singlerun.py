@@ -1,4 +1,4 @@
-"""The descent loop: the tutorial number for number, known minima, divergence."""
+"""One start (the engine at one row): the tutorial number for number, known minima, divergence."""
 
 from __future__ import annotations
 
@@ -7,14 +7,23 @@ import math
 import pytest
 import torch
 
+from gdsolve.multistart import SingleRun
 from gdsolve.objective import compile_objective
 from gdsolve.settings import Settings
-from gdsolve.solver import Descent
+from gdsolve.starts import check_start, random_start
 from gdsolve.status import Status, StopRule
 
 
+def one_run(objective, settings, x0):
+    """A one-start run as prepare() makes it: the given start, or one drawn with the seed."""
+    names = objective.variables
+    lo, hi = check_start(names, settings.bounds, x0)
+    point = [x0[n] for n in names] if x0 is not None else random_start(names, lo, hi, settings.seed)
+    return SingleRun(objective, settings, point, seed=None if x0 is not None else settings.seed)
+
+
 def run(text, x0, **kw):
-    d = Descent(compile_objective(text), Settings(**kw), x0)
+    d = one_run(compile_objective(text), Settings(**kw), x0)
     steps = list(d)
     return steps, d.result()
 
@@ -63,7 +72,7 @@ def test_known_minima(text, x0, kw, xmin, fmin, tol):
 
 
 def test_maximize_reports_true_objective():
-    d = Descent(compile_objective("-(x-1)**2 - (y+2)**2 + 3", maximize=True), Settings(), {"x": 0, "y": 0})
+    d = one_run(compile_objective("-(x-1)**2 - (y+2)**2 + 3", maximize=True), Settings(), {"x": 0, "y": 0})
     list(d)
     r = d.result()
     assert r.fun == pytest.approx(3.0, abs=1e-9) and r.sense == "maximize"
@@ -116,8 +125,8 @@ def test_best_point_tracked():
 
 
 def test_float32_state():
-    d = Descent(compile_objective("(x-4)**2"), Settings(dtype="float32"), {"x": 0.0})
-    assert d.X.dtype == torch.float32
+    d = one_run(compile_objective("(x-4)**2"), Settings(dtype="float32"), {"x": 0.0})
+    assert d.batch.X.dtype == torch.float32
     list(d)
     assert math.isclose(d.result().x["x"], 4.0, abs_tol=1e-4)
 
@@ -217,7 +226,7 @@ def test_absolute_eps_too_coarse_for_a_tiny_minimizer_says_so(text, x0):
 # --- maximize speaks the user's sign ----------------------------------------------------
 
 def test_maximize_nonfinite_says_plus_inf():
-    d = Descent(compile_objective("exp(1000*x)", maximize=True), Settings(), {"x": 0.0})
+    d = one_run(compile_objective("exp(1000*x)", maximize=True), Settings(), {"x": 0.0})
     list(d)
     r = d.result()
     assert r.status is Status.DIVERGED and "f became inf" in r.message and "-inf" not in r.message
@@ -225,7 +234,7 @@ def test_maximize_nonfinite_says_plus_inf():
 
 
 def test_maximize_blowup_says_f_fell():
-    d = Descent(compile_objective("-x**2", maximize=True), Settings(lr=1.5, max_iter=1000), {"x": 1.0})
+    d = one_run(compile_objective("-x**2", maximize=True), Settings(lr=1.5, max_iter=1000), {"x": 1.0})
     steps = list(d)
     r = d.result()
     assert "f fell for 25 steps in a row, to -1.1259e+15" in r.message and steps[-1].f < -1e14
@@ -239,7 +248,7 @@ def test_best_is_never_nonfinite():
 # --- records are exact --------------------------------------------------------------------
 
 def test_result_is_idempotent_and_counts_the_final_point_once():
-    d = Descent(compile_objective("(x-4)**2"), Settings(gtol=1e-3), {"x": 0.0})
+    d = one_run(compile_objective("(x-4)**2"), Settings(gtol=1e-3), {"x": 0.0})
     list(d)
     r1, r2 = d.result(), d.result()
     assert r1 is r2 and r1.stop_rule is StopRule.GTOL
@@ -249,38 +258,38 @@ def test_result_is_idempotent_and_counts_the_final_point_once():
 def test_finished_run_refuses_a_second_pass():
     from gdsolve.errors import GdsolveError
 
-    d = Descent(compile_objective("(x-4)**2"), Settings(), {"x": 0.0})
+    d = one_run(compile_objective("(x-4)**2"), Settings(), {"x": 0.0})
     list(d)
     with pytest.raises(GdsolveError, match="already been iterated"):
         list(d)
 
 
 def test_armijo_failure_is_recorded_and_does_not_move():
-    d = Descent(compile_objective("abs(x-1)"), Settings(line_search="armijo", max_iter=200), {"x": 0.3})
+    d = one_run(compile_objective("abs(x-1)"), Settings(line_search="armijo", max_iter=200), {"x": 0.3})
     steps = list(d)
     failed = [s for s in steps if s.line_search_failed]
     assert failed and all(s.step_norm == 0 for s in failed)
 
 
 def test_settings_and_seed_mean_one_thing():
-    d = Descent(compile_objective("(x-4)**2"), Settings(method="lbfgs"), {"x": 0.0})
+    d = one_run(compile_objective("(x-4)**2"), Settings(method="lbfgs"), {"x": 0.0})
     list(d)
     r = d.result()
     assert r.settings["line_search"] == "strong_wolfe" and r.settings["seed"] is None and r.seed is None
     assert r.settings == d.settings_dict() and {"params", "vars"} <= set(r.settings)
-    d = Descent(compile_objective("(x-4)**2"), Settings(seed=5), None)
+    d = one_run(compile_objective("(x-4)**2"), Settings(seed=5), None)
     list(d)
     assert d.result().seed == d.result().settings["seed"] == 5
 
 
 def test_interrupt_message_names_last_and_best():
-    d = Descent(compile_objective("(x-4)**2"), Settings(eps=0, max_iter=1000), {"x": 0.0})
+    d = one_run(compile_objective("(x-4)**2"), Settings(eps=0, max_iter=1000), {"x": 0.0})
     for s in d:
         if s.k == 5:
             d.stop_requested = True
     r = d.result()
     assert r.status is Status.INTERRUPTED and "x is the last point" in r.message and r.best is not None
-    assert r.nit == 6 and r.x["x"] == d.X.detach().tolist()[0][0]  # x is the last point, as the message says
+    assert r.nit == 6 and r.x["x"] == d.batch.X.detach().tolist()[0][0]  # x is the last point, as the message says
 
 
 def test_max_iter_message_without_eps():
