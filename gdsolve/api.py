@@ -15,14 +15,23 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from .errors import OptionError, shown
-from .multistart import HOP_SIZE, MultiRun, SingleRun, combinations, operations
+from .multistart import MultiRun, SingleRun, combinations, operations
 from .objective import Objective, compile_objective
 from .result import OptimizeResult, Step
-from .settings import X0, Settings, is_real, resolve_x0, split_sweep
+from .settings import (
+    DEFAULT_EPS,
+    DEFAULT_HOP_SIZE,
+    DEFAULT_MAX_ITER,
+    DEFAULT_VERIFY_TIMEOUT,
+    X0,
+    Settings,
+    is_real,
+    resolve_x0,
+    split_sweep,
+)
 from .shapes import expand_bounds, expand_point, parse_shapes
 from .starts import check_memory, check_start, draw_starts, random_start, resolve_device
 from .status import Status
-from .verify import TIMEOUT as VERIFY_TIMEOUT
 from .verify import Verification, check_timeout
 
 Callback = Callable[[Step], None]
@@ -54,7 +63,7 @@ def prepare(
     device: str | None = None,
     compile: bool = False,
     hops: int = 0,
-    hop_size: float = HOP_SIZE,
+    hop_size: float | None = None,
     cache: MutableMapping[Any, Objective] | None = None,
     shape: Mapping[str, Any] | Sequence[str] | None = None,
     data: Any = None,
@@ -73,7 +82,7 @@ def prepare(
     (the engine at one row, yielding a :class:`~gdsolve.result.Step` per
     iteration). ``starts=N``, a list of values on ``lr`` or a method option (a
     sweep), or another ``device`` give a :class:`~gdsolve.multistart.MultiRun`
-    (yielding a :class:`~gdsolve.engine.BatchStep` per iteration). Both end
+    (yielding a :class:`~gdsolve.enginestate.BatchStep` per iteration). Both end
     with ``.result()``.
 
     ``cache``, a dict kept across calls, holds the compiled formulas (the
@@ -109,10 +118,11 @@ def prepare(
         raise OptionError("{compile} compiles formulas of plain variables; it does not take {shape} or {data} yet")
     if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
         raise OptionError(f"{{hops}} must be an integer >= 0, got {shown(hops)}")
+    if hop_size is not None and not hops:  # given, but there is nothing for it to size
+        raise OptionError("{hop_size} sizes the hops of basin hopping; add [[--hops K||hops=K]]")
+    hop_size = DEFAULT_HOP_SIZE if hop_size is None else hop_size
     if not (is_real(hop_size) and 0 < hop_size <= 1):
         raise OptionError(f"{{hop_size}} must be in (0, 1] (a fraction of each variable's box), got {shown(hop_size)}")
-    if hop_size != HOP_SIZE and not hops:
-        raise OptionError("{hop_size} sizes the hops of basin hopping; add [[--hops K||hops=K]]")
     if starts is None and not axes and where == "cpu" and not compile and not hops:
         given = start is not None
         point = [start[k] for k in names] if given else random_start(names, lo, hi, settings.seed)
@@ -159,26 +169,28 @@ def _objective(expression: str, params: Mapping[str, float] | None, variables: S
     return objective
 
 
-def verifier(descent: SingleRun | MultiRun, verify: bool, timeout: float) -> Verification | None:
-    """Start :mod:`gdsolve.verify`'s solving process for a prepared run, when ``verify`` asks for it."""
+def verifier(descent: SingleRun | MultiRun, verify: bool, timeout: float | None = None) -> Verification | None:
+    """Start :mod:`gdsolve.verify`'s solving process for a prepared run, when ``verify`` asks for it
+    (``timeout``: seconds, ``None`` for the default)."""
     if not isinstance(verify, bool):
         raise OptionError(f"{{verify}} must be True or False, got {shown(verify)}")
-    check_timeout(timeout)
+    if timeout is not None:
+        check_timeout(timeout)
     if not verify:
-        if timeout != VERIFY_TIMEOUT:
+        if timeout is not None:
             raise OptionError("{verify_timeout} limits the time of {verify}; add [[--verify||verify=True]]")
         return None
     objective = descent.objective
     if objective.layout is not None:
         raise OptionError("{verify} solves formulas of plain variables; sympy cannot follow {shape} or {data}")
     return Verification.start(objective.text, params=objective.parsed.params, variables=objective.variables,
-                              sense="maximize" if objective.sign < 0 else "minimize", timeout=timeout)
+                              sense=objective.sense, timeout=DEFAULT_VERIFY_TIMEOUT if timeout is None else timeout)
 
 
 def run(descent: SingleRun | MultiRun, callback: Callable[[Any], None] | None = None, *,
         catch_interrupt: bool = False, verification: Verification | None = None) -> OptimizeResult:
     """Drive ``descent`` to its end, calling ``callback`` with every step (a
-    :class:`~gdsolve.result.Step`, or for a batch a :class:`~gdsolve.engine.BatchStep`).
+    :class:`~gdsolve.result.Step`, or for a batch a :class:`~gdsolve.enginestate.BatchStep`).
 
     With ``catch_interrupt=True`` a Ctrl-C ends the run with status
     ``interrupted`` and the result so far instead of raising. A
@@ -212,8 +224,8 @@ def minimize(
     *,
     x0: X0 = None,
     lr: float | Sequence[float] | None = None,
-    eps: float = 1e-6,
-    max_iter: int = 100,
+    eps: float = DEFAULT_EPS,
+    max_iter: int = DEFAULT_MAX_ITER,
     method: str = "gd",
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
@@ -222,9 +234,9 @@ def minimize(
     device: str | None = None,
     compile: bool = False,
     hops: int = 0,
-    hop_size: float = HOP_SIZE,
+    hop_size: float | None = None,
     verify: bool = False,
-    verify_timeout: float = VERIFY_TIMEOUT,
+    verify_timeout: float | None = None,
     shape: Mapping[str, Any] | None = None,
     data: Any = None,
     drop_missing: bool = False,
@@ -242,7 +254,7 @@ def minimize(
             ``adamw``, ``rmsprop``, ``adagrad`` or ``lbfgs``.
         params: constants, ``{"a": 2}``. variables: the variable order.
         callback: called with each :class:`~gdsolve.result.Step` (for a
-            batch, each :class:`~gdsolve.engine.BatchStep`).
+            batch, each :class:`~gdsolve.enginestate.BatchStep`).
         starts: run N starts in one batch (scrambled Sobol points in ``bounds``,
             or in the box -10..10 where a variable is unbounded; ``x0``, if
             given, is the first); the result is the best start's, with
@@ -305,8 +317,8 @@ def maximize(
     *,
     x0: X0 = None,
     lr: float | Sequence[float] | None = None,
-    eps: float = 1e-6,
-    max_iter: int = 100,
+    eps: float = DEFAULT_EPS,
+    max_iter: int = DEFAULT_MAX_ITER,
     method: str = "gd",
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
@@ -315,9 +327,9 @@ def maximize(
     device: str | None = None,
     compile: bool = False,
     hops: int = 0,
-    hop_size: float = HOP_SIZE,
+    hop_size: float | None = None,
     verify: bool = False,
-    verify_timeout: float = VERIFY_TIMEOUT,
+    verify_timeout: float | None = None,
     shape: Mapping[str, Any] | None = None,
     data: Any = None,
     drop_missing: bool = False,

@@ -2,7 +2,7 @@
 
 Split from the engine so that the loop (:mod:`gdsolve.engine`) and the
 account of its rows live apart. Everything here reads the engine's one
-:class:`~gdsolve.engine.State`; the judgement itself (status, message,
+:class:`~gdsolve.enginestate.State`; the judgement itself (status, message,
 checks) is :func:`gdsolve.outcome.build_result`. This is where the user's
 sign comes back: the engine minimizes ``sign * f``, and :meth:`BatchRecords.row_steps`
 and :func:`~gdsolve.outcome.build_result` report f, its gradient and the best point in the user's sign.
@@ -23,7 +23,7 @@ from .rules import BLOWUP_RISES
 from .status import STOP_CODES, StopRule
 
 if TYPE_CHECKING:
-    from .engine import BatchStep, State
+    from .enginestate import BatchStep, State
 
 
 
@@ -75,8 +75,7 @@ class BatchRecords:
         F, G = self.final()
         st = self.state
         rule = STOP_CODES[int(st.code[i])]
-        names = self.objective.variables
-        sign = self.objective.sign
+        obj = self.objective
         nit = int(st.nit[i])
         detail = ""
         unbounded = False
@@ -85,15 +84,15 @@ class BatchRecords:
             k = int(st.stop_k[i])
             x = st.bad_x[i].tolist()
             if what == NEW_X:
-                detail = nonfinite_detail(names, sign, k, math.nan, math.nan, x, what="x")
+                detail = nonfinite_detail(obj, k, math.nan, math.nan, x, what="x")
             elif what == TRIAL:
-                detail = nonfinite_detail(names, sign, k, -math.inf, 0.0, x, what="f (at a line-search trial point)")
+                detail = nonfinite_detail(obj, k, -math.inf, 0.0, x, what="f (at a line-search trial point)")
                 unbounded = True
             else:
-                detail = nonfinite_detail(names, sign, k, float(st.bad_f[i]), float(st.bad_g[i]), x)
+                detail = nonfinite_detail(obj, k, float(st.bad_f[i]), float(st.bad_g[i]), x)
                 unbounded = float(st.bad_f[i]) == -math.inf
         elif rule is StopRule.BLOWUP:
-            detail = blowup_detail(sign, int(st.stop_k[i]), BLOWUP_RISES, float(st.bad_f[i]))
+            detail = blowup_detail(obj, int(st.stop_k[i]), BLOWUP_RISES, float(st.bad_f[i]))
         bk = int(st.best_k[i])
         best = None if bk < 0 else (float(st.best_f[i]), st.best_x[i].tolist(), bk)
         last_t = float(st.last_t[i])
@@ -126,14 +125,14 @@ class BatchRecords:
     def row_step(self, bstep: BatchStep, r: int) -> Step | None:
         """Row ``r``'s :class:`~gdsolve.result.Step` at one batch step, in the user's sign
         (``None`` when the row made no update there)."""
-        sign = self.objective.sign
         view = bstep.host
         if view is not None:  # the engine read this step's values back already
             if not view.stepped[r]:
                 return None
             x, f, g, step = view.x[r], view.f[r], view.g[r], view.step[r]
         else:
-            if not bool(bstep.stepped[r]):
+            r = bstep.position(r)  # type: ignore[assignment]
+            if r is None or not bool(bstep.stepped[r]):
                 return None
             x, f, g = bstep.X[r].tolist(), float(bstep.F[r]), bstep.G[r].tolist()
             step = float(bstep.step_norms()[r])
@@ -143,7 +142,8 @@ class BatchRecords:
             t = float(bstep.t[r])
             t = t if math.isfinite(t) else None
             failed = bool(bstep.failed[r])  # type: ignore[index]
-        return Step(bstep.k, tuple(x), sign * f, tuple(g) if sign > 0 else tuple([-v for v in g]), math.hypot(*g),
+        obj = self.objective
+        return Step(bstep.k, tuple(x), obj.reported(f), tuple(obj.reported_grad(g)), math.hypot(*g),
                     step, lr, bstep.elapsed, t, bool(failed))
 
     def row_steps(self, bstep: BatchStep, rows: Sequence[int]) -> list[tuple[int, Step]]:

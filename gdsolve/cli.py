@@ -24,7 +24,18 @@ from .cli_fit import fit_command
 from .cli_grad import explain_command, grad_command
 from .cli_options import OUTPUT, DataOpt, DebugOpt, DropMissingOpt, JsonOpt, ShapeOpt
 from .errors import OptionError
-from .settings import DTYPES, LINE_SEARCHES, METHODS, SCHEDULES, TRACE_FORMATS
+from .settings import (
+    DEFAULT_EPS,
+    DEFAULT_HOP_SIZE,
+    DEFAULT_MAX_ITER,
+    DEFAULT_SEED,
+    DEFAULT_VERIFY_TIMEOUT,
+    DTYPES,
+    LINE_SEARCHES,
+    METHODS,
+    SCHEDULES,
+    TRACE_FORMATS,
+)
 from .shell import (
     Exit,
     StopFlag,
@@ -193,7 +204,7 @@ def _solve_command(sense: str) -> Callable[..., None]:
         x0: Annotated[Optional[str], typer.Option("--x0", metavar="x=1,y=2", rich_help_panel=START,
                                                   help="Start point (or 1 for one variable). Default: random, from --seed.")] = None,
         seed: Annotated[int, typer.Option("--seed", metavar="N", rich_help_panel=START,
-                                          help="Seed of the random start point.")] = 0,
+                                          help="Seed of the random start point.")] = DEFAULT_SEED,
         vars_: Annotated[Optional[str], typer.Option("--vars", metavar="y,x", rich_help_panel=START,
                                                      help="Variable order (default: natural order x1, x2, x10).")] = None,
         param: Annotated[Optional[list[str]], typer.Option("--param", metavar="a=2", rich_help_panel=START,
@@ -213,7 +224,7 @@ def _solve_command(sense: str) -> Callable[..., None]:
         hop_size: Annotated[Optional[float], typer.Option("--hop-size", metavar="F", rich_help_panel=START,
                                                           show_default=False,
                                                           help="A hop's size, as a fraction of each variable's box "
-                                                               "(default 0.05).")] = None,
+                                                               f"(default {DEFAULT_HOP_SIZE:g}).")] = None,
         compile_: Annotated[bool, typer.Option("--compile", rich_help_panel=START, metavar="",
                                                help="torch.compile f and its gradient (large batches; the compile "
                                                     "time is reported apart).")] = False,
@@ -240,13 +251,13 @@ def _solve_command(sense: str) -> Callable[..., None]:
         dtype: Annotated[DType, typer.Option("--dtype", metavar="TYPE", rich_help_panel=METHOD,
                                              help="Floating-point precision: float64 or float32.")] = DType.float64,
         eps: Annotated[float, typer.Option("--eps", metavar="TOL", rich_help_panel=STOP,
-                                           help="Stop when the step ||x_new - x_old|| < eps (0: off).")] = 1e-6,
+                                           help="Stop when the step ||x_new - x_old|| < eps (0: off).")] = DEFAULT_EPS,
         gtol: Annotated[Optional[float], typer.Option("--gtol", metavar="TOL", rich_help_panel=STOP,
                                                       help="Stop when ||grad f|| < gtol.")] = None,
         ftol: Annotated[Optional[float], typer.Option("--ftol", metavar="TOL", rich_help_panel=STOP,
                                                       help="Stop when |f_new - f_old| <= ftol * max(|f_new|, |f_old|, 1).")] = None,
         max_iter: Annotated[int, typer.Option("--max-iter", metavar="N", rich_help_panel=STOP,
-                                              help="Stop after this many updates (exit 1).")] = 100,
+                                              help="Stop after this many updates (exit 1).")] = DEFAULT_MAX_ITER,
         time_limit: Annotated[Optional[float], typer.Option("--time-limit", metavar="SECONDS", rich_help_panel=STOP,
                                                             help="Stop after this many seconds (exit 1).")] = None,
         target: Annotated[Optional[float], typer.Option("--target", metavar="F", rich_help_panel=STOP,
@@ -274,8 +285,9 @@ def _solve_command(sense: str) -> Callable[..., None]:
         verify: Annotated[bool, typer.Option("--verify", rich_help_panel=CHECK, metavar="",
                                              help="Also ask sympy for the exact stationary points (in a separate "
                                                   "process, killed after --verify-timeout) and compare.")] = False,
-        verify_timeout: Annotated[float, typer.Option("--verify-timeout", metavar="SECONDS", rich_help_panel=CHECK,
-                                                      help="Seconds sympy may take for --verify.")] = 5.0,
+        verify_timeout: Annotated[Optional[float], typer.Option(
+            "--verify-timeout", metavar="SECONDS", rich_help_panel=CHECK, show_default=False,
+            help=f"Seconds sympy may take for --verify (default {DEFAULT_VERIFY_TIMEOUT:g}).")] = None,
         debug: DebugOpt = False,
     ) -> None:
         settings = {
@@ -314,7 +326,7 @@ app.command("maximize", epilog=_epilog("maximize"))(_solve_command("maximize"))
 def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, param: Sequence[str],
            bounds: Sequence[str], settings: dict[str, Any], outputs: Any, starts: int | None = None,
            device: str | None = None, trace_rows: int | None = None, compile_: bool = False, hops: int = 0,
-           hop_size: float | None = None, verify: bool = False, verify_timeout: float,
+           hop_size: float | None = None, verify: bool = False, verify_timeout: float | None = None,
            shape: Sequence[str] = (), data: str | None = None, drop_missing: bool = False) -> int:
     from .api import prepare, run, verifier
     from .cmdline import parse_bounds, parse_inputs, parse_list

@@ -15,7 +15,7 @@ import typer
 from . import launch
 from .cli_grad import _print_json
 from .cli_options import DebugOpt, JsonOpt
-from .settings import DEFAULT_F_SCALE, LOSSES
+from .settings import DEFAULT_F_SCALE, DEFAULT_MAX_ITER, DEFAULT_SEED, FIT_FTOL, FIT_GTOL, FIT_MAX_ITER, FIT_XTOL, LOSSES
 from .shell import Exit, errors
 
 DATA = "Data"
@@ -47,25 +47,29 @@ def fit_command(
     starts: Annotated[Optional[int], typer.Option("--starts", metavar="N", show_default=False,
                                                   help="Run N starts at once (p0 and draws around it), keep the "
                                                        "best.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the drawn starts.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the drawn starts.")] = DEFAULT_SEED,
     method: Annotated[str, typer.Option("--method", rich_help_panel=METHOD,
                                         help="lm (Levenberg-Marquardt) or a minimize method (gd, adam, lbfgs...).")] = "lm",
     loss: Annotated[Loss, typer.Option("--loss", rich_help_panel=METHOD,
                                        help="Robust losses weigh large residuals less.")] = Loss("linear"),
-    f_scale: Annotated[float, typer.Option("--f-scale", metavar="S", rich_help_panel=METHOD,
-                                           help="Residual size where a robust loss starts to bend.")] = DEFAULT_F_SCALE,
+    f_scale: Annotated[Optional[float], typer.Option("--f-scale", metavar="S", rich_help_panel=METHOD, show_default=False,
+                                                     help="Residual size where a robust loss starts to bend "
+                                                          f"(default {DEFAULT_F_SCALE:g}).")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", metavar="RATE", rich_help_panel=METHOD, show_default=False,
                                                 help="Learning rate, for the gradient methods only.")] = None,
     max_iter: Annotated[Optional[int], typer.Option("--max-iter", metavar="N", rich_help_panel=METHOD,
                                                     show_default=False,
-                                                    help="Step budget (default 1000 for lm, 100 otherwise).")] = None,
-    ftol: Annotated[float, typer.Option("--ftol", rich_help_panel=METHOD,
-                                        help="lm: stop when the cost changes by less than this, relatively.")] = 1e-14,
-    xtol: Annotated[float, typer.Option("--xtol", rich_help_panel=METHOD,
-                                        help="lm: stop when the step is this small relative to the parameters.")] = 1e-10,
-    gtol: Annotated[float, typer.Option("--gtol", rich_help_panel=METHOD,
-                                        help="lm: stop when the residuals are this close to orthogonal to "
-                                             "the Jacobian.")] = 1e-10,
+                                                    help=f"Step budget (default {FIT_MAX_ITER} for lm, "
+                                                         f"{DEFAULT_MAX_ITER} otherwise).")] = None,
+    ftol: Annotated[Optional[float], typer.Option("--ftol", rich_help_panel=METHOD, show_default=False,
+                                                  help="lm: stop when the cost changes by less than this, relatively "
+                                                       f"(default {FIT_FTOL:g}).")] = None,
+    xtol: Annotated[Optional[float], typer.Option("--xtol", rich_help_panel=METHOD, show_default=False,
+                                                  help="lm: stop when the step is this small relative to the "
+                                                       f"parameters (default {FIT_XTOL:g}).")] = None,
+    gtol: Annotated[Optional[float], typer.Option("--gtol", rich_help_panel=METHOD, show_default=False,
+                                                  help="lm: stop when the residuals are this close to orthogonal to "
+                                                       f"the Jacobian (default {FIT_GTOL:g}).")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", metavar="SECONDS", rich_help_panel=METHOD,
                                                         show_default=False, help="Stop after this long.")] = None,
     device: Annotated[Optional[str], typer.Option("--device", metavar="cpu|cuda|mps|auto", rich_help_panel=METHOD,

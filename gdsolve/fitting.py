@@ -26,7 +26,18 @@ from .errors import OptionError, render, shown
 from .fitresult import FitResult, statistics
 from .model import FitModel, parse_model
 from .outcome import active_bounds
-from .settings import DEFAULT_F_SCALE, Bounds, Settings, check_bounds, is_real
+from .settings import (
+    DEFAULT_F_SCALE,
+    DEFAULT_MAX_ITER,
+    FIT_FTOL,
+    FIT_GTOL,
+    FIT_MAX_ITER,
+    FIT_XTOL,
+    Bounds,
+    Settings,
+    check_bounds,
+    is_real,
+)
 from .status import Status, StopRule, stop_message
 
 #: The least-squares method; every minimize method is also accepted (it minimizes the same cost).
@@ -95,11 +106,11 @@ def fit(
     seed: int = 0,
     method: str = LEAST_SQUARES,
     loss: str = "linear",
-    f_scale: float = DEFAULT_F_SCALE,
+    f_scale: float | None = None,
     max_iter: int | None = None,
-    ftol: float = lm.DEFAULT_FTOL,
-    xtol: float = lm.DEFAULT_XTOL,
-    gtol: float = lm.DEFAULT_GTOL,
+    ftol: float | None = None,
+    xtol: float | None = None,
+    gtol: float | None = None,
     lr: float | None = None,
     time_limit: float | None = None,
     drop_missing: bool = False,
@@ -157,6 +168,11 @@ def fit(
             raise OptionError(f"{{p0}} {k} = {start[k]:g} is outside its {{bounds}} [{lo:g}, {hi:g}]; "
                               "start inside the bounds")
     _check_options(starts, loss, f_scale, absolute_sigma, fm.sigma, time_limit, ftol, xtol, gtol, lr, method, max_iter)
+    # not given: the defaults (decided only now: whether an option was given is part of the checks above)
+    f_scale = DEFAULT_F_SCALE if f_scale is None else f_scale
+    ftol = FIT_FTOL if ftol is None else ftol
+    xtol = FIT_XTOL if xtol is None else xtol
+    gtol = FIT_GTOL if gtol is None else gtol
     from .starts import resolve_device
 
     where = resolve_device(device or "cpu")
@@ -167,7 +183,7 @@ def fit(
                 "device": where, "bounds": {k: list(v) for k, v in bounds.items()}}
     residuals = fm.residuals(torch.float64, where)
     if method == LEAST_SQUARES:
-        budget = lm.DEFAULT_MAX_ITER if max_iter is None else max_iter
+        budget = FIT_MAX_ITER if max_iter is None else max_iter
         settings["max_iter"] = budget
         lower = torch.tensor([bounds.get(k, (-math.inf, math.inf))[0] for k in names], dtype=torch.float64, device=where)
         upper = torch.tensor([bounds.get(k, (-math.inf, math.inf))[1] for k in names], dtype=torch.float64, device=where)
@@ -191,7 +207,7 @@ def fit(
         P, status, rule, template, nit, nfev = _minimize_fit(fm, residuals, P0, method, loss, f_scale, lr,
                                                              max_iter, bounds, time_limit, callback, where)
         best = 0
-        settings.update({"max_iter": 100 if max_iter is None else max_iter, "lr": lr})
+        settings.update({"max_iter": DEFAULT_MAX_ITER if max_iter is None else max_iter, "lr": lr})
         if rule is StopRule.INTERRUPTED:
             template = f"interrupted after {nit} steps; params are the last point reached"
     template = fit_template(template, method)
@@ -247,12 +263,15 @@ def _nonfinite_detail(state: lm.LMState, row: int, names: Sequence[str]) -> str:
     return f"the Jacobian is not finite at {point}; start elsewhere or bound the parameters"
 
 
-def _check_options(starts: int | None, loss: str, f_scale: float, absolute_sigma: bool, sigma: str | None,
-                   time_limit: float | None, ftol: float, xtol: float, gtol: float, lr: float | None, method: str,
-                   max_iter: int | None) -> None:
+def _check_options(starts: int | None, loss: str, f_scale: float | None, absolute_sigma: bool, sigma: str | None,
+                   time_limit: float | None, ftol: float | None, xtol: float | None, gtol: float | None,
+                   lr: float | None, method: str, max_iter: int | None) -> None:
+    """Refuse what cannot run; an option left out (None) is checked as its default."""
     if starts is not None and (isinstance(starts, bool) or not isinstance(starts, int) or starts < 1):
         raise OptionError(f"{{starts}} must be an integer >= 1, got {shown(starts)}")
-    lm.check_settings(loss, f_scale, ftol, xtol, gtol)
+    lm.check_settings(loss, DEFAULT_F_SCALE if f_scale is None else f_scale, FIT_FTOL if ftol is None else ftol,
+                      FIT_XTOL if xtol is None else xtol, FIT_GTOL if gtol is None else gtol,
+                      f_scale_given=f_scale is not None)
     if not isinstance(absolute_sigma, bool):
         raise OptionError(f"{{absolute_sigma}} must be True or False, got {shown(absolute_sigma)}")
     if absolute_sigma and sigma is None:
@@ -271,8 +290,7 @@ def _check_options(starts: int | None, loss: str, f_scale: float, absolute_sigma
         if not isinstance(method, str) or method not in METHODS:
             raise OptionError(f"{{method}} {shown(method)} is unknown; choose lm (the default, for least squares) "
                               f"or one of {', '.join(METHODS)}")
-        given = [name for name, tol, default in (("ftol", ftol, lm.DEFAULT_FTOL), ("xtol", xtol, lm.DEFAULT_XTOL),
-                                                 ("gtol", gtol, lm.DEFAULT_GTOL)) if tol != default]
+        given = [name for name, tol in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)) if tol is not None]
         if given:  # minimize's methods stop by their own rules; a tolerance they ignore must not look applied
             raise OptionError(f"{{{given[0]}}} is a stopping rule of lm; {shown(method)} stops by minimize's rules, "
                               "not lm's, so leave it out")

@@ -5,7 +5,7 @@ The loop (:mod:`gdsolve.engine`) works on the rows still running -- its
 (``W``, the working rows' indices in the batch). Everything a row's record
 needs -- its stop code, counters, last step and rate, the best point, where
 a value stopped being finite -- is written here into the one
-:class:`~gdsolve.engine.State`, which always speaks of every row of the
+:class:`~gdsolve.enginestate.State`, which always speaks of every row of the
 batch: only the rows concerned are written, by index (on a CPU,
 ``torch.where`` over the batch costs ten elementwise passes; a handful of
 rows cost next to nothing).
@@ -23,7 +23,7 @@ from . import rules
 from .status import CODE, StopRule
 
 if TYPE_CHECKING:
-    from .engine import State
+    from .enginestate import State
 
 # Why a row met a non-finite value: f or its gradient at x_k, the new x, or a line-search trial where f = -inf.
 AT_X, NEW_X, TRIAL = 0, 1, 2

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from .errors import GdsolveError, OptionError, shown
-from .settings import SWEEPABLE, Settings, finite_real, is_real
+from .settings import DEFAULT_MAX_ITER, SWEEPABLE, Settings, finite_real, is_real
 from .status import ExitStatus, Status
 
 #: Keys a line may carry besides the Settings fields.
@@ -231,7 +231,7 @@ def _count(n: Any, sep: str = "") -> str:
 
 def _check_limits(number: int, given: dict[str, Any], limits: Limits) -> bool:
     """Refuse a line that asks for more than the batch allows; give it the batch's clock when it names none."""
-    max_iter = given.get("max_iter", 100)
+    max_iter = given.get("max_iter", DEFAULT_MAX_ITER)
     hops = given.get("hops", 0)
     if is_real(max_iter) and is_real(hops) and max_iter * (hops + 1) > limits.max_iter:
         what = f"max_iter {_count(max_iter)}" + (f" x (hops {_count(hops)} + 1)" if hops else "")

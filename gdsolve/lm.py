@@ -53,7 +53,7 @@ from typing import NamedTuple
 import torch
 
 from .errors import OptionError, shown
-from .settings import DEFAULT_F_SCALE, LOSSES
+from .settings import DEFAULT_F_SCALE, FIT_FTOL, FIT_GTOL, FIT_MAX_ITER, FIT_XTOL, LOSSES
 
 Residuals = Callable[[torch.Tensor], torch.Tensor]
 
@@ -64,10 +64,7 @@ RUNNING, FTOL, XTOL, GTOL, MAX_ITER, NONFINITE, TIME_LIMIT, INTERRUPTED = range(
 
 #: Defaults: tight, because a fit is judged by its digits (NIST asks for 6 and more);
 #: Levenberg-Marquardt converges quadratically near the answer, so they cost few steps.
-DEFAULT_FTOL = 1e-14
-DEFAULT_XTOL = 1e-10
-DEFAULT_GTOL = 1e-10
-DEFAULT_MAX_ITER = 1000
+DEFAULT_FTOL, DEFAULT_XTOL, DEFAULT_GTOL, DEFAULT_MAX_ITER = FIT_FTOL, FIT_XTOL, FIT_GTOL, FIT_MAX_ITER
 
 
 class LMState(NamedTuple):
@@ -351,7 +348,7 @@ def solve(residuals: Residuals, P0: torch.Tensor, *, loss: str = "linear", f_sca
 
     A Ctrl-C ends the rows still running with the ``interrupted`` rule and returns the state.
     """
-    check_settings(loss, f_scale, ftol, xtol, gtol)
+    check_settings(loss, f_scale, ftol, xtol, gtol, f_scale_given=f_scale != DEFAULT_F_SCALE)
     state = init(residuals, P0, loss=loss, f_scale=f_scale)
     t0 = time.monotonic()
     try:
@@ -382,13 +379,17 @@ def _stop(state: LMState, rows: torch.Tensor, rule: int) -> LMState:
     return state._replace(rule=torch.where(rows, torch.full_like(state.rule, rule), state.rule))
 
 
-def check_settings(loss: str, f_scale: float, ftol: float, xtol: float, gtol: float) -> None:
-    """Refuse a loss, scale or tolerance lm cannot use, naming it (before any work)."""
+def check_settings(loss: str, f_scale: float, ftol: float, xtol: float, gtol: float, *,
+                   f_scale_given: bool = True) -> None:
+    """Refuse a loss, scale or tolerance lm cannot use, naming it (before any work).
+
+    ``f_scale_given``: the caller set ``f_scale`` (rather than taking the default), which the
+    linear loss refuses: it has no scale, and an option that looks applied must be."""
     if not isinstance(loss, str) or loss not in LOSSES:
         raise OptionError(f"{{loss}} must be one of {', '.join(LOSSES)}, not {shown(loss)}")
     if not (isinstance(f_scale, (int, float)) and not isinstance(f_scale, bool) and 0 < f_scale < math.inf):
         raise OptionError(f"{{f_scale}} must be a positive number, got {shown(f_scale)}")
-    if loss == "linear" and f_scale != DEFAULT_F_SCALE:  # it would be ignored: an option that looks applied must be
+    if loss == "linear" and f_scale_given:  # it would be ignored: an option that looks applied must be
         raise OptionError("{f_scale} sets where a robust loss starts to weigh large residuals less; the linear "
                           "loss has no such point, so it would change nothing: add "
                           "[[--loss soft_l1||loss='soft_l1']] (or huber, cauchy), or leave it out")

@@ -17,7 +17,7 @@ batch one :class:`~gdsolve.result.OptimizeResult`:
   (:mod:`gdsolve.minima`), best first, each with how many starts reached it;
 * ``runs``: for a sweep, each combination's values and its own result.
 
-It iterates one :class:`~gdsolve.engine.BatchStep` per iteration, honours
+It iterates one :class:`~gdsolve.enginestate.BatchStep` per iteration, honours
 ``stop_requested``, and can replay chosen rows for a trace
 (:meth:`replay`): rows are independent, so a replay of a row alone retraces
 its path.
@@ -33,17 +33,17 @@ from typing import Any
 
 import torch
 
-from .engine import Batch, BatchStep
+from .engine import Batch
+from .enginestate import BatchStep
 from .minima import distinct
 from .objective import Objective
 from .outcome import judged_rule, judged_status
 from .result import Minimum, OptimizeResult, Step, SweepRun
 from .rowcheck import stationary_rows
-from .settings import Settings
+from .settings import DEFAULT_HOP_SIZE, Settings
 from .starts import box
 from .status import CODE, STOP_CODES, StopRule
 
-HOP_SIZE = 0.05  # a hop moves each variable by up to this fraction of its box's width
 STATUS_ORDER = ("converged", "stalled", "max_iter", "time_limit", "diverged", "interrupted")
 
 
@@ -64,7 +64,7 @@ class SingleRun:
     ``stop_requested = True`` to end it after the current iteration; a second
     pass is refused), then call :meth:`result`, which evaluates the final point
     once and returns the same record every time. :meth:`steps` iterates the
-    engine's own :class:`~gdsolve.engine.BatchStep` records instead, which
+    engine's own :class:`~gdsolve.enginestate.BatchStep` records instead, which
     builds no per-step record at all (what a run nobody watches uses).
 
     Args:
@@ -139,7 +139,7 @@ class MultiRun:
 
     def __init__(self, objective: Objective, combos: Sequence[Settings], values: Sequence[dict[str, float]],
                  starts: torch.Tensor, *, seed: int | None, device: str = "cpu", swept: bool = False,
-                 compile: bool = False, hops: int = 0, hop_size: float = HOP_SIZE) -> None:
+                 compile: bool = False, hops: int = 0, hop_size: float = DEFAULT_HOP_SIZE) -> None:
         self.objective = objective
         self.combos = list(combos)
         self.values = list(values)
@@ -287,7 +287,7 @@ class MultiRun:
             found = []
             for cl in distinct(b.X[idx + offset], F[idx]):
                 i = int(idx[cl.row]) + offset
-                found.append(Minimum(dict(zip(names, b.X[i].tolist())), self.objective.sign * float(F[int(idx[cl.row])]),
+                found.append(Minimum(dict(zip(names, b.X[i].tolist())), self.objective.reported(float(F[int(idx[cl.row])])),
                                      cl.count, i, dict(zip(names, b.x0[i].tolist()))))
             minima = tuple(found)
             counts = {name: 0 for name in STATUS_ORDER}

@@ -113,7 +113,12 @@ class Objective:
     Attributes:
         parsed: the validated expression it was built from.
         sign: ``1.0`` to minimize; ``-1.0`` when built for maximizing, in which
-            case :meth:`__call__` returns ``-f`` and :meth:`reported` undoes it.
+            case :meth:`__call__` returns ``-f``.
+
+    The user's sign is applied here and nowhere else: on the way in by
+    :meth:`__call__` (the engine only ever minimizes it) and :meth:`minimized`
+    (a target), on the way out by :meth:`reported` and :meth:`reported_grad`
+    (every record: steps, the table, traces, results, JSON).
     """
 
     parsed: ParsedExpression
@@ -158,6 +163,19 @@ class Objective:
     def reported(self, value: float) -> float:
         """Convert a minimized value back to the user's objective ``f``."""
         return self.sign * value
+
+    def reported_grad(self, grad: Sequence[float]) -> list[float]:
+        """Convert the gradient of the minimized function back to the gradient of the user's ``f``."""
+        return list(grad) if self.sign > 0 else [-v for v in grad]
+
+    def minimized(self, value: float) -> float:
+        """The user's value of ``f`` (a target) on the minimized function."""
+        return self.sign * value
+
+    @property
+    def sense(self) -> str:
+        """``"minimize"`` or ``"maximize"``, as results and traces say it."""
+        return "maximize" if self.sign < 0 else "minimize"
 
 
 def compile_objective(

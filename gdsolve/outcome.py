@@ -58,14 +58,14 @@ class RowRecord:
     # a basin-hopping chain's final descent: where the chain began)
 
 
-def nonfinite_detail(names: Sequence[str], sign: float, k: int, f: float, gnorm: float, x: Sequence[float],
+def nonfinite_detail(objective: Objective, k: int, f: float, gnorm: float, x: Sequence[float],
                      what: str = "") -> str:
-    """The message detail for a row that met a non-finite value at iteration ``k`` (after ``k > 0``
-    steps, :func:`build_result` adds what to try: :func:`gdsolve.advice.diverged_hint`)."""
+    """The message detail for a row that met a non-finite value at iteration ``k`` (``f`` minimized;
+    after ``k > 0`` steps, :func:`build_result` adds what to try: :func:`gdsolve.advice.diverged_hint`)."""
     if not what:
         what = "f" if not math.isfinite(f) else "the gradient"
-    value = "" if what == "x" else f" {sign * f if what.startswith('f') else gnorm}"
-    at = ", ".join(f"{n}={v:.6g}" for n, v in zip(names, x))
+    value = "" if what == "x" else f" {objective.reported(f) if what.startswith('f') else gnorm}"
+    at = ", ".join(f"{n}={v:.6g}" for n, v in zip(objective.variables, x))
     became = "became non-finite" if what == "x" else "became"
     detail = f"{what} {became}{value} at iteration {k} ({at})"
     if k == 0:
@@ -80,10 +80,10 @@ def backtrack_note(n: int) -> str:
             "(outside the formula's domain, or overflowing)")
 
 
-def blowup_detail(sign: float, k: int, rises: int, f: float) -> str:
-    """The message detail for a row whose f kept getting worse (:func:`build_result` adds what to try)."""
-    worse = "rose" if sign > 0 else "fell"
-    return f"f {worse} for {rises} steps in a row, to {sign * f:.6g} at iteration {k}"
+def blowup_detail(objective: Objective, k: int, rises: int, f: float) -> str:
+    """The message detail for a row whose f (minimized) kept getting worse (:func:`build_result` adds what to try)."""
+    worse = "rose" if objective.sense == "minimize" else "fell"
+    return f"f {worse} for {rises} steps in a row, to {objective.reported(f):.6g} at iteration {k}"
 
 
 def free_mask(settings: Settings, names: Sequence[str], x: Sequence[float], g: Sequence[float]) -> list[bool]:
@@ -104,23 +104,22 @@ def build_result(objective: Objective, settings: Settings, row: RowRecord, *, se
                  settings_dict: dict) -> OptimizeResult:
     """Judge the stop of ``row`` and build its record: status, message, checks, stationarity, best point."""
     names = objective.variables
-    sign = objective.sign
-    f = sign * row.fmin
-    grad = [sign * v for v in row.gmin]
+    f = objective.reported(row.fmin)
+    grad = objective.reported_grad(row.gmin)
     xs = row.x
     x = dict(zip(names, xs))
     gnorm = math.hypot(*grad)
     detail = row.detail
     rule = judged_rule(row.rule, math.isfinite(row.fmin) and math.isfinite(gnorm))
     if rule is not (row.rule or StopRule.INTERRUPTED):
-        detail = nonfinite_detail(names, sign, row.nit, row.fmin, gnorm, xs)
+        detail = nonfinite_detail(objective, row.nit, row.fmin, gnorm, xs)
     if rule in (StopRule.NONFINITE, StopRule.BLOWUP) and row.nit > 0:
         hint = diverged_hint(objective, settings.method, row.last_lr if math.isfinite(row.last_lr) else settings.lr,
                              row.unbounded, row.x0, row.best[1] if row.best else None)
         detail = f"{detail}; {hint}"
     bounded = bool(settings.bounds)
     gtest = projected_norm(settings, names, xs, row.gmin) if bounded else gnorm
-    checks = rule_checks(settings, objective.sign, row, f, gtest)
+    checks = rule_checks(settings, objective, row, f, gtest)
     measured = {c.rule: (c.value, c.tol) for c in checks}
     value, tol = measured.get(rule, (math.nan, math.nan))
     if rule is StopRule.GTOL:
@@ -148,7 +147,7 @@ def build_result(objective: Objective, settings: Settings, row: RowRecord, *, se
         nit=row.nit, nfev=row.nfev, ngev=row.ngev,
         status=status, stop_rule=rule, message=render(template, cli=False),
         x0=dict(zip(names, row.x0)), seed=seed, expression=objective.text, variables=names,
-        sense="maximize" if sign < 0 else "minimize",
+        sense=objective.sense,
         elapsed=row.elapsed, best=best_point(objective, row), checks=checks,
         settings=settings_dict,
         active_bounds=active_bounds(settings, x),
@@ -176,16 +175,15 @@ def judged_status(rule: StopRule, stationary: bool) -> Status:
 
 def best_point(objective: Objective, row: RowRecord) -> Point | None:
     """The best finite point seen, the final one included; ``None`` when none was finite."""
-    sign = objective.sign
     names = objective.variables
     cand = row.best
     fmin = row.fmin
     if math.isfinite(fmin) and all(math.isfinite(v) for v in row.x) and (cand is None or fmin < cand[0]):
-        return Point(dict(zip(names, row.x)), sign * fmin, row.nit)
+        return Point(dict(zip(names, row.x)), objective.reported(fmin), row.nit)
     if cand is None:
         return None
     bf, bx, bk = cand
-    return Point(dict(zip(names, bx)), sign * bf, bk)
+    return Point(dict(zip(names, bx)), objective.reported(bf), bk)
 
 
 def run_facts(settings: Settings, row: RowRecord) -> RunFacts:
@@ -204,8 +202,9 @@ def max_iter_detail(settings: Settings, last_step: float) -> str:
     return f"last step {step} >= eps {eps}"
 
 
-def rule_checks(settings: Settings, sign: float, row: RowRecord, f: float, gnorm: float) -> tuple[RuleCheck, ...]:
-    """Every active stopping rule, measured at the end against its tolerance."""
+def rule_checks(settings: Settings, objective: Objective, row: RowRecord, f: float,
+                gnorm: float) -> tuple[RuleCheck, ...]:
+    """Every active stopping rule, measured at the end against its tolerance (``f`` in the user's sign)."""
     s = settings
     out = []
     if s.eps > 0:
@@ -215,7 +214,7 @@ def rule_checks(settings: Settings, sign: float, row: RowRecord, f: float, gnorm
     if s.ftol is not None:
         out.append(RuleCheck(StopRule.FTOL, row.last_fchange, s.ftol, row.last_fchange <= s.ftol))
     if s.target is not None:
-        met = f <= s.target if sign > 0 else f >= s.target
+        met = objective.minimized(f) <= objective.minimized(s.target)
         out.append(RuleCheck(StopRule.TARGET, f, s.target, met))
     out.append(RuleCheck(StopRule.MAX_ITER, float(row.nit), float(s.max_iter), row.nit >= s.max_iter))
     if s.time_limit is not None:

@@ -213,7 +213,7 @@ class BatchOutputs:
             self.console = pipe_console(file=self.stdout, soft_wrap=True)
             talk = pipe_console(file=self.stderr, soft_wrap=True) if trace_to_stdout else self.console
             rows_off = options.quiet or trace_to_stdout
-            self.table = BatchTable(talk, rows=run.rows, max_iter=s.max_iter, sign=run.objective.sign,
+            self.table = BatchTable(talk, rows=run.rows, max_iter=s.max_iter,
                                     every=options.every, quiet=rows_off, cli=True, hops=run.hops)
             if not rows_off:
                 callbacks.append(self.table)

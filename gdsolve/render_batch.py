@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .engine import BatchStep
+from .enginestate import BatchStep
 from .render import FIRST_ROWS, fmt, log_rows, nice_every, summary_panel
 from .result import OptimizeResult
 from .status import CODE, StopRule
@@ -29,12 +29,11 @@ _DIVERGED = (CODE[StopRule.NONFINITE], CODE[StopRule.BLOWUP])
 class BatchTable:
     """A BatchStep callback that prints the batch's progress, then the summary."""
 
-    def __init__(self, console: Console, *, rows: int, max_iter: int, sign: float, every: int | None = None,
+    def __init__(self, console: Console, *, rows: int, max_iter: int, every: int | None = None,
                  quiet: bool = False, cli: bool = False, hops: int = 0) -> None:
         self.console = console
         self.hops = hops
         self.rows = rows
-        self.sign = sign
         self.every = every or nice_every(max_iter)
         self.quiet = quiet
         self.cli = cli
@@ -67,7 +66,7 @@ class BatchTable:
         code = step.code
         diverged = int(((code == _DIVERGED[0]) | (code == _DIVERGED[1])).sum())
         stopped = self.rows - step.running - diverged
-        self.console.print(self._line([str(step.k), fmt(None if best is None else self.sign * best),
+        self.console.print(self._line([str(step.k), fmt(None if best is None else step.f),
                                        f"{step.running:,}", f"{stopped:,}", f"{diverged:,}"], style))
         self._printed = step.k
 

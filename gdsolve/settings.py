@@ -42,8 +42,26 @@ LINE_SEARCHES = ("none", "armijo", "strong_wolfe")
 TRACE_FORMATS = ("jsonl", "csv")
 #: The losses of a fit (:mod:`gdsolve.lm`): least squares, and three robust ones as in scipy's least_squares.
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
+
+# ---- Defaults: each is written here once. The library's signatures, Settings, the command
+# line's options and --help read them from here (this module imports nothing heavy). Where
+# what a run does depends on whether an option was given at all, "not given" is None, never
+# a copy of the default compared against.
+#: The tutorial's stopping rule and budget.
+DEFAULT_EPS = 1e-6
+DEFAULT_MAX_ITER = 100
+DEFAULT_SEED = 0
+#: A hop of basin hopping moves each variable by up to this fraction of its box's width.
+DEFAULT_HOP_SIZE = 0.05
+#: Seconds ``--verify`` gives sympy.
+DEFAULT_VERIFY_TIMEOUT = 5.0
 #: A robust loss's ``f_scale`` (the residual size where it bends), as scipy's ``least_squares``.
 DEFAULT_F_SCALE = 1.0
+#: Levenberg-Marquardt's stopping rules and budget (gdsolve fit); see :mod:`gdsolve.lm`.
+FIT_FTOL = 1e-14
+FIT_XTOL = 1e-10
+FIT_GTOL = 1e-10
+FIT_MAX_ITER = 1000
 
 
 SCHEDULES = ("constant", "exponential", "cosine", "step")
@@ -120,10 +138,10 @@ class Settings:
     """
 
     lr: float | None = None
-    eps: float = 1e-6
-    max_iter: int = 100
+    eps: float = DEFAULT_EPS
+    max_iter: int = DEFAULT_MAX_ITER
     dtype: str = "float64"
-    seed: int = 0
+    seed: int = DEFAULT_SEED
     method: str = "gd"
     options: Mapping[str, Any] = field(default_factory=dict)
     line_search: str = "none"

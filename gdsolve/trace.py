@@ -124,7 +124,7 @@ class TraceWriter:
             "schema_version": SCHEMA_VERSION,
             "gdsolve_version": __version__,
             "expression": obj.text,
-            "sense": "maximize" if obj.sign < 0 else "minimize",
+            "sense": obj.sense,
             "variables": list(self.variables),
             "params": settings["params"],
             "x0": descent.x0,

@@ -37,10 +37,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import OptionError, shown
+from .settings import DEFAULT_VERIFY_TIMEOUT as TIMEOUT  # seconds sympy gets by default (--verify-timeout)
 from .settings import finite_real
 
-#: Default seconds for ``--verify-timeout``.
-TIMEOUT = 5.0
 #: The solving process may use this much memory (address space) before sympy gets MemoryError.
 MEMORY_BYTES = 4 * 2**30
 #: At most this many stationary points are reported (the nearest to the answer first).

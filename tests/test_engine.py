@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
-from gdsolve.api import prepare
 from gdsolve import engine
+from gdsolve.api import prepare
 from gdsolve.engine import Batch
 from gdsolve.objective import compile_objective
 from gdsolve.settings import Settings
@@ -121,3 +119,17 @@ def test_a_finished_batch_refuses_a_second_pass() -> None:
     list(b)
     with pytest.raises(Exception, match="already been iterated"):
         list(b)
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_the_direct_gradient_is_autograds(rows: int) -> None:
+    from gdsolve.engine import gradient_of
+
+    obj = compile_objective("sin(x)*y**2 + exp(-x*y)")
+    X = torch.rand(rows, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 4 - 2
+    seed = torch.ones(rows, dtype=torch.float64)
+    got = [gradient_of(compiled)(obj(Xg), Xg, seed) for compiled in (False, True)
+           for Xg in [X.clone().requires_grad_(True)]]
+    Xg = X.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad(obj(Xg), Xg, seed)
+    assert torch.equal(got[0], expected) and torch.equal(got[1], expected)

@@ -135,3 +135,11 @@ def test_random_formulas_match_sympy_value_and_derivative(text, point):
         if want_g is None:
             continue
         assert abs(G[0, i].item() - want_g) <= 1e-7 * (1 + abs(want_g)), (text, s, values, G[0, i].item(), want_g)
+
+
+def test_the_users_sign_goes_in_and_comes_out_in_one_place():
+    up = compile_objective("3 - (x-1)**2", maximize=True)
+    assert up.sense == "maximize" and compile_objective("x**2").sense == "minimize"
+    value = float(up(torch.tensor([[0.0]], dtype=torch.float64))[0])  # the engine minimizes -f
+    assert value == -2.0 and up.reported(value) == 2.0
+    assert up.minimized(2.5) == -2.5 and up.reported_grad([-2.0, 0.5]) == [2.0, -0.5]

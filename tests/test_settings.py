@@ -90,3 +90,45 @@ def test_parse_assignments():
             parse_assignments(bad, "--x0")
     with pytest.raises(OptionError, match=re.escape("--param 'a': expected name=value, e.g. --param a=2")):
         parse_assignments("a", "--param", names_required=True)
+
+
+# --- every default is written once, and "not given" is not a value ----------------------------------------
+
+def test_the_command_lines_defaults_are_the_librarys():
+    import typer
+
+    from gdsolve import settings
+    from gdsolve.cli import app
+
+    command = typer.main.get_command(app)
+    params = {p.name: p for p in command.commands["minimize"].params}
+    assert params["eps"].default == settings.DEFAULT_EPS == settings.Settings().eps
+    assert params["max_iter"].default == settings.DEFAULT_MAX_ITER == settings.Settings().max_iter
+    assert params["seed"].default == settings.DEFAULT_SEED == settings.Settings().seed
+    for name in ("verify_timeout", "hop_size", "lr", "gtol", "ftol"):  # options whose absence means something
+        assert params[name].default is None, name
+    fit = {p.name: p for p in command.commands["fit"].params}
+    for name in ("f_scale", "ftol", "xtol", "gtol", "max_iter"):
+        assert fit[name].default is None, name
+
+
+@pytest.mark.parametrize(("call", "fragment"), [
+    (lambda g: g.minimize("x**2", verify_timeout=5.0), "verify_timeout limits the time of verify"),
+    (lambda g: g.minimize("x**2", hop_size=0.05), "hop_size sizes the hops of basin hopping"),
+])
+def test_an_option_given_at_its_default_value_is_still_given(call, fragment):
+    import gdsolve
+
+    with pytest.raises(OptionError, match=fragment):
+        call(gdsolve)
+
+
+def test_a_fit_option_given_at_its_default_value_is_still_given():
+    from gdsolve import fit
+
+    data = {"x": [0.0, 1.0, 2.0, 3.0], "y": [1.0, 3.1, 4.9, 7.2]}
+    with pytest.raises(OptionError, match="f_scale sets where a robust loss"):
+        fit("y ~ a + b*x", data, f_scale=1.0)
+    with pytest.raises(OptionError, match="ftol is a stopping rule of lm"):
+        fit("y ~ a + b*x", data, method="adam", ftol=1e-14)
+    assert fit("y ~ a + b*x", data).params["b"] == pytest.approx(10.2 / 5, rel=1e-9)  # Sxy / Sxx
