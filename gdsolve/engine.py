@@ -372,11 +372,10 @@ class Batch(Ledger, BatchRecords):
             stepped = active
             if may:
                 step = step if step is not None else self._tensor(view.step)  # type: ignore[union-attr]
-                still, stepped, X_new, step = self._judge(k, now, F, G, X, X_new, step, self._tensor(step_prev),
-                                                          change, gnorm, target, rises, f_start, active, ls, lr,
-                                                          lr_used, frozenset(may))
+                ended, still, stepped, X_new, step = self._judge(
+                    k, now, F, G, X, X_new, step, self._tensor(step_prev), change, gnorm, target, rises, f_start,
+                    active, ls, lr, lr_used, frozenset(may))
                 # the rows that ended here: x_{k-1} may be their best point (f may have run to -inf), or x_k
-                ended = (active & ~still).nonzero().squeeze(1)
                 if k > 0:
                     self._fold_ended(ended, f_prev, X_prev, k - 1)
                 self._fold_ended(ended, F, X, k)

@@ -151,68 +151,90 @@ class Ledger:
                step: torch.Tensor, step_prev: torch.Tensor, change: torch.Tensor | None, gnorm: torch.Tensor | None,
                target: float | None, rises: torch.Tensor, f_start: torch.Tensor, active: torch.Tensor, ls: Any,
                lr: float | torch.Tensor, lr_used: float | torch.Tensor, may: frozenset[str]
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Every rule that ``may`` fire (the probe's verdict), row by row; returns ``(running, stepped,
-        X_new, step)``: the rows still running, the rows that made the update, and the update.
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every rule that ``may`` fire (the probe's verdict), row by row.
 
-        The rules are tested in their order (a row stops on the first that fires); which of them
-        fired anywhere is read back once, and only the rows they stop are written, by index.
+        Returns ``(ended, still, stepped, X_new, step)``: the working rows that stopped here
+        (indices), those still running and those that made the update (masks), and the update.
+        The rows any rule may stop are found first (a handful, usually); the rules are then tested
+        on those rows only, in their order (a row stops on the first that fires), and only they
+        are written, by index.
         """
         s = self.settings
+        suspect = None
+        if "time" in may:
+            suspect = active
+        else:
+            flags = []
+            if "finite" in may:  # f, a gradient component or the step is not finite (G * 0 @ 1: nan on such a row)
+                ones = torch.ones(G.shape[1], dtype=G.dtype, device=G.device)
+                flags.append(~torch.isfinite(F + (G * 0) @ ones + step * 0))
+            for name, flag in (("eps", lambda: step < s.eps), ("target", lambda: F <= target),
+                               ("gtol", lambda: gnorm < s.gtol), ("ftol", lambda: change <= s.ftol),
+                               ("blowup", lambda: rises >= rules.BLOWUP_RISES), ("trial", lambda: ls.unbounded),
+                               ("budget", lambda: k + 1 >= self.cap)):
+                if name in may:
+                    flags.append(flag())
+            for flag in flags:
+                suspect = flag if suspect is None else suspect | flag
+            suspect = active & suspect
+        rows = suspect.nonzero().squeeze(1)  # type: ignore[union-attr]
+        # the rules, on those rows
+        f, st, on = F[rows], step[rows], torch.ones(rows.numel(), dtype=torch.bool, device=F.device)
         before = []  # at x_k, before the update: k updates made
         if "finite" in may:
-            before.append(rules.not_finite(F, G, active))
+            before.append(rules.not_finite(f, G[rows], on))
         if "target" in may:
-            before.append(rules.target(F, target, active))  # type: ignore[arg-type]
+            before.append(rules.target(f, target, on))  # type: ignore[arg-type]
         if "gtol" in may:
-            before.append(rules.gtol(gnorm, s.gtol, active))  # type: ignore[arg-type]
+            before.append(rules.gtol(gnorm[rows], s.gtol, on))  # type: ignore[index]
         if "ftol" in may:
-            before.append(rules.ftol(change, s.ftol, active))  # type: ignore[arg-type]
+            before.append(rules.ftol(change[rows], s.ftol, on))  # type: ignore[index]
         if "time" in may:
-            before.append(rules.time_limit(now, s.time_limit, active))
+            before.append(rules.time_limit(now, s.time_limit, on))
         if "blowup" in may:
-            before.append(rules.blowup(rises, F, f_start, active))
+            before.append(rules.blowup(rises[rows], f, f_start[rows], on))
         trial = "trial" in may
         if trial:  # a line-search trial found f = -inf: divergence at x_k
-            before.append(rules.Fired(StopRule.NONFINITE, active & ls.unbounded))
-        after = []  # after the update: k + 1 updates made
-        if "finite" in may:
-            after.append(rules.step_not_finite(step, active))
-        if "eps" in may:
-            after.append(rules.eps(step, s.eps, active))
-        if "budget" in may:
-            after.append(rules.budget(k, self.cap, active))  # type: ignore[arg-type]
-        fired = torch.stack([f.rows.any() for f in before + after]).tolist()
-        act = active
+            before.append(rules.Fired(StopRule.NONFINITE, ls.unbounded[rows]))
+        act = on
         held = []
         for i, rule in enumerate(before):
-            if not fired[i]:
-                continue
             hit = rule.rows & act
             act = act & ~hit
-            idx = hit.nonzero().squeeze(1)
+            idx = rows[hit]
             last = trial and i == len(before) - 1
             if last:
                 self._mark_bad(idx, k, TRIAL, -math.inf, 0.0, ls.trial)
             elif rule.rule in (StopRule.NONFINITE, StopRule.BLOWUP):
-                self._mark_bad(idx, k, AT_X, F, G[idx].norm(dim=1), X)
+                self._mark_bad(idx, k, AT_X, F, torch.linalg.vector_norm(G[idx], dim=1), X)
             self._stop(idx, rule.rule, k, step_prev, lr if last else lr_used, change)
             held.append(idx)
-        stepped = act
+        stepped = active.clone()
         if held:  # the rows that stopped before the update keep x_k
             idx = torch.cat(held)
             X_new[idx] = X[idx]
             step[idx] = 0.0
-        for j, rule in enumerate(after):
-            if not fired[len(before) + j]:
-                continue
+            stepped[idx] = False
+            st = step[rows]
+        after = []  # after the update: k + 1 updates made
+        if "finite" in may:
+            after.append(rules.step_not_finite(st, on))
+        if "eps" in may:
+            after.append(rules.eps(st, s.eps, on))
+        if "budget" in may:
+            after.append(rules.budget(k, self.cap[rows], on))  # type: ignore[index]
+        for rule in after:
             hit = rule.rows & act
             act = act & ~hit
-            idx = hit.nonzero().squeeze(1)
+            idx = rows[hit]
             if rule.rule is StopRule.NONFINITE:
                 self._mark_bad(idx, k + 1, NEW_X, F, F[idx], X_new)
             self._stop(idx, rule.rule, k + 1, step, lr, change)
-        return act, stepped, X_new, step
+        ended = rows[~act]
+        still = active.clone()
+        still[ended] = False
+        return ended, still, stepped, X_new, step
 
     def _fold_ended(self, ended: torch.Tensor, F: torch.Tensor, X: torch.Tensor, k: int) -> None:
         """Fold ``(F, X, k)`` into the best point of the working rows ``ended`` (indices), where f is
