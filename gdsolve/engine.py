@@ -21,7 +21,7 @@ methods are ``init``/``update`` pairs over their own state
 (:mod:`gdsolve.rowmethods`, :mod:`gdsolve.rowlbfgs`) and the stopping rules
 are functions that return data (:mod:`gdsolve.rules`). The engine sees only
 the function it minimizes (``-f`` when maximizing): the user's sign is
-applied on the way out, by :mod:`gdsolve.batchrecords`.
+applied by :class:`~gdsolve.objective.Objective` alone, on the way in and on the way out.
 
 Fast at one row and at many: per iteration the engine reads back from the
 device once -- a few numbers that say whether any rule may fire (the
@@ -194,7 +194,6 @@ class Batch(Ledger, BatchRecords):
         X = self.state.X.clone()
         X[self._W if self._W is not None else slice(None)] = self._work
         return X
-
 
     def _shared_or_column(self, name: str) -> float | torch.Tensor:
         values = {float(c.options[name]) for c in self.combos}

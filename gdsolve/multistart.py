@@ -119,8 +119,6 @@ class SingleRun:
     def result(self) -> OptimizeResult:
         """The outcome: the final point evaluated once, the stop judged, the record built (once)."""
         if self._result is None:
-            if not self.batch._started:
-                self.batch.elapsed = 0.0
             r = self.batch.result(0, seed=self.seed, settings_dict=self.settings_dict())
             self._result = r if self.device is None else dataclasses.replace(r, device=self.device)
         return self._result

@@ -326,3 +326,17 @@ def test_message_says_the_line_search_backtracked_from_nonfinite_points(starts):
     assert "the line search backtracked from" in r.message and "where f was not finite" in r.message
     clean = minimize("(x-0.5)**2", x0={"x": 0.9}, method="lbfgs")
     assert "backtracked" not in clean.message
+
+
+def test_steps_builds_no_record_and_iterating_builds_step_records():
+    # README: run.steps() iterates without building a record per step; iterating the run gives Step records.
+    from gdsolve.enginestate import BatchStep
+    from gdsolve.result import Step
+
+    quiet = one_run(compile_objective("(x-4)**2"), Settings(), {"x": 0.0})
+    raw = list(quiet.steps())
+    assert raw and all(isinstance(s, BatchStep) for s in raw)
+    watched = one_run(compile_objective("(x-4)**2"), Settings(), {"x": 0.0})
+    records = list(watched)
+    assert all(isinstance(s, Step) for s in records) and len(records) == len(raw)
+    assert quiet.result().x == watched.result().x and quiet.result().nit == watched.result().nit
