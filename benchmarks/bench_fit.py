@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     rows = int(argv[0]) if argv else 1_000_000
     device = argv[1] if len(argv) > 1 else "cpu"
     from gdsolve import fit
-    from gdsolve.data import read_table
+    from gdsolve.formula.data import read_table
 
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
         import torch
         from scipy.optimize import least_squares
 
-        from gdsolve.model import parse_model
+        from gdsolve.formula.model import parse_model
 
         fm = parse_model(model, table)
         res = fm.residuals()

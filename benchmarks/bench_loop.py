@@ -61,8 +61,8 @@ def tutorial_loop(x0: float, dtype: torch.dtype) -> float:
 def our_loop(x0: float, dtype: str, table: bool) -> float:
     from rich.console import Console
 
-    from gdsolve.api import prepare, run
-    from gdsolve.render import TableRenderer
+    from gdsolve.api.solve import prepare, run
+    from gdsolve.present.render import TableRenderer
 
     d = prepare("(x-4)**2", x0=x0, eps=0.0, max_iter=N, dtype=dtype)
     renderer = None

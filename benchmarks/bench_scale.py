@@ -32,7 +32,7 @@ import torch
 sys.path.insert(0, ".")
 
 from gdsolve import prepare
-from gdsolve.objective import compile_objective
+from gdsolve.formula.objective import compile_objective
 
 ROSEN = "(1-x)**2 + 100*(y-x^2)**2"
 LR = 1e-4

@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from gdsolve.api import prepare, run
-from gdsolve.outputs import OutputOptions, Outputs
+from gdsolve.api.solve import prepare, run
+from gdsolve.cli.outputs import OutputOptions, Outputs
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "7"))
 N = 20_000

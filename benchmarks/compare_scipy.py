@@ -16,7 +16,7 @@ import sympy
 from scipy.optimize import minimize as sp_minimize
 
 from gdsolve import minimize
-from gdsolve.parse import parse_expression
+from gdsolve.formula.parse import parse_expression
 
 PROBLEMS = {
     "rosenbrock": ("(1-x)**2 + 100*(y-x^2)**2", (1, 1), (-1.2, 1.0)),

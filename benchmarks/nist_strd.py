@@ -114,8 +114,8 @@ def scipy_run(problem: Problem, start: dict[str, float]) -> tuple[dict[str, floa
     import torch
     from scipy.optimize import least_squares
 
-    from gdsolve.data import table_from_mapping
-    from gdsolve.model import parse_model
+    from gdsolve.formula.data import table_from_mapping
+    from gdsolve.formula.model import parse_model
 
     fm = parse_model(problem.model, table_from_mapping(problem.columns))
     residuals = fm.residuals()

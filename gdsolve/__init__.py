@@ -13,28 +13,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .errors import ExpressionError, GdsolveError, OptionError
-from .status import ExitStatus, Status, StopRule
+from .core.errors import ExpressionError, GdsolveError, OptionError
+from .core.status import ExitStatus, Status, StopRule
 
 if TYPE_CHECKING:
-    from .api import maximize, minimize, prepare, run
-    from .dispatch import batch
-    from .fitresult import FitResult
-    from .fitting import fit
-    from .lesson import explain
-    from .lines import Limits
-    from .multistart import MultiRun, SingleRun
-    from .objective import Objective, compile_objective
-    from .parse import ParsedExpression, parse_expression
-    from .result import OptimizeResult, Step
-    from .symbolic import gradient
+    from .api.fitresult import FitResult
+    from .api.fitting import fit
+    from .api.lesson import explain
+    from .api.solve import maximize, minimize, prepare, run
+    from .api.symbolic import gradient
+    from .core.result import OptimizeResult, Step
+    from .engine.multistart import MultiRun, SingleRun
+    from .formula.objective import Objective, compile_objective
+    from .formula.parse import ParsedExpression, parse_expression
+    from .jobs.dispatch import batch
+    from .jobs.lines import Limits
 
 _LAZY = {
-    "batch": "dispatch", "fit": "fitting", "FitResult": "fitresult", "Limits": "lines", "gradient": "symbolic", "explain": "lesson",
-    "minimize": "api", "maximize": "api", "prepare": "api", "run": "api",
-    "compile_objective": "objective", "Objective": "objective",
-    "parse_expression": "parse", "ParsedExpression": "parse",
-    "OptimizeResult": "result", "Step": "result", "SingleRun": "multistart", "MultiRun": "multistart",
+    "batch": "jobs.dispatch", "Limits": "jobs.lines",
+    "fit": "api.fitting", "FitResult": "api.fitresult", "gradient": "api.symbolic", "explain": "api.lesson",
+    "minimize": "api.solve", "maximize": "api.solve", "prepare": "api.solve", "run": "api.solve",
+    "compile_objective": "formula.objective", "Objective": "formula.objective",
+    "parse_expression": "formula.parse", "ParsedExpression": "formula.parse",
+    "OptimizeResult": "core.result", "Step": "core.result", "SingleRun": "engine.multistart", "MultiRun": "engine.multistart",
 }
 
 __all__ = [

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from gdsolve.advice import nice_rate, top_curvature
-from gdsolve.objective import compile_objective
-from gdsolve.parse import parse_expression
+from gdsolve.engine.advice import nice_rate, top_curvature
+from gdsolve.formula.objective import compile_objective
+from gdsolve.formula.parse import parse_expression
 
 GDSOLVE = os.path.join(os.path.dirname(sys.executable), "gdsolve")
 ROSEN = "(1-x)**2 + 100*(y-x^2)**2"

@@ -8,7 +8,7 @@ import pytest
 
 import gdsolve
 from gdsolve import ExpressionError, GdsolveError, OptionError, maximize, minimize
-from gdsolve.lines import KEYS
+from gdsolve.jobs.lines import KEYS
 
 
 def test_minimize_quickstart():

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-import gdsolve.api
-import gdsolve.batchsolve as bs
+import gdsolve.api.solve
+import gdsolve.jobs.batchsolve as bs
 from gdsolve import maximize, minimize
-from gdsolve.jsonio import result_document
-from gdsolve.lines import Limits
-from gdsolve.status import ExitStatus
+from gdsolve.core.status import ExitStatus
+from gdsolve.io.jsonio import result_document
+from gdsolve.jobs.lines import Limits
 
 ROSEN = "(1-x)**2 + 100*(y-x**2)**2"
 
@@ -83,13 +83,13 @@ def test_rows_of_one_tensor_equal_each_problem_solved_alone(monkeypatch):
 
 def test_a_formula_is_compiled_once_per_process(monkeypatch):
     calls = []
-    real = gdsolve.api.compile_objective
+    real = gdsolve.api.solve.compile_objective
 
     def spy(expression, **kw):
         calls.append(expression)
         return real(expression, **kw)
 
-    monkeypatch.setattr(gdsolve.api, "compile_objective", spy)
+    monkeypatch.setattr(gdsolve.api.solve, "compile_objective", spy)
     formula = "(x - 1.2345)**2 + (y + 0.5)**2"
     solve([{"expression": formula, "x0": [i, 0]} for i in range(5)])
     solve([{"expression": formula, "x0": [0, i]} for i in range(3)])
@@ -190,7 +190,7 @@ import os  # noqa: E402
 from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from gdsolve.lines import KEYS, exit_code  # noqa: E402
+from gdsolve.jobs.lines import KEYS, exit_code  # noqa: E402
 
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.just(10**400), st.floats(allow_nan=True),
                      st.text(max_size=12), st.sampled_from(["gd", "lbfgs", "adam", "armijo", "float32", "x", "cosine"]))

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from gdsolve.box import Box
+from gdsolve.optim.box import Box
 
 
 def _t(rows):

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from gdsolve.cli import app, main
-from gdsolve.errors import OptionError
-from gdsolve.settings import METHODS
-from gdsolve.shell import scan_argv
-from gdsolve.status import ExitStatus
+from gdsolve.cli.app import app, main
+from gdsolve.cli.shell import scan_argv
+from gdsolve.core.errors import OptionError
+from gdsolve.core.settings import METHODS
+from gdsolve.core.status import ExitStatus
 
 runner = CliRunner()
 DECAY = Path(__file__).resolve().parents[1] / "examples" / "decay.tsv"
@@ -127,12 +127,12 @@ def test_method_help_shows_library_defaults(capsys):
 
 
 def test_internal_error_exit_70_one_line(monkeypatch):
-    import gdsolve.api
+    import gdsolve.api.solve
 
     def broken(*a, **k):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(gdsolve.api, "run", broken)
+    monkeypatch.setattr(gdsolve.api.solve, "run", broken)
     code, out, err = invoke("minimize", "x**2")
     assert code == ExitStatus.INTERNAL_ERROR and out == ""
     assert err.startswith("error: internal error: RuntimeError: boom") and err.count("\n") == 1
@@ -265,7 +265,7 @@ def test_help_teaches_in_panels_examples_and_exit_codes(command):
     words = " ".join(" ".join(ln.replace("│", " ").split()) for ln in lines).split()
     for method in METHODS:  # no method name cut mid-word
         assert method in words or f"{method}," in words or f"{method};" in words or any(w.startswith(method) for w in words)
-    from gdsolve.cli import EXAMPLES
+    from gdsolve.cli.app import EXAMPLES
     for cmd, _ in EXAMPLES[command]:
         assert cmd in text
     for code in ExitStatus:

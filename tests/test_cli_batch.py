@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from gdsolve.cli import app
-from gdsolve.status import ExitStatus
+from gdsolve.cli.app import app
+from gdsolve.core.status import ExitStatus
 
 runner = CliRunner()
 OK = {"expression": "(x-4)**2", "x0": 0}

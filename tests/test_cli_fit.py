@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gdsolve.cli import app
+from gdsolve.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
 MISRA = str(ROOT / "examples" / "misra1a.csv")
@@ -69,7 +69,7 @@ def test_bad_input_is_one_error_line_and_exit_2(args, words):
 
 
 def test_usage_errors_through_main_are_one_line(capsys):
-    from gdsolve.cli import main
+    from gdsolve.cli.app import main
 
     assert main(["fit", "y ~ a*x", "--data", MISRA, "--loss", "l2"]) == 2
     err = capsys.readouterr().err

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from gdsolve.cli import app, main
-from gdsolve.status import ExitStatus
+from gdsolve.cli.app import app, main
+from gdsolve.core.status import ExitStatus
 
 runner = CliRunner()
 
@@ -111,7 +111,7 @@ def test_explain_a_lone_variable():
 
 @pytest.mark.parametrize("command", ["grad", "explain"])
 def test_help_shows_examples_and_only_the_exit_codes_that_can_happen(command):
-    from gdsolve.cli import EXAMPLES
+    from gdsolve.cli.app import EXAMPLES
 
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "100"})
     text, lines = result.stdout, result.stdout.splitlines()
@@ -154,8 +154,8 @@ def test_help_states_the_librarys_own_limits():
     import re
     from pathlib import Path
 
-    from gdsolve.symbolic import ATOL, MAX_HESSIAN_VARIABLES, RTOL, SIMPLIFY_SECONDS
-    from gdsolve.verify import TIMEOUT
+    from gdsolve.api.symbolic import ATOL, MAX_HESSIAN_VARIABLES, RTOL, SIMPLIFY_SECONDS
+    from gdsolve.api.verify import TIMEOUT
 
     grad = " ".join(runner.invoke(app, ["grad", "--help"], env={"COLUMNS": "200"}).stdout.split())
     readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gdsolve.cli import main
-from gdsolve.status import ExitStatus
+from gdsolve.cli.app import main
+from gdsolve.core.status import ExitStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 MISRA = str(ROOT / "examples" / "misra1a.csv")

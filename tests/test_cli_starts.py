@@ -6,9 +6,9 @@ import json
 
 from typer.testing import CliRunner
 
-from gdsolve.cli import app
-from gdsolve.status import ExitStatus
-from gdsolve.trace import read_traces
+from gdsolve.cli.app import app
+from gdsolve.core.status import ExitStatus
+from gdsolve.io.trace import read_traces
 
 runner = CliRunner()
 HIMMELBLAU = "(x^2+y-11)^2+(x+y^2-7)^2"

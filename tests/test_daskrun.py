@@ -10,9 +10,9 @@ pytest.importorskip("distributed")
 
 from distributed import Client, LocalCluster
 
-import gdsolve.daskrun
+import gdsolve.jobs.daskrun
 from gdsolve import batch
-from gdsolve.errors import OptionError
+from gdsolve.core.errors import OptionError
 
 PROBLEMS = [{"id": i, "expression": f"(x-{i})**2 + y**2", "x0": [0, 1]} for i in range(7)]
 PROBLEMS += ["{bad", {"expression": "(x^2+y-11)^2+(x+y^2-7)^2", "method": "lbfgs", "starts": 16}]
@@ -36,12 +36,12 @@ def test_the_dask_path_keeps_order_and_equals_the_local_path(cluster, no_clock):
 def test_dask_workers_solve_on_auto_unless_told(cluster, monkeypatch):
     seen = []
 
-    class Spy(gdsolve.daskrun.DaskRunner):
+    class Spy(gdsolve.jobs.daskrun.DaskRunner):
         def submit(self, part):
             seen.append(self.device)  # what each task is sent with
             return super().submit(part)
 
-    monkeypatch.setattr(gdsolve.daskrun, "DaskRunner", Spy)
+    monkeypatch.setattr(gdsolve.jobs.daskrun, "DaskRunner", Spy)
     with Client(cluster) as client:
         list(batch(PROBLEMS[:1], dask=client))
         list(batch(PROBLEMS[:1], dask=client, device="cpu"))
@@ -62,7 +62,7 @@ def test_a_cluster_without_workers_never_hangs():
 
 
 def test_an_unreachable_scheduler_is_a_usage_error(monkeypatch):
-    monkeypatch.setattr(gdsolve.daskrun, "CONNECT_S", 0.5)
+    monkeypatch.setattr(gdsolve.jobs.daskrun, "CONNECT_S", 0.5)
     with pytest.raises(OptionError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
         list(batch(PROBLEMS[:1], dask="tcp://127.0.0.1:9"))
 

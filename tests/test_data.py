@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from gdsolve.data import DataError, Table, load, parse_table, read_table, table_from_mapping
+from gdsolve.formula.data import DataError, Table, load, parse_table, read_table, table_from_mapping
 
 
 def test_csv_tsv_and_whitespace_columns_read_alike():

@@ -7,10 +7,10 @@ import itertools
 import pytest
 
 from gdsolve import batch
-from gdsolve.dispatch import NoWorkers, PoolRunner, Stopped, WorkerDied, _chunks, _drive, batch_lines
-from gdsolve.errors import OptionError
-from gdsolve.lines import Limits, record
-from gdsolve.status import ExitStatus
+from gdsolve.core.errors import OptionError
+from gdsolve.core.status import ExitStatus
+from gdsolve.jobs.dispatch import NoWorkers, PoolRunner, Stopped, WorkerDied, _chunks, _drive, batch_lines
+from gdsolve.jobs.lines import Limits, record
 
 PROBLEMS = [{"id": f"p{i}", "expression": f"(x-{i})**2 + (y+{i % 3})**2", "x0": [0, 0]} for i in range(9)]
 PROBLEMS.insert(4, "not json")

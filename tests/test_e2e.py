@@ -74,7 +74,7 @@ def test_bad_input_no_traceback(tmp_path):
 
 def test_help_and_version_do_not_import_torch_or_sympy():
     code = (
-        "import sys; from gdsolve.cli import main\n"
+        "import sys; from gdsolve.cli.app import main\n"
         "for args in (['--help'], ['--version'], ['minimize', '--help'], ['batch', '--help'], ['grad', '--help'],\n"
         "             ['explain', '--help']):\n"
         "    try: main(args)\n"
@@ -335,7 +335,7 @@ def test_verify_adds_at_most_its_budget_on_a_formula_with_no_closed_form_and_lea
         except OSError:  # gone meanwhile
             return b""
 
-    left = [p for p in Path("/proc").glob("[0-9]*") if b"from gdsolve.verify import main" in cmdline(p)]
+    left = [p for p in Path("/proc").glob("[0-9]*") if b"from gdsolve.api.verify import main" in cmdline(p)]
     assert left == []
 
 

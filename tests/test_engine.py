@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gdsolve import engine
-from gdsolve.api import prepare
-from gdsolve.engine import Batch
-from gdsolve.objective import compile_objective
-from gdsolve.settings import Settings
+from gdsolve.api.solve import prepare
+from gdsolve.core.settings import Settings
+from gdsolve.engine import loop as engine
+from gdsolve.engine.loop import Batch
+from gdsolve.formula.objective import compile_objective
 
 ROSEN = "(1-x)**2 + 100*(y-x^2)**2"
 MATRIX = [
@@ -123,7 +123,7 @@ def test_a_finished_batch_refuses_a_second_pass() -> None:
 
 @pytest.mark.parametrize("rows", [1, 5])
 def test_the_direct_gradient_is_autograds(rows: int) -> None:
-    from gdsolve.engine import gradient_of
+    from gdsolve.engine.loop import gradient_of
 
     obj = compile_objective("sin(x)*y**2 + exp(-x*y)")
     X = torch.rand(rows, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 4 - 2

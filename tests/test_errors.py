@@ -19,7 +19,7 @@ def test_expression_error_carries_position():
 
 
 def test_one_template_two_languages():
-    from gdsolve.errors import flag, render
+    from gdsolve.core.errors import flag, render
 
     e = OptionError("{max_iter} must be >= 1; try [[--max-iter 100||max_iter=100]] or {variables}")
     assert str(e) == "max_iter must be >= 1; try max_iter=100 or variables"

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from gdsolve import ExpressionError, OptionError, fit
-from gdsolve.data import DataError, table_from_mapping
-from gdsolve.model import parse_model, split_model
+from gdsolve.formula.data import DataError, table_from_mapping
+from gdsolve.formula.model import parse_model, split_model
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = {"x": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "y": [1.1, 2.9, 5.2, 6.8, 9.1, 10.9]}

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from gdsolve.errors import GdsolveError, OptionError
-from gdsolve.fitting import fit
-from gdsolve.fittrace import FitTraceWriter, draw_fit_file, draw_fit_terminal, fit_curve
-from gdsolve.plot import draw_file
-from gdsolve.trace import read_trace
+from gdsolve.api.fitting import fit
+from gdsolve.core.errors import GdsolveError, OptionError
+from gdsolve.io.fittrace import FitTraceWriter, draw_fit_file, draw_fit_terminal, fit_curve
+from gdsolve.io.trace import read_trace
+from gdsolve.present.plot import draw_file
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "y ~ b1*(1-exp(-b2*x))"
 
 
 def misra_trace():
-    from gdsolve.data import read_table
-    from gdsolve.model import parse_model
+    from gdsolve.formula.data import read_table
+    from gdsolve.formula.model import parse_model
 
     model = parse_model(MODEL, read_table(ROOT / "examples" / "misra1a.csv"))
     buf = io.StringIO()
@@ -67,7 +67,7 @@ def test_a_trace_without_data_says_so():
 def test_cli_trace_to_stdout_is_json_lines(tmp_path):
     from typer.testing import CliRunner
 
-    from gdsolve.cli import app
+    from gdsolve.cli.app import app
 
     res = CliRunner().invoke(app, ["fit", MODEL, "--data", str(ROOT / "examples" / "misra1a.csv"), "--p0",
                                    "b1=500,b2=1e-4", "--trace", "-"])
@@ -81,7 +81,7 @@ def test_cli_trace_to_stdout_is_json_lines(tmp_path):
 def test_a_refused_fit_leaves_no_trace_file(tmp_path):
     from typer.testing import CliRunner
 
-    from gdsolve.cli import app
+    from gdsolve.cli.app import app
 
     path = tmp_path / "fit.jsonl"
     res = CliRunner().invoke(app, ["fit", MODEL, "--data", str(ROOT / "examples" / "misra1a.csv"), "--p0", "c=1",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from gdsolve.api import minimize
-from gdsolve.jsonio import SCHEMA_VERSION, clean, dumps
+from gdsolve.api.solve import minimize
+from gdsolve.io.jsonio import SCHEMA_VERSION, clean, dumps
 
 SCHEMA = {
     "schema_version": int, "gdsolve_version": str, "expression": str, "sense": str, "variables": list,

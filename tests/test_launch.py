@@ -17,7 +17,7 @@ EXAMPLES = Path(__file__).parents[1] / "examples"
 
 def test_the_collector_is_off_only_while_a_heavy_library_loads():
     code = ("import gc, json\n"
-            "from gdsolve import launch\n"
+            "from gdsolve.cli import launch\n"
             "launch.pause_collector_on_heavy_imports()\n"
             "seen = []\n"
             "gc.callbacks.append(lambda phase, info: seen.append(1))\n"
@@ -56,7 +56,7 @@ def test_every_command_runs_with_the_collector_back_on(command, tmp_path):
                                capture_output=True, text=True, timeout=120).stdout
     code = ("import atexit, gc, sys\n"
             "atexit.register(lambda: sys.stderr.write(f'gc={gc.isenabled()}\\n'))\n"
-            "from gdsolve import launch\n"
+            "from gdsolve.cli import launch\n"
             f"sys.argv = ['gdsolve', *{args!r}]\n"
             "launch.entry()\n")
     p = subprocess.run([sys.executable, "-c", code], input=stdin, capture_output=True, text=True, timeout=120)
@@ -66,7 +66,7 @@ def test_every_command_runs_with_the_collector_back_on(command, tmp_path):
 
 # A Ctrl-C that arrives while a heavy library loads: sent by an import hook the moment torch (or sympy) is looked for.
 EARLY_CTRL_C = ("import os, signal, sys\n"
-                "from gdsolve import launch\n"
+                "from gdsolve.cli import launch\n"
                 "class Kill:\n"
                 "    done = False\n"
                 "    def find_spec(self, name, path=None, target=None):\n"

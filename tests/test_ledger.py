@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gdsolve import engine
-from gdsolve.engine import Batch
-from gdsolve.objective import compile_objective
-from gdsolve.settings import Settings
+from gdsolve.core.settings import Settings
+from gdsolve.engine import loop as engine
+from gdsolve.engine.loop import Batch
+from gdsolve.formula.objective import compile_objective
 
 ROSEN = "(1-x)**2 + 100*(y-x^2)**2"
 

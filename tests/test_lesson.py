@@ -1,4 +1,4 @@
-"""gdsolve.lesson: the tutorial's numbers, the graph torch records, who keeps .grad, DOT, and the loop's notes."""
+"""gdsolve.api.lesson: the tutorial's numbers, the graph torch records, who keeps .grad, DOT, and the loop's notes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gdsolve import OptionError, explain
-from gdsolve.lesson import LOOP_NOTES, to_dot
+from gdsolve.api.lesson import LOOP_NOTES, to_dot
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gdsolve"
 

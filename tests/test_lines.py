@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from gdsolve.errors import OptionError
-from gdsolve.lines import KEYS, Limits, LineError, dumps, exit_code, parse_problem, read_lines, record, worst
-from gdsolve.status import ExitStatus
+from gdsolve.core.errors import OptionError
+from gdsolve.core.status import ExitStatus
+from gdsolve.jobs.lines import KEYS, Limits, LineError, dumps, exit_code, parse_problem, read_lines, record, worst
 
 LIMITS = Limits()
 
@@ -142,9 +142,9 @@ def test_dumps_is_one_strict_json_line():
 def test_reading_and_checking_lines_imports_neither_torch_nor_sympy():
     import subprocess
 
-    code = ("import sys, io\nfrom gdsolve.lines import Limits, parse_problem, read_lines\n"
+    code = ("import sys, io\nfrom gdsolve.jobs.lines import Limits, parse_problem, read_lines\n"
             "[parse_problem(n, t, Limits()) for n, t in read_lines(io.StringIO('{\"expression\": \"x\"}'), 100)]\n"
-            "import gdsolve.cli, gdsolve.dispatch\n"
+            "import gdsolve.cli.app, gdsolve.jobs.dispatch\n"
             "sys.stderr.write(repr([m for m in ('torch', 'sympy') if m in sys.modules]))\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.stderr == "[]", p.stderr

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from gdsolve import lm
-from gdsolve.errors import OptionError
+from gdsolve.core.errors import OptionError
+from gdsolve.optim import lm
 
 X = torch.linspace(0, 3, 20, dtype=torch.float64)
 Y = 2.0 * torch.exp(0.5 * X)

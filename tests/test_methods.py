@@ -16,8 +16,8 @@ import math
 import pytest
 
 from gdsolve import OptionError, maximize, minimize
-from gdsolve.settings import METHODS
-from gdsolve.status import Status, StopRule
+from gdsolve.core.settings import METHODS
+from gdsolve.core.status import Status, StopRule
 
 PROBLEMS = {
     "bowl": ("(x-3)**2 + (y+1)**2", (3, -1), {"x": 1, "y": 1.5}),
@@ -169,7 +169,7 @@ def test_armijo_momentum_buffer_is_torchs_sgd_rule():
     # The README says momentum's buffer under --line-search armijo follows torch's SGD rule: check it step by step.
     import torch
 
-    from gdsolve.rowmethods import RULES, momentum_direction
+    from gdsolve.optim.rowmethods import RULES, momentum_direction
 
     shadow = torch.zeros(1, 2, dtype=torch.float64, requires_grad=True)
     sgd = torch.optim.SGD([shadow], lr=1.0, momentum=0.8)
@@ -204,7 +204,7 @@ def test_lbfgs_backtracks_from_a_log_of_zero_on_the_command_line(tmp_path, start
 
     from typer.testing import CliRunner
 
-    from gdsolve.cli import app
+    from gdsolve.cli.app import app
 
     data = tmp_path / "probit.csv"
     data.write_text(PROBIT_DATA)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from gdsolve.minima import FTOL, XTOL, distinct
+from gdsolve.engine.minima import FTOL, XTOL, distinct
 
 
 def test_points_within_tolerance_merge_and_others_stay_apart() -> None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gdsolve import GdsolveError, OptionError, maximize, minimize, prepare
-from gdsolve.multistart import MultiRun
+from gdsolve.engine.multistart import MultiRun
 
 HIMMELBLAU = "(x^2+y-11)^2+(x+y^2-7)^2"
 ROSEN = "(1-x)**2 + 100*(y-x^2)**2"
@@ -170,7 +170,7 @@ def test_compiled_batch_gives_the_eager_answer() -> None:
 
 
 def test_the_best_row_is_the_lowest_f_and_a_converged_row_wins_a_tie() -> None:
-    from gdsolve.multistart import _best_row
+    from gdsolve.engine.multistart import _best_row
 
     F = torch.tensor([3.0, 1.0, 1.0, float("nan"), 2.0], dtype=torch.float64)
     assert _best_row(F, torch.tensor([True, False, True, False, True])) == 2

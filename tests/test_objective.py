@@ -9,7 +9,7 @@ import pytest
 import sympy
 import torch
 
-from gdsolve.objective import compile_objective
+from gdsolve.formula.objective import compile_objective
 
 EXPRESSIONS = [
     "(1-x)**2 + 100*(y-x^2)**2",
@@ -111,7 +111,7 @@ def _sympy_value(expr: sympy.Expr, subs: dict) -> float | None:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(text=formulas(), point=st.lists(st.floats(-2, 2).filter(lambda v: abs(v) > 1e-100), min_size=3, max_size=3))
 def test_random_formulas_match_sympy_value_and_derivative(text, point):
-    from gdsolve.errors import ExpressionError
+    from gdsolve.core.errors import ExpressionError
 
     try:
         obj = compile_objective(text)

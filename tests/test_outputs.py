@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from gdsolve.api import prepare, run
-from gdsolve.errors import OptionError
-from gdsolve.outputs import OutputOptions, Outputs
+from gdsolve.api.solve import prepare, run
+from gdsolve.cli.outputs import OutputOptions, Outputs
+from gdsolve.core.errors import OptionError
 
 
 def go(options, **kw):

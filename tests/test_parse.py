@@ -9,8 +9,8 @@ import re
 import pytest
 import sympy
 
-from gdsolve.errors import ExpressionError
-from gdsolve.parse import MAX_DEPTH, MAX_LENGTH, natural_key, parse_expression
+from gdsolve.core.errors import ExpressionError
+from gdsolve.formula.parse import MAX_DEPTH, MAX_LENGTH, natural_key, parse_expression
 
 x, y = sympy.symbols("x y", real=True)  # gdsolve works over the reals
 
@@ -229,14 +229,14 @@ def test_any_text_parses_or_raises_expression_error(text):
     except ExpressionError as exc:
         assert str(exc)  # a message, naming the problem
         return
-    from gdsolve.objective import compile_objective
+    from gdsolve.formula.objective import compile_objective
 
     assert parsed.variables
     compile_objective(parsed)  # what parses also compiles
 
 
 def test_data_columns_are_bound_by_name_and_are_not_variables():
-    from gdsolve.parse import parse_data_expression
+    from gdsolve.formula.parse import parse_data_expression
 
     p = parse_expression("b1*(1-exp(-b2*x)) + E", data=["x", "E"])
     assert p.variables == ("b1", "b2") and p.data == ("E", "x")  # a column named E shadows Euler's number

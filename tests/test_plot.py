@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from gdsolve.api import prepare, run
-from gdsolve.errors import GdsolveError
-from gdsolve.plot import draw_file, draw_terminal, use_log_scale
-from gdsolve.trace import TraceWriter, read_trace
+from gdsolve.api.solve import prepare, run
+from gdsolve.core.errors import GdsolveError
+from gdsolve.io.trace import TraceWriter, read_trace
+from gdsolve.present.plot import draw_file, draw_terminal, use_log_scale
 
 mpimg = pytest.importorskip("matplotlib.image")
 
@@ -121,7 +121,7 @@ def test_hostile_traces_give_a_picture_or_one_error_line(lines, title, tmp_path)
     import contextlib
     import io
 
-    from gdsolve.cli import main
+    from gdsolve.cli.app import main
 
     trace = tmp_path / "t.jsonl"
     trace.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from gdsolve.progress import ProgressReporter
-from gdsolve.result import Step
+from gdsolve.core.result import Step
+from gdsolve.present.progress import ProgressReporter
 
 
 def step(k, elapsed):

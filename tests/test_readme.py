@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from gdsolve.cli import EXAMPLES, main
+from gdsolve.cli.app import EXAMPLES, main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

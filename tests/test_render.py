@@ -7,8 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
-from gdsolve.api import prepare, run
-from gdsolve.render import TableRenderer, log_rows, nice_every
+from gdsolve.api.solve import prepare, run
+from gdsolve.present.render import TableRenderer, log_rows, nice_every
 
 
 def render(text, quiet=False, every=None, width=120, terminal=False, **kw):

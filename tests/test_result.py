@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from gdsolve.api import minimize
-from gdsolve.result import Step, is_finite
+from gdsolve.api.solve import minimize
+from gdsolve.core.result import Step, is_finite
 
 
 def test_scipy_field_names():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gdsolve.objective import compile_objective
-from gdsolve.rowcheck import stationary_rows
-from gdsolve.stationarity import check
+from gdsolve.engine.rowcheck import stationary_rows
+from gdsolve.engine.stationarity import check
+from gdsolve.formula.objective import compile_objective
 
 CASES = [
     ("(x-4)**2", [[3.999996], [2.79], [4.0]], [[4.0], [4.0], [4.0]]),

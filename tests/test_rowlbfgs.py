@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gdsolve import rowlbfgs
-from gdsolve.objective import compile_objective
+from gdsolve.formula.objective import compile_objective
+from gdsolve.optim import rowlbfgs
 
 TOL = 1e-10  # the stated tolerance at B = 1: the search's scalars are tensors here, Python floats in torch
 

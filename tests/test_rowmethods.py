@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gdsolve.objective import compile_objective
-from gdsolve.rowmethods import RULES, armijo
+from gdsolve.formula.objective import compile_objective
+from gdsolve.optim.rowmethods import RULES, armijo
 
 ROSEN = compile_objective("(1-x)**2 + 100*(y-x^2)**2")
 

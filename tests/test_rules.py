@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from gdsolve import rules
-from gdsolve.box import Box
-from gdsolve.status import StopRule
+from gdsolve.core.status import StopRule
+from gdsolve.engine import rules
+from gdsolve.optim.box import Box
 
 ALL = torch.ones(4, dtype=torch.bool)
 NAN, INF = math.nan, math.inf

@@ -7,8 +7,8 @@ import warnings
 import pytest
 import torch
 
-from gdsolve.schedules import advance, schedule_on, stand_in
-from gdsolve.settings import Settings
+from gdsolve.core.settings import Settings
+from gdsolve.optim.schedules import advance, schedule_on, stand_in
 
 
 def test_a_constant_rate_has_no_scheduler():

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from gdsolve.cmdline import parse_assignments
-from gdsolve.errors import OptionError
-from gdsolve.settings import Settings, resolve_x0
+from gdsolve.cli.cmdline import parse_assignments
+from gdsolve.core.errors import OptionError
+from gdsolve.core.settings import Settings, resolve_x0
 
 
 @pytest.mark.parametrize(
@@ -97,8 +97,8 @@ def test_parse_assignments():
 def test_the_command_lines_defaults_are_the_librarys():
     import typer
 
-    from gdsolve import settings
-    from gdsolve.cli import app
+    from gdsolve.cli.app import app
+    from gdsolve.core import settings
 
     command = typer.main.get_command(app)
     params = {p.name: p for p in command.commands["minimize"].params}

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from gdsolve import ExpressionError, OptionError, gradient, maximize, minimize
-from gdsolve.objective import compile_objective
-from gdsolve.shapes import element_names, expand_bounds, expand_point, parse_shapes, regroup
+from gdsolve.core.shapes import element_names, expand_bounds, expand_point, parse_shapes, regroup
+from gdsolve.formula.objective import compile_objective
 
 
 def test_the_tutorials_first_example_runs_as_written():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from typer.main import get_command
 
-from gdsolve.cli import app
-from gdsolve.errors import ExpressionError, OptionError
-from gdsolve.shell import Exit, errors, scan_argv
-from gdsolve.status import ExitStatus
+from gdsolve.cli.app import app
+from gdsolve.cli.shell import Exit, errors, scan_argv
+from gdsolve.core.errors import ExpressionError, OptionError
+from gdsolve.core.status import ExitStatus
 
 CMD = get_command(app)
 

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from gdsolve.multistart import SingleRun
-from gdsolve.objective import compile_objective
-from gdsolve.settings import Settings
-from gdsolve.starts import check_start, random_start
-from gdsolve.status import Status, StopRule
+from gdsolve.core.settings import Settings
+from gdsolve.core.status import Status, StopRule
+from gdsolve.engine.multistart import SingleRun
+from gdsolve.engine.starts import check_start, random_start
+from gdsolve.formula.objective import compile_objective
 
 
 def one_run(objective, settings, x0):
@@ -256,7 +256,7 @@ def test_result_is_idempotent_and_counts_the_final_point_once():
 
 
 def test_finished_run_refuses_a_second_pass():
-    from gdsolve.errors import GdsolveError
+    from gdsolve.core.errors import GdsolveError
 
     d = one_run(compile_objective("(x-4)**2"), Settings(), {"x": 0.0})
     list(d)
@@ -300,7 +300,7 @@ def test_max_iter_message_without_eps():
 
 
 def test_stationarity_not_checked_above_the_limit_says_so():
-    from gdsolve.stationarity import MAX_VARIABLES
+    from gdsolve.engine.stationarity import MAX_VARIABLES
 
     n = MAX_VARIABLES + 1
     text = " + ".join(f"(x{i}-1)**2" for i in range(n))
@@ -330,8 +330,8 @@ def test_message_says_the_line_search_backtracked_from_nonfinite_points(starts):
 
 def test_steps_builds_no_record_and_iterating_builds_step_records():
     # README: run.steps() iterates without building a record per step; iterating the run gives Step records.
-    from gdsolve.enginestate import BatchStep
-    from gdsolve.result import Step
+    from gdsolve.core.result import Step
+    from gdsolve.engine.state import BatchStep
 
     quiet = one_run(compile_objective("(x-4)**2"), Settings(), {"x": 0.0})
     raw = list(quiet.steps())

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from gdsolve.errors import OptionError
-from gdsolve.starts import DEFAULT_BOX, box, check_memory, draw_starts, estimate_bytes, resolve_device
+from gdsolve.core.errors import OptionError
+from gdsolve.engine.starts import DEFAULT_BOX, box, check_memory, draw_starts, estimate_bytes, resolve_device
 
 
 def test_starts_fill_the_box_and_the_seed_fixes_them() -> None:

@@ -12,8 +12,8 @@ import sys
 import pytest
 import torch
 
-from gdsolve.objective import compile_objective
-from gdsolve.stationarity import RTOL, TESTS, RunFacts, check, diagnose, judge
+from gdsolve.engine.stationarity import RTOL, TESTS, RunFacts, check, diagnose, judge
+from gdsolve.formula.objective import compile_objective
 
 
 def verdict(text, x, x0=None):
@@ -57,7 +57,7 @@ def test_locally_linear_kink():
 
 
 def test_too_many_variables_is_said_not_hidden():
-    from gdsolve.stationarity import MAX_VARIABLES
+    from gdsolve.engine.stationarity import MAX_VARIABLES
 
     n = MAX_VARIABLES + 1
     text = " + ".join(f"x{i}**2" for i in range(n))

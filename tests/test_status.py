@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gdsolve.status import STOP_MESSAGES, ExitStatus, Status, StopRule, format_pair, stop_message
+from gdsolve.core.status import STOP_MESSAGES, ExitStatus, Status, StopRule, format_pair, stop_message
 
 
 def test_exit_codes_are_the_documented_numbers():

@@ -1,4 +1,4 @@
-"""gdsolve.symbolic: the symbolic gradient, exact constants, kinks, the Hessian, and the check against autograd."""
+"""gdsolve.api.symbolic: the symbolic gradient, exact constants, kinks, the Hessian, and the check against autograd."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gdsolve import OptionError, gradient
-from gdsolve.grammar import FUNCTIONS
-from gdsolve.objective import compile_objective
-from gdsolve.symbolic import MAX_HESSIAN_VARIABLES, Simplifier, compare, evaluate
+from gdsolve.api.symbolic import MAX_HESSIAN_VARIABLES, Simplifier, compare, evaluate
+from gdsolve.formula.grammar import FUNCTIONS
+from gdsolve.formula.objective import compile_objective
 
 X, Y = sympy.symbols("x y", real=True)
 
@@ -266,7 +266,7 @@ def test_the_budget_holds_when_its_first_ring_is_swallowed():
     import gc
     import time
 
-    from gdsolve.symbolic import _alarm, _OutOfTime
+    from gdsolve.api.symbolic import _alarm, _OutOfTime
 
     swallowed = []
 

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from gdsolve.api import prepare, run
-from gdsolve.errors import GdsolveError
-from gdsolve.jsonio import result_document
-from gdsolve.trace import CSV_FIXED, TraceWriter, _num, csv_columns, read_trace
+from gdsolve.api.solve import prepare, run
+from gdsolve.core.errors import GdsolveError
+from gdsolve.io.jsonio import result_document
+from gdsolve.io.trace import CSV_FIXED, TraceWriter, _num, csv_columns, read_trace
 
 
 def traced(text, fmt="jsonl", **kw):

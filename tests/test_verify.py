@@ -1,4 +1,4 @@
-"""gdsolve.verify: exact stationary points by sympy in a killable process, classified from the Hessian."""
+"""gdsolve.api.verify: exact stationary points by sympy in a killable process, classified from the Hessian."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 
 from gdsolve import OptionError, maximize, minimize
-from gdsolve.verify import Verification, classify, summary
+from gdsolve.api.verify import Verification, classify, summary
 
 NO_CLOSED_FORM = "x**2 + exp(x) + sin(3*x)*cosh(x)"
 
@@ -98,7 +98,7 @@ def test_classify(eig, kind):
 
 
 def test_minimize_with_verify_carries_it_into_the_result_and_the_json():
-    from gdsolve.jsonio import result_document
+    from gdsolve.io.jsonio import result_document
 
     r = minimize("(1-x)**2 + 100*(y-x**2)**2", method="lbfgs", x0=[-1, 1], verify=True)
     assert r.verify["status"] == "found" and r.verify["nearest"]["kind"] == "minimum"

@@ -1,0 +1,149 @@
+"""``gdsolve fit``: fit a model to a data file; the CLI side of :func:`gdsolve.fit`.
+
+It parses options, calls the library, renders the report (or prints one JSON
+document) and exits with the run's :class:`~gdsolve.core.status.ExitStatus`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..core.settings import DEFAULT_F_SCALE, DEFAULT_MAX_ITER, DEFAULT_SEED, FIT_FTOL, FIT_GTOL, FIT_MAX_ITER, FIT_XTOL, LOSSES
+from . import launch
+from .grad import _print_json
+from .options import DebugOpt, JsonOpt
+from .shell import Exit, errors
+
+DATA = "Data"
+METHOD = "Method"
+
+
+#: The library's losses, as a choice typer validates and lists in --help (torch-free: the table is in settings).
+Loss = enum.Enum("Loss", {v: v for v in LOSSES}, type=str)  # type: ignore[misc]
+
+
+def fit_command(
+    model: Annotated[str, typer.Argument(metavar="MODEL", show_default=False,
+                                         help="response ~ formula, e.g. \"y ~ b1*(1-exp(-b2*x))\"; names that are "
+                                              "columns are data, the others are parameters.")],
+    data: Annotated[str, typer.Option("--data", metavar="FILE", rich_help_panel=DATA, show_default=False,
+                                      help="CSV, TSV or whitespace columns with a header row; - for stdin.")],
+    p0: Annotated[Optional[str], typer.Option("--p0", metavar="b1=500,b2=1e-4", show_default=False,
+                                              help="Start values (default 1 for every parameter).")] = None,
+    sigma: Annotated[Optional[str], typer.Option("--sigma", metavar="COLUMN", rich_help_panel=DATA,
+                                                 help="Column of per-point errors; residuals are divided by it.")] = None,
+    absolute_sigma: Annotated[bool, typer.Option("--absolute-sigma", rich_help_panel=DATA, metavar="",
+                                                 help="Take --sigma as true errors: standard errors are not scaled "
+                                                      "by the reduced chi-square.")] = False,
+    drop_missing: Annotated[bool, typer.Option("--drop-missing", rich_help_panel=DATA, metavar="",
+                                               help="Drop rows with missing values instead of refusing them.")] = False,
+    bounds: Annotated[Optional[list[str]], typer.Option("--bounds", metavar="b1=0:", show_default=False,
+                                                        help="Bounds on a parameter (repeatable); an empty side is "
+                                                             "open.")] = None,
+    starts: Annotated[Optional[int], typer.Option("--starts", metavar="N", show_default=False,
+                                                  help="Run N starts at once (p0 and draws around it), keep the "
+                                                       "best.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the drawn starts.")] = DEFAULT_SEED,
+    method: Annotated[str, typer.Option("--method", rich_help_panel=METHOD,
+                                        help="lm (Levenberg-Marquardt) or a minimize method (gd, adam, lbfgs...).")] = "lm",
+    loss: Annotated[Loss, typer.Option("--loss", rich_help_panel=METHOD,
+                                       help="Robust losses weigh large residuals less.")] = Loss("linear"),
+    f_scale: Annotated[Optional[float], typer.Option("--f-scale", metavar="S", rich_help_panel=METHOD, show_default=False,
+                                                     help="Residual size where a robust loss starts to bend "
+                                                          f"(default {DEFAULT_F_SCALE:g}).")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", metavar="RATE", rich_help_panel=METHOD, show_default=False,
+                                                help="Learning rate, for the gradient methods only.")] = None,
+    max_iter: Annotated[Optional[int], typer.Option("--max-iter", metavar="N", rich_help_panel=METHOD,
+                                                    show_default=False,
+                                                    help=f"Step budget (default {FIT_MAX_ITER} for lm, "
+                                                         f"{DEFAULT_MAX_ITER} otherwise).")] = None,
+    ftol: Annotated[Optional[float], typer.Option("--ftol", rich_help_panel=METHOD, show_default=False,
+                                                  help="lm: stop when the cost changes by less than this, relatively "
+                                                       f"(default {FIT_FTOL:g}).")] = None,
+    xtol: Annotated[Optional[float], typer.Option("--xtol", rich_help_panel=METHOD, show_default=False,
+                                                  help="lm: stop when the step is this small relative to the "
+                                                       f"parameters (default {FIT_XTOL:g}).")] = None,
+    gtol: Annotated[Optional[float], typer.Option("--gtol", rich_help_panel=METHOD, show_default=False,
+                                                  help="lm: stop when the residuals are this close to orthogonal to "
+                                                       f"the Jacobian (default {FIT_GTOL:g}).")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", metavar="SECONDS", rich_help_panel=METHOD,
+                                                        show_default=False, help="Stop after this long.")] = None,
+    device: Annotated[Optional[str], typer.Option("--device", metavar="cpu|cuda|mps|auto", rich_help_panel=METHOD,
+                                                  show_default=False, help="Where to compute (default cpu).")] = None,
+    trace: Annotated[Optional[str], typer.Option("--trace", metavar="FILE", rich_help_panel=DATA, show_default=False,
+                                                 help="Write every step and the data as JSON Lines, for "
+                                                      "gdsolve plot (- for stdout).")] = None,
+    residuals: Annotated[Optional[str], typer.Option("--residuals", metavar="FILE", rich_help_panel=DATA,
+                                                     show_default=False,
+                                                     help="Write the data with fitted values and residuals (CSV).")] = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    # The help text is set below: click keeps a docstring's line breaks.
+    with errors(debug):
+        from ..api.fitting import fit
+        from ..core.errors import OptionError
+        from ..formula.data import read_table
+        from ..formula.model import parse_model
+        from ..io.fittrace import FitTraceWriter
+        from .cmdline import parse_assignments, parse_bounds
+
+        start = None
+        if p0 is not None:
+            start = parse_assignments(p0, "--p0", names_required=True)
+        if residuals == "-":
+            raise OptionError("--residuals writes a file; give it a path (stdout holds the report)")
+        if trace == "-" and json_:
+            raise OptionError("--trace - and --json both want stdout; write the trace to a file")
+        bound = parse_model(model, read_table(data, drop_missing=drop_missing), sigma=sigma)
+        writer = None if trace is None else FitTraceWriter(trace, bound, {"method": method})
+        callback = writer if not launch.early_interrupt else _interrupted_at_first_step(writer)
+        try:
+            result = fit(bound, p0=start, absolute_sigma=absolute_sigma, bounds=parse_bounds(bounds or []),
+                         starts=starts, seed=seed, method=method, loss=loss.value, f_scale=f_scale, max_iter=max_iter,
+                         ftol=ftol, xtol=xtol, gtol=gtol, lr=lr, time_limit=time_limit, device=device,
+                         callback=callback)
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            raise
+        doc = result.to_dict(cli=True)
+        if writer is not None:
+            writer.close(doc)
+        if residuals is not None:
+            result.write_residuals(residuals)
+        if json_:
+            _print_json(doc)
+        elif trace != "-":  # with --trace -, stdout holds the trace; a report would break its JSON Lines
+            from rich.console import Console
+
+            from ..present.render_fit import fit_view
+
+            Console().print(fit_view(result))
+        code = int(result.status.exit_status)
+    raise Exit(code)
+
+
+def _interrupted_at_first_step(writer: Callable[..., None] | None) -> Callable[..., None]:
+    """A callback that ends the fit as Ctrl-C would after its first step: the Ctrl-C came while the
+    libraries loaded (:data:`gdsolve.cli.launch.early_interrupt`), so the report is the interrupted one."""
+    def step(*args: Any) -> None:
+        if writer is not None:
+            writer(*args)
+        if launch.early_interrupt:
+            launch.early_interrupt = False
+            raise KeyboardInterrupt
+    return step
+
+
+fit_command.__doc__ = (
+    "Fit MODEL to the data in --data by least squares: the parameters, their standard errors and correlations, "
+    "and the goodness of fit.\n\n"
+    "The default method is Levenberg-Marquardt on autograd's Jacobian (trust region, Moré's scaling). "
+    "Exit 0 when it converged, 1 at the step budget or time limit, 3 when the residuals or Jacobian became "
+    "non-finite, 2 for bad input."
+)
