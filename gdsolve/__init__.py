@@ -26,11 +26,11 @@ if TYPE_CHECKING:
     from .engine.multistart import MultiRun, SingleRun
     from .formula.objective import Objective, compile_objective
     from .formula.parse import ParsedExpression, parse_expression
-    from .jobs.dispatch import batch
+    from .jobs.batch import batch
     from .jobs.lines import Limits
 
 _LAZY = {
-    "batch": "jobs.dispatch", "Limits": "jobs.lines",
+    "batch": "jobs.batch", "Limits": "jobs.lines",
     "fit": "api.fitting", "FitResult": "api.fitresult", "gradient": "api.symbolic", "explain": "api.lesson",
     "minimize": "api.solve", "maximize": "api.solve", "prepare": "api.solve", "run": "api.solve",
     "compile_objective": "formula.objective", "Objective": "formula.objective",

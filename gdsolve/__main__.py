@@ -1,6 +1,6 @@
 """``python -m gdsolve``: the same as the ``gdsolve`` command."""
 
-from .cli.launch import entry
+from .cli.entry import entry
 
 if __name__ == "__main__":
     entry()

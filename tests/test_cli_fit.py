@@ -58,7 +58,7 @@ def test_fit_reads_stdin_and_writes_residuals(tmp_path):
     (["y ~ a*x", "--data", MISRA, "--lr", "0.1"], "--lr is for the gradient methods"),
     (["a*x", "--data", MISRA], "has no '~'"),
     (["y ~ a*x", "--data", MISRA, "--residuals", "-"], "give it a path"),
-    # a file that cannot be opened is a wrong option (exit 2); one that fills up is exit 74 (test_launch.py)
+    # a file that cannot be opened is a wrong option (exit 2); one that fills up is exit 74 (test_startup.py)
     (["y ~ a*x", "--data", MISRA, "--residuals", "/no/such/folder/r.csv"],
      "cannot write --residuals file '/no/such/folder/r.csv': No such file or directory"),
 ])

@@ -9,7 +9,10 @@ import pytest
 from gdsolve import batch
 from gdsolve.core.errors import OptionError
 from gdsolve.core.status import ExitStatus
-from gdsolve.jobs.dispatch import NoWorkers, PoolRunner, Stopped, WorkerDied, _chunks, _drive, batch_lines
+from gdsolve.jobs import worker
+from gdsolve.jobs.batch import batch_lines
+from gdsolve.jobs.chunks import NoWorkers, Stopped, WorkerDied, split
+from gdsolve.jobs.dispatch import PoolRunner, drive
 from gdsolve.jobs.lines import Limits, record
 
 PROBLEMS = [{"id": f"p{i}", "expression": f"(x-{i})**2 + (y+{i % 3})**2", "x0": [0, 0]} for i in range(9)]
@@ -74,7 +77,7 @@ def test_a_dead_workers_chunk_is_run_again_line_by_line_and_only_the_killer_is_l
         return WorkerDied("the worker process died") if any(n == 5 for n, _ in part) else None
 
     runner = FakeRunner(fate)
-    recs = list(_drive(runner, _chunks(lines(9), 4), lambda: False))
+    recs = list(drive(runner, split(lines(9), 4), lambda: False))
     assert [r["id"] for r in recs] == [1, 2, 3, 4, "L5", 6, 7, 8, 9]
     assert recs[4]["error"]["exit_code"] == ExitStatus.INTERNAL_ERROR
     assert "died again" in recs[4]["error"]["message"] and recs[4]["error"]["message"].startswith("line 5:")
@@ -87,7 +90,7 @@ def test_a_cluster_without_workers_gives_every_remaining_line_its_error():
     def fate(part):
         return NoWorkers("no Dask worker was connected for 1 s") if next(calls) >= 1 else None
 
-    recs = list(_drive(FakeRunner(fate), _chunks(lines(10), 3), lambda: False))
+    recs = list(drive(FakeRunner(fate), split(lines(10), 3), lambda: False))
     assert len(recs) == 10 and all(r["result"] for r in recs[:3])
     assert all(r["error"] and "no Dask worker" in r["error"]["message"] for r in recs[3:])
 
@@ -96,7 +99,7 @@ def test_a_worker_that_cannot_run_gdsolve_fails_its_chunks_lines_not_the_batch()
     def fate(part):
         return ModuleNotFoundError("No module named 'gdsolve'") if part[0][0] == 1 else None
 
-    recs = list(_drive(FakeRunner(fate), _chunks(lines(4), 2), lambda: False))
+    recs = list(drive(FakeRunner(fate), split(lines(4), 2), lambda: False))
     assert [r["error"] is not None for r in recs] == [True, True, False, False]
     assert "No module named 'gdsolve'" in recs[0]["error"]["message"]
 
@@ -111,14 +114,14 @@ def test_an_interrupted_chunk_is_not_written_and_nothing_more_is_sent():
         return None
 
     runner = FakeRunner(fate)
-    recs = list(_drive(runner, _chunks(lines(20), 2), lambda: bool(flag)))
+    recs = list(drive(runner, split(lines(20), 2), lambda: bool(flag)))
     # chunks 1-4 filled the window, chunk 5 refilled it after chunk 1; none after the interrupt
     assert [r["id"] for r in recs] == [1, 2] and len(runner.submitted) == 5
 
 
 def test_a_reader_that_leaves_early_stops_the_workers_at_once():
     runner = FakeRunner(lambda part: None)
-    gen = _drive(runner, _chunks(lines(20), 2), lambda: False)
+    gen = drive(runner, split(lines(20), 2), lambda: False)
     next(gen)
     gen.close()  # stdout closed
     assert runner.closed is False
@@ -131,7 +134,7 @@ def test_a_broken_pool_is_a_dead_worker_and_the_next_chunk_gets_a_fresh_pool():
         def result(self, timeout=None):
             raise BrokenProcessPool("gone")
 
-    runner = PoolRunner(2, Limits(), "cpu", lambda: False)
+    runner = PoolRunner(2, Limits(), "cpu", lambda: False, solve=worker.solve_chunk, init=worker.init_process)
     runner.pool = type("P", (), {"shutdown": lambda self, **kw: None})()
     with pytest.raises(WorkerDied, match="worker process died"):
         runner.result(Broken())

@@ -10,9 +10,10 @@ import pytest
 
 from gdsolve.api.fitting import fit
 from gdsolve.core.errors import GdsolveError, OptionError
-from gdsolve.io.fittrace import FitTraceWriter, draw_fit_file, draw_fit_terminal, fit_curve
+from gdsolve.io.fittrace import FitTraceWriter
 from gdsolve.io.trace import read_trace
 from gdsolve.present.plot import draw_file
+from gdsolve.present.plot_fit import draw_fit_file, draw_fit_terminal, fit_curve
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "y ~ b1*(1-exp(-b2*x))"

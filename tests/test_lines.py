@@ -11,7 +11,8 @@ import pytest
 
 from gdsolve.core.errors import OptionError
 from gdsolve.core.status import ExitStatus
-from gdsolve.jobs.lines import KEYS, Limits, LineError, dumps, exit_code, parse_problem, read_lines, record, worst
+from gdsolve.io.jsonio import line as jsonl_line
+from gdsolve.jobs.lines import KEYS, Limits, LineError, exit_code, parse_problem, read_lines, record, worst
 
 LIMITS = Limits()
 
@@ -135,7 +136,7 @@ def test_the_batch_exit_code_is_the_worst_lines(codes, expected):
 
 
 def test_dumps_is_one_strict_json_line():
-    line = dumps(record(1, {"fun": math.inf, "x": {"x": math.nan}}))
+    line = jsonl_line(record(1, {"fun": math.inf, "x": {"x": math.nan}}))
     assert "\n" not in line and json.loads(line)["result"] == {"fun": None, "x": {"x": None}}
 
 
@@ -144,7 +145,7 @@ def test_reading_and_checking_lines_imports_neither_torch_nor_sympy():
 
     code = ("import sys, io\nfrom gdsolve.jobs.lines import Limits, parse_problem, read_lines\n"
             "[parse_problem(n, t, Limits()) for n, t in read_lines(io.StringIO('{\"expression\": \"x\"}'), 100)]\n"
-            "import gdsolve.cli.app, gdsolve.jobs.dispatch\n"
+            "import gdsolve.cli.app, gdsolve.jobs.batch\n"
             "sys.stderr.write(repr([m for m in ('torch', 'sympy') if m in sys.modules]))\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.stderr == "[]", p.stderr

@@ -10,12 +10,13 @@ import pytest
 from gdsolve.api.solve import prepare, run
 from gdsolve.cli.outputs import OutputOptions, Outputs
 from gdsolve.core.errors import OptionError
+from gdsolve.core.streams import Environment
 
 
 def go(options, **kw):
     d = prepare("(x-4)**2", x0=0.0, **kw)
     out, err = io.StringIO(), io.StringIO()
-    o = Outputs(d, options, stdout=out, stderr=err)
+    o = Outputs(d, options, env=Environment(stdout=out, stderr=err))
     o.finish(run(d, o.callback))
     return o, out.getvalue(), err.getvalue()
 

@@ -29,7 +29,7 @@ def test_appears_after_a_second_then_goes():
 def test_refresh_is_throttled():
     p = ProgressReporter(Console(file=io.StringIO(), force_terminal=True), max_iter=10)
     p(step(1, 1.2))
-    first = p._next
+    first = p.next_draw
     p(step(2, 1.21))  # within 0.1 s: nothing redrawn
-    assert p._next == first
+    assert p.next_draw == first
     p.close()

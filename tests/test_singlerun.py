@@ -330,8 +330,8 @@ def test_message_says_the_line_search_backtracked_from_nonfinite_points(starts):
 
 def test_steps_builds_no_record_and_iterating_builds_step_records():
     # README: run.steps() iterates without building a record per step; iterating the run gives Step records.
+    from gdsolve.core.batchstep import BatchStep
     from gdsolve.core.result import Step
-    from gdsolve.engine.state import BatchStep
 
     quiet = one_run(compile_objective("(x-4)**2"), Settings(), {"x": 0.0})
     raw = list(quiet.steps())

@@ -29,9 +29,9 @@ from typing import Any
 
 import torch
 
-from ..cli.outputs import open_output
 from ..core.errors import OptionError, render
 from ..core.status import Status, StopRule
+from ..core.streams import open_output
 from ..formula.data import Table
 
 

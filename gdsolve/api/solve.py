@@ -82,7 +82,7 @@ def prepare(
     (the engine at one row, yielding a :class:`~gdsolve.core.result.Step` per
     iteration). ``starts=N``, a list of values on ``lr`` or a method option (a
     sweep), or another ``device`` give a :class:`~gdsolve.engine.multistart.MultiRun`
-    (yielding a :class:`~gdsolve.engine.state.BatchStep` per iteration). Both end
+    (yielding a :class:`~gdsolve.core.batchstep.BatchStep` per iteration). Both end
     with ``.result()``.
 
     ``cache``, a dict kept across calls, holds the compiled formulas (the
@@ -190,7 +190,7 @@ def verifier(descent: SingleRun | MultiRun, verify: bool, timeout: float | None 
 def run(descent: SingleRun | MultiRun, callback: Callable[[Any], None] | None = None, *,
         catch_interrupt: bool = False, verification: Verification | None = None) -> OptimizeResult:
     """Drive ``descent`` to its end, calling ``callback`` with every step (a
-    :class:`~gdsolve.core.result.Step`, or for a batch a :class:`~gdsolve.engine.state.BatchStep`).
+    :class:`~gdsolve.core.result.Step`, or for a batch a :class:`~gdsolve.core.batchstep.BatchStep`).
 
     With ``catch_interrupt=True`` a Ctrl-C ends the run with status
     ``interrupted`` and the result so far instead of raising. A
@@ -254,7 +254,7 @@ def minimize(
             ``adamw``, ``rmsprop``, ``adagrad`` or ``lbfgs``.
         params: constants, ``{"a": 2}``. variables: the variable order.
         callback: called with each :class:`~gdsolve.core.result.Step` (for a
-            batch, each :class:`~gdsolve.engine.state.BatchStep`).
+            batch, each :class:`~gdsolve.core.batchstep.BatchStep`).
         starts: run N starts in one batch (scrambled Sobol points in ``bounds``,
             or in the box -10..10 where a variable is unbounded; ``x0``, if
             given, is the first); the result is the best start's, with

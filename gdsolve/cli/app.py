@@ -33,6 +33,7 @@ from ..core.settings import (
     TRACE_FORMATS,
 )
 from ..core.status import ExitStatus
+from ..core.streams import Environment
 from .batch import batch_command
 from .fit import fit_command
 from .grad import explain_command, grad_command
@@ -44,10 +45,7 @@ from .shell import (
     errors,
     fail,
     is_write_failure,
-    quiet_stdout,
     scan_argv,
-    stdout_stat,
-    stdout_went_quiet,
     stop_on_sigint,
 )
 
@@ -330,7 +328,7 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
            shape: Sequence[str] = (), data: str | None = None, drop_missing: bool = False) -> int:
     from ..api.solve import prepare, run, verifier
     from .cmdline import parse_bounds, parse_inputs, parse_list
-    from .outputs import BatchOutputs, Outputs
+    from .outputs import Outputs
 
     # Numbers or comma lists (a sweep) on the rate and the method options.
     if settings["lr"] is not None:
@@ -345,13 +343,7 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
                       bounds=parse_bounds(bounds), starts=starts, device=device, compile=compile_, hops=hops,
                       shape=list(shape) or None, data=data, drop_missing=drop_missing,
                       **({} if hop_size is None else {"hop_size": hop_size}), **settings)
-    if not descent.single:  # many rows: the batch's table and a trace of chosen rows
-        out: Any = BatchOutputs(descent, outputs, trace_rows=trace_rows)
-    else:
-        if trace_rows is not None:
-            raise OptionError("{trace_rows} applies to a batch; add [[--starts N||starts=N]] or sweep a setting "
-                              "([[--lr 0.1,0.01||lr=[0.1, 0.01]]])")
-        out = Outputs(descent, outputs)
+    out = Outputs(descent, outputs, trace_rows=trace_rows)
     verification = verifier(descent, verify, verify_timeout)  # sympy starts solving while torch descends
     try:
         with stop_on_sigint(descent):
@@ -413,7 +405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gdsolve`` console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
-    before = stdout_stat()
+    env = Environment.current()
+    before = env.stdout_stat()
     try:
         args = scan_argv(command, args, OptionError)
         # standalone_mode=False: click returns an Exit's code instead of
@@ -424,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OptionError as exc:  # from scan_argv
         return fail(exc.cli_message())
     except BrokenPipeError:
-        quiet_stdout()
+        env.silence_stdout()
         return int(ExitStatus.BROKEN_PIPE)
     except OSError as exc:  # --help or --version could not be written (stdout closed, disk full)
         if not is_write_failure(exc):
@@ -434,8 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A closed pipe met while typer itself was printing (--help, --version):
         # rich's handler and click's both end with status 1, which a script
         # would read as "not converged". Each leaves a mark on stdout.
-        if stdout_went_quiet(before) or type(sys.stdout).__name__ == "PacifyFlushWrapper":
-            quiet_stdout()
+        if env.stdout_went_quiet(before) or type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            env.silence_stdout()
             return int(ExitStatus.BROKEN_PIPE)
         raise exc
     except (typer.Abort, KeyboardInterrupt):
@@ -464,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sys.stdout.flush()  # a closed pipe or a full disk is found here, not at interpreter exit
     except BrokenPipeError:
-        quiet_stdout()
+        env.silence_stdout()
         return int(ExitStatus.BROKEN_PIPE)
     except OSError as exc:
         if not is_write_failure(exc):
@@ -473,7 +466,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def entry() -> None:  # pragma: no cover - kept for scripts that named gdsolve.cli.app:entry
-    from .launch import entry as launch
 
-    launch()

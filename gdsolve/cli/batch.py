@@ -1,7 +1,7 @@
 """``gdsolve batch``: JSON Lines of problems in, JSON Lines of records out.
 
 Like the other commands, this only parses options, calls the library
-(:func:`gdsolve.jobs.dispatch.batch_lines`), writes and exits. It reads and
+(:func:`gdsolve.jobs.batch.batch_lines`), writes and exits. It reads and
 writes without torch: the solving happens in :mod:`gdsolve.jobs.batchsolve`,
 here or in worker processes.
 """
@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..core.status import ExitStatus
+from ..core.streams import Environment
 from ..jobs.daskrun import CONNECT_S
 from .shell import Exit, StopFlag, errors, stop_on_sigint
 
@@ -59,22 +60,24 @@ def batch_command(
     the lines finished so far and exits 130.
     """
     with errors(debug):
-        from ..jobs.dispatch import batch_lines
-        from ..jobs.lines import Limits, dumps, exit_code, read_lines, worst
+        from ..io.jsonio import JsonLines
+        from ..jobs.batch import batch_lines
+        from ..jobs.lines import Limits, exit_code, read_lines, worst
 
         limits = Limits(time_limit=time_limit, max_iter=max_iter, max_rows=max_rows, max_chars=max_chars)
         stream = _stdin() if file == "-" else _open(file)
         flag = StopFlag()
         codes: list[int] = []
-        bar = _Bar(file, stream) if sys.stderr.isatty() else None
+        env = Environment.current()
+        out = JsonLines("-", env=env)  # flushed a line at a time: a reader (jq, a pipeline) sees each as it is solved
+        bar = _bar(env, file)
         try:
             with stop_on_sigint(flag):
                 records = batch_lines(read_lines(stream, limits.max_chars), jobs=jobs, dask=dask, limits=limits,
                                       chunk=chunk, device=device, stop=lambda: flag.stop_requested,
                                       worker_wait=worker_wait)
                 for rec in records:
-                    sys.stdout.write(dumps(rec) + "\n")
-                    sys.stdout.flush()  # a reader (jq, a pipeline) sees each line as it is solved
+                    out.write(rec)
                     codes.append(exit_code(rec))
                     if bar is not None:
                         bar.advance(codes[-1])
@@ -106,29 +109,14 @@ def _open(path: str) -> Any:
         raise OptionError(f"cannot read {path}: {exc.strerror}") from None
 
 
-class _Bar:
-    """Lines done (of the file's lines, when FILE is a regular file) on stderr, with the count not converged."""
+def _bar(env: Environment, file: str) -> Any:
+    """The lines-done bar on stderr, at a terminal only; its total is the file's line count when FILE is a file."""
+    if not env.stderr_isatty:
+        return None
+    from ..present.console import console
+    from ..present.progress import LineCounter
 
-    def __init__(self, file: str, stream: Any) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        total = _count_lines(file) if file != "-" else None
-        self.progress = Progress(TextColumn("[bold]solving"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[bad]}"), TimeElapsedColumn(),
-                                 console=Console(stderr=True), transient=True,
-                                 # stdout carries the records: rich must not route it through the bar's console
-                                 redirect_stdout=False, redirect_stderr=False)
-        self.progress.start()
-        self.task = self.progress.add_task("batch", total=total, bad="")
-        self.not_ok = 0
-
-    def advance(self, code: int) -> None:
-        self.not_ok += code != 0
-        self.progress.update(self.task, advance=1, bad=f"{self.not_ok} not converged" if self.not_ok else "")
-
-    def close(self) -> None:
-        self.progress.stop()
+    return LineCounter(console(env, stderr=True), _count_lines(file) if file != "-" else None)
 
 
 def _count_lines(path: str) -> int | None:

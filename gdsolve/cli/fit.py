@@ -13,8 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..core.settings import DEFAULT_F_SCALE, DEFAULT_MAX_ITER, DEFAULT_SEED, FIT_FTOL, FIT_GTOL, FIT_MAX_ITER, FIT_XTOL, LOSSES
-from . import launch
-from .grad import _print_json
+from . import startup
 from .options import DebugOpt, JsonOpt
 from .shell import Exit, errors
 
@@ -101,7 +100,7 @@ def fit_command(
             raise OptionError("--trace - and --json both want stdout; write the trace to a file")
         bound = parse_model(model, read_table(data, drop_missing=drop_missing), sigma=sigma)
         writer = None if trace is None else FitTraceWriter(trace, bound, {"method": method})
-        callback = writer if not launch.early_interrupt else _interrupted_at_first_step(writer)
+        callback = writer if not startup.early_interrupt else _interrupted_at_first_step(writer)
         try:
             result = fit(bound, p0=start, absolute_sigma=absolute_sigma, bounds=parse_bounds(bounds or []),
                          starts=starts, seed=seed, method=method, loss=loss.value, f_scale=f_scale, max_iter=max_iter,
@@ -109,7 +108,7 @@ def fit_command(
                          callback=callback)
         except BaseException:
             if writer is not None:
-                writer.close()
+                writer.abandon()
             raise
         doc = result.to_dict(cli=True)
         if writer is not None:
@@ -117,25 +116,26 @@ def fit_command(
         if residuals is not None:
             result.write_residuals(residuals)
         if json_:
-            _print_json(doc)
-        elif trace != "-":  # with --trace -, stdout holds the trace; a report would break its JSON Lines
-            from rich.console import Console
+            from ..io.jsonio import emit
 
+            emit(doc)
+        elif trace != "-":  # with --trace -, stdout holds the trace; a report would break its JSON Lines
+            from ..present.console import console
             from ..present.render_fit import fit_view
 
-            Console().print(fit_view(result))
+            console(soft_wrap=False).print(fit_view(result))
         code = int(result.status.exit_status)
     raise Exit(code)
 
 
 def _interrupted_at_first_step(writer: Callable[..., None] | None) -> Callable[..., None]:
     """A callback that ends the fit as Ctrl-C would after its first step: the Ctrl-C came while the
-    libraries loaded (:data:`gdsolve.cli.launch.early_interrupt`), so the report is the interrupted one."""
+    libraries loaded (:data:`gdsolve.cli.startup.early_interrupt`), so the report is the interrupted one."""
     def step(*args: Any) -> None:
         if writer is not None:
             writer(*args)
-        if launch.early_interrupt:
-            launch.early_interrupt = False
+        if startup.early_interrupt:
+            startup.early_interrupt = False
             raise KeyboardInterrupt
     return step
 

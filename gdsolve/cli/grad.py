@@ -7,13 +7,13 @@ and exit; torch and sympy are imported inside the commands.
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from ..core.errors import OptionError
+from ..core.streams import Environment
+from ..io.jsonio import emit
 from .cmdline import parse_inputs, parse_list
 from .options import DataOpt, DebugOpt, DropMissingOpt, JsonOpt, ShapeOpt
 from .shell import Exit, errors
@@ -24,13 +24,6 @@ VarsOpt = Annotated[Optional[str], typer.Option("--vars", metavar="y,x",
                                                 help="Variable order (default: natural order x1, x2, x10).")]
 ParamOpt = Annotated[Optional[list[str]], typer.Option("--param", metavar="a=2",
                                                        help="Substitute a constant for a name (repeatable).")]
-
-
-def _print_json(doc: Any) -> None:
-    from ..io.jsonio import clean
-
-    sys.stdout.write(json.dumps(clean(doc), indent=2, allow_nan=False) + "\n")
-    sys.stdout.flush()
 
 
 def grad_command(
@@ -56,14 +49,13 @@ def grad_command(
         doc, f, grad, hess = analyze(expression, at=point, hessian=hessian, params=params, variables=variables,
                                      shape=shape or None, data=data, drop_missing=drop_missing)
         if json_:
-            _print_json(doc)
+            emit(doc)
         else:
-            from rich.console import Console
-
+            from ..present.console import console
             from ..present.render_grad import grad_view
 
-            console = Console()
-            console.print(grad_view(doc, f, grad, hess, console))
+            screen = console(soft_wrap=False)
+            screen.print(grad_view(doc, f, grad, hess, screen))
     raise Exit(0)
 
 
@@ -92,16 +84,14 @@ def explain_command(
         variables, params, point = parse_inputs(vars_, param or [], at, "--at")
         lesson = explain(expression, at=point, lr=rate, params=params, variables=variables)
         if json_:
-            _print_json(lesson)
+            emit(lesson)
         elif dot:
-            sys.stdout.write(to_dot(lesson))
-            sys.stdout.flush()
+            Environment.current().write_data(to_dot(lesson))
         else:
-            from rich.console import Console
-
+            from ..present.console import console
             from ..present.render_grad import explain_view
 
-            Console().print(explain_view(lesson))
+            console(soft_wrap=False).print(explain_view(lesson))
     raise Exit(0)
 
 

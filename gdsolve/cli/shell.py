@@ -6,9 +6,10 @@ module holds the pieces around that which make it behave as a Unix tool:
 * :class:`errors` turns every exception into one ``error:`` line and the
   documented :class:`~gdsolve.core.status.ExitStatus` (bad input is 2, a closed
   pipe 141, Ctrl-C 130, output that cannot be written 74; only a bug is 70);
-* :func:`quiet_stdout` and :class:`PipeConsole` make a closed pipe end
-  quietly with 141 in every mode (rich's own handler exits with 1, which a
-  script would read as "max-iter");
+* a closed pipe ends quietly with 141 in every mode
+  (:meth:`~gdsolve.core.streams.Environment.silence_stdout`, and
+  :func:`gdsolve.present.console.pipe_console`, whose closed pipe raises
+  instead of rich's own exit 1, which a script would read as "max-iter");
 * :class:`stop_on_sigint` lets Ctrl-C end a run after the current iteration;
 * :func:`scan_argv` lets a formula start with ``-`` and refuses an option
   given twice (click would silently keep the last one).
@@ -18,8 +19,6 @@ Nothing here imports torch, sympy or rich at module level (typer is the CLI's ow
 
 from __future__ import annotations
 
-import functools
-import os
 import re
 import sys
 import traceback
@@ -31,7 +30,8 @@ from typer import Exit  # click's Exit: typer's CliRunner and click's main both 
 
 from ..core.errors import WRITE_ERRNOS, GdsolveError, OutputError
 from ..core.status import ExitStatus
-from . import launch
+from ..core.streams import Environment
+from . import startup
 
 
 def fail(message: str, code: ExitStatus = ExitStatus.USAGE) -> int:
@@ -49,7 +49,7 @@ def cannot_write(exc: OSError) -> int:
     """
     if isinstance(exc, OutputError):
         if exc.target == "stdout":
-            quiet_stdout()
+            Environment.current().silence_stdout()
         return fail(str(exc), ExitStatus.IO_ERROR)
     where = f" {exc.filename}" if exc.filename else " output"
     return fail(f"cannot write{where}: {exc.strerror}", ExitStatus.IO_ERROR)
@@ -58,48 +58,6 @@ def cannot_write(exc: OSError) -> int:
 def is_write_failure(exc: BaseException) -> bool:
     """Whether ``exc`` says output could not be written (exit 74), not that gdsolve has a bug."""
     return isinstance(exc, OutputError) or (isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS)
-
-
-def quiet_stdout() -> None:
-    """After a reader closed the pipe: point stdout at /dev/null so nothing more is written or complained about."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout has no file descriptor (a test harness)
-        pass
-
-
-def stdout_went_quiet(before: Any) -> bool:
-    """Whether stdout was redirected to /dev/null since ``before`` (an fstat of it), as rich does on a closed pipe."""
-    try:
-        now = os.fstat(sys.stdout.fileno())
-        return not os.path.samestat(now, before) and os.path.samestat(now, os.stat(os.devnull))
-    except (OSError, ValueError, TypeError):
-        return False
-
-
-def stdout_stat() -> Any:
-    try:
-        return os.fstat(sys.stdout.fileno())
-    except (OSError, ValueError):
-        return None
-
-
-@functools.lru_cache(maxsize=1)
-def _pipe_console_class() -> Any:
-    from rich.console import Console
-
-    class PipeConsole(Console):
-        def on_broken_pipe(self) -> None:
-            self.quiet = True
-            raise BrokenPipeError
-
-    return PipeConsole
-
-
-def pipe_console(**kw: Any) -> Any:
-    """A rich Console whose closed pipe raises BrokenPipeError (to become exit 141), not rich's ``SystemExit(1)``."""
-    return _pipe_console_class()(**kw)
 
 
 class errors:
@@ -122,16 +80,16 @@ class errors:
 
     def __exit__(self, etype: Any, exc: BaseException | None, tb: Any) -> bool:
         self._warnings.__exit__(etype, exc, tb)
-        if exc is None and launch.early_interrupt:
+        if exc is None and startup.early_interrupt:
             # Ctrl-C came while the libraries loaded and no run was there to stop: it still ends the command.
-            launch.early_interrupt = False
+            startup.early_interrupt = False
             raise Exit(fail("interrupted", ExitStatus.INTERRUPTED))
         if exc is None or isinstance(exc, Exit):
             return False
         if isinstance(exc, BrokenPipeError):
             # The reader went away (| head): say nothing, and keep Python from
             # complaining when it flushes stdout at exit.
-            quiet_stdout()
+            Environment.current().silence_stdout()
             raise Exit(int(ExitStatus.BROKEN_PIPE)) from None
         if self.debug:
             traceback.print_exception(etype, exc, tb)
@@ -160,7 +118,7 @@ class stop_on_sigint:
     """Ctrl-C sets ``target.stop_requested`` (the run ends after the current
     iteration, so the trace, the JSON and the summary come out whole); a
     second Ctrl-C raises KeyboardInterrupt at once. A Ctrl-C that came while
-    the libraries were loading (:data:`gdsolve.cli.launch.early_interrupt`) counts
+    the libraries were loading (:data:`gdsolve.cli.startup.early_interrupt`) counts
     as the first: the run ends before its first step."""
 
     def __init__(self, target: Any) -> None:
@@ -178,8 +136,8 @@ class stop_on_sigint:
 
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handler)
-        if launch.early_interrupt:
-            launch.early_interrupt = False
+        if startup.early_interrupt:
+            startup.early_interrupt = False
             self.target.stop_requested = True
 
     def __exit__(self, *exc: Any) -> None:

@@ -124,7 +124,7 @@ class OutputError(OSError):
     """Output could not be written: stdout closed, a full disk, an I/O error (exit 74 on the command line).
 
     Not a :class:`GdsolveError`: the input was fine, the place the answer goes was not.
-    Raised by the command's stdout (:class:`gdsolve.cli.launch.Output`, also for the trace file); ``errno``
+    Raised by the command's stdout (:class:`gdsolve.core.streams.Output`, also for the trace file); ``errno``
     and ``strerror`` are the system's.
 
     >>> str(OutputError("stdout", 28, "No space left on device"))

@@ -51,6 +51,7 @@ from typing import Any
 
 import torch
 
+from ..core.batchstep import BatchStep, HostView
 from ..core.errors import GdsolveError, OptionError
 from ..core.settings import Settings
 from ..core.status import StopRule
@@ -63,7 +64,7 @@ from ..optim.schedules import advance, schedule_on, stand_in
 from . import rules
 from .ledger import Ledger
 from .records import BatchRecords
-from .state import BatchStep, HostView, State
+from .state import State
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 

@@ -17,7 +17,7 @@ batch one :class:`~gdsolve.core.result.OptimizeResult`:
   (:mod:`gdsolve.engine.minima`), best first, each with how many starts reached it;
 * ``runs``: for a sweep, each combination's values and its own result.
 
-It iterates one :class:`~gdsolve.engine.state.BatchStep` per iteration, honours
+It iterates one :class:`~gdsolve.core.batchstep.BatchStep` per iteration, honours
 ``stop_requested``, and can replay chosen rows for a trace
 (:meth:`replay`): rows are independent, so a replay of a row alone retraces
 its path.
@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 
+from ..core.batchstep import BatchStep
 from ..core.result import Minimum, OptimizeResult, Step, SweepRun
 from ..core.settings import DEFAULT_HOP_SIZE, Settings
 from ..core.status import CODE, STOP_CODES, StopRule
@@ -42,7 +43,6 @@ from .minima import distinct
 from .outcome import judged_rule, judged_status
 from .rowcheck import stationary_rows
 from .starts import box
-from .state import BatchStep
 
 STATUS_ORDER = ("converged", "stalled", "max_iter", "time_limit", "diverged", "interrupted")
 
@@ -64,7 +64,7 @@ class SingleRun:
     ``stop_requested = True`` to end it after the current iteration; a second
     pass is refused), then call :meth:`result`, which evaluates the final point
     once and returns the same record every time. :meth:`steps` iterates the
-    engine's own :class:`~gdsolve.engine.state.BatchStep` records instead, which
+    engine's own :class:`~gdsolve.core.batchstep.BatchStep` records instead, which
     builds no per-step record at all (what a run nobody watches uses).
 
     Args:

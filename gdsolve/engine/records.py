@@ -23,7 +23,8 @@ from .outcome import RowRecord, blowup_detail, build_result, nonfinite_detail
 from .rules import BLOWUP_RISES
 
 if TYPE_CHECKING:
-    from .state import BatchStep, State
+    from ..core.batchstep import BatchStep
+    from .state import State
 
 
 

@@ -41,7 +41,8 @@ from .._version import __version__
 from ..core.errors import GdsolveError, OptionError
 from ..core.result import OptimizeResult, Step
 from ..core.settings import TRACE_FORMATS
-from .jsonio import SCHEMA_VERSION, clean, result_document
+from ..core.streams import Environment
+from .jsonio import SCHEMA_VERSION, JsonLines, clean, line, result_document
 
 FORMATS = TRACE_FORMATS
 
@@ -85,53 +86,41 @@ def csv_columns(variables: Iterable[str]) -> list[str]:
 
 
 class TraceWriter:
-    """A step callback that writes a trace to ``stream``.
+    """A step callback that writes a trace (JSON Lines or CSV) through one :class:`~gdsolve.io.jsonio.JsonLines` sink.
 
     Args:
-        stream: an open text stream (a file, or stdout for ``--trace -``).
+        target: ``"-"`` for stdout (``--trace -``), a path, or an open text stream.
         descent: the run being traced (for the header: expression, settings...).
         fmt: ``"jsonl"`` or ``"csv"``.
-        flush: flush after every line (for live consumers of a pipe).
+        flush: flush after every line (default: when writing to stdout, for live consumers of a pipe).
         cli: word the closing record's message for the command line (``--lr``).
+        rows: a batch: every step says its row (CSV: a leading row column).
+        env: the streams (``"-"`` is its stdout).
+
+    A path is opened here, when the header is written: a file that cannot be
+    opened is refused (exit 2) before the run starts.
     """
 
-    def __init__(self, stream: IO[str], descent: Any, fmt: str = "jsonl", *, flush: bool = False,
-                 cli: bool = False, rows: bool = False) -> None:
+    def __init__(self, target: str | IO[str], descent: Any, fmt: str = "jsonl", *, flush: bool | None = None,
+                 cli: bool = False, rows: bool = False, env: Environment | None = None) -> None:
         check_format(fmt)
-        self.stream = stream
+        self.out = JsonLines(target, env=env, flush=flush)
         self.fmt = fmt
-        self.flush = flush
         self.cli = cli
-        self.rows = rows  # a batch: every step says its row (CSV: a leading row column)
+        self.rows = rows
         self.variables = tuple(descent.objective.variables)
         # Precomputed JSON keys: the per-step work is string joins only.
         self._keys = [json.dumps(n) + ":" for n in self.variables]
+        self._write = self.out.text
         self._write(self._header(descent))
-
-    def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
-        if self.flush:
-            self.stream.flush()
 
     def _header(self, descent: Any) -> str:
         if self.fmt == "csv":
             return _csv_line((["row"] if self.rows else []) + csv_columns(self.variables))
         obj = descent.objective
         settings = descent.settings_dict()  # the very dict the result carries
-        header = {
-            "type": "header",
-            "format": "gdsolve.trace",
-            "schema_version": SCHEMA_VERSION,
-            "gdsolve_version": __version__,
-            "expression": obj.text,
-            "sense": obj.sense,
-            "variables": list(self.variables),
-            "params": settings["params"],
-            "x0": descent.x0,
-            "seed": descent.seed,
-            "settings": settings,
-        }
-        return json.dumps(clean(header), allow_nan=False, separators=(",", ":"))
+        return line(header_record(expression=obj.text, sense=obj.sense, variables=list(self.variables),
+                                  params=settings["params"], x0=descent.x0, seed=descent.seed, settings=settings))
 
     def __call__(self, step: Step) -> None:
         self.write(step)
@@ -159,7 +148,8 @@ class TraceWriter:
         )
 
     def close(self, result: OptimizeResult, row: int | None = None) -> None:
-        """Write the closing record (the final point for CSV) and flush; ``row``: the batch row it describes."""
+        """Write the closing record (the final point for CSV), flush, and close a file this writer opened;
+        ``row``: the batch row the record describes."""
         if self.fmt == "csv":
             lead = [str(row)] if self.rows else []
             self._write(",".join([*lead, str(result.nit), *map(_num, result.x.values()), _num(result.fun),
@@ -169,8 +159,19 @@ class TraceWriter:
             doc = {"type": "result", **result_document(result, cli=self.cli)}
             if row is not None:
                 doc["row"] = row
-            self._write(json.dumps(doc, allow_nan=False, separators=(",", ":")))
-        self.stream.flush()
+            self._write(line(doc))
+        self.out.close()
+
+
+    def abandon(self) -> None:
+        """Close a file this writer opened, after a failure (no closing record)."""
+        self.out.release()
+
+
+def header_record(**fields: Any) -> dict[str, Any]:
+    """A trace's first record: its format and versions, then ``fields`` (a fit trace adds ``kind="fit"``)."""
+    return {"type": "header", "format": "gdsolve.trace", "schema_version": SCHEMA_VERSION,
+            "gdsolve_version": __version__, **fields}
 
 
 def _csv_line(cells: Iterable[str]) -> str:

@@ -1,6 +1,6 @@
 """Chunks of a batch on a Dask cluster's workers (``gdsolve batch --dask tcp://scheduler:8786``).
 
-Each chunk is one Dask task running :func:`gdsolve.jobs.batchsolve.solve_lines`
+Each chunk is one Dask task running :func:`gdsolve.jobs.worker.solve_chunk`
 on a worker -- the same batched engine as a local run, on the worker's GPU
 where it has one (``device="auto"``). The client only reads lines, submits
 and writes records: it never imports torch.
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import OptionError, shown
-from .dispatch import Chunk, NoWorkers, Stopped, WorkerDied, _solve_in_worker
+from .chunks import Chunk, NoWorkers, Stopped, WorkerDied
 from .lines import Limits
 
 POLL_S = 0.2  # how often a wait looks at Ctrl-C and at the cluster's workers
@@ -48,9 +48,12 @@ class DaskRunner:
         device: where the workers solve (``auto``: a GPU where the worker has one).
         stop: asked while waiting; True cancels the unfinished work.
         worker_wait: seconds without any worker before the lines still to do are given up.
+        solve: the module-level function a task runs on a worker (:func:`gdsolve.jobs.worker.solve_chunk`;
+            Dask sends it by name, so the client never imports torch).
     """
 
-    def __init__(self, dask: Any, limits: Limits, device: str, stop: Callable[[], bool], worker_wait: float) -> None:
+    def __init__(self, dask: Any, limits: Limits, device: str, stop: Callable[[], bool], worker_wait: float, *,
+                 solve: Callable[[Chunk, Limits, str], list[dict[str, Any]]]) -> None:
         try:
             from distributed import Client
             from distributed.scheduler import KilledWorker
@@ -71,6 +74,7 @@ class DaskRunner:
             raise OptionError(f"{{dask}} must be a scheduler address such as 'tcp://host:8786' or a "
                               f"distributed.Client, not {type(dask).__name__}")
         self.limits, self.device, self.stop, self.worker_wait = limits, device, stop, worker_wait
+        self.solve = solve
         self.futures: set[Any] = set()
         self._seen_worker = time.monotonic()
         self._checked = 0.0
@@ -81,7 +85,7 @@ class DaskRunner:
         return sum(int(w.get("nthreads", 1)) for w in workers.values())
 
     def submit(self, part: Chunk) -> Any:
-        future = self.client.submit(_solve_in_worker, part, self.limits, self.device, pure=False)
+        future = self.client.submit(self.solve, part, self.limits, self.device, pure=False)
         self.futures.add(future)
         return future
 

@@ -1,11 +1,16 @@
-"""Where the chunks of a batch run: this process, local worker processes, or a Dask cluster.
+"""Where the chunks of a batch run: local worker processes, or any runner with the same three methods.
 
-:func:`batch` reads problems lazily, cuts them into chunks of ``chunk``
-lines, runs each chunk through :func:`gdsolve.jobs.batchsolve.solve_lines` --
-here, in a pool of ``jobs`` processes, or on the workers of a Dask cluster
--- and yields the records in input order, a chunk as soon as it and every
-chunk before it are done. At most a few chunks per worker are in flight, so
-memory stays bounded however long the input.
+:func:`drive` keeps a runner busy with chunks and yields their records in
+input order, a chunk as soon as it and every chunk before it are done. At most
+:data:`~gdsolve.jobs.chunks.WINDOW` chunks per worker are in flight, so memory
+stays bounded however long the input. A runner has ``workers``,
+``submit(chunk) -> handle``, ``result(handle) -> records`` and ``close(clean)``:
+:class:`PoolRunner` here, :class:`gdsolve.jobs.daskrun.DaskRunner` on a cluster.
+
+This module never imports torch (an import-linter contract holds it): the
+function that solves a chunk, and the one that prepares a worker process, are
+given to the runner by :mod:`gdsolve.jobs.batch`, and only the workers import
+what they import.
 
 Faults are per line, never a hang and never a lost line:
 
@@ -23,129 +28,20 @@ from __future__ import annotations
 
 import collections
 import itertools
-import math
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..core.errors import OptionError, shown
-from ..core.status import ExitStatus
-from .lines import Limits, record
+from .chunks import WINDOW, Chunk, NoWorkers, Stopped, WorkerDied, died
+from .lines import Limits
 
-Chunk = list[tuple[int, Any]]
-#: Chunks in flight per worker: enough to keep each busy while the results are read in order.
-WINDOW = 2
-
-
-class WorkerDied(Exception):
-    """The process solving a chunk died."""
+#: Solves one chunk in a worker: ``solve(chunk, limits, device) -> records``.
+Solve = Callable[[Chunk, Limits, str], list[dict[str, Any]]]
+#: Prepares a worker process: ``init(threads, stop_event)``.
+Init = Callable[[int, Any], None]
 
 
-class NoWorkers(Exception):
-    """A Dask cluster had no worker for ``worker_wait`` seconds."""
-
-
-class Stopped(Exception):
-    """The batch was interrupted while this chunk was unfinished."""
-
-
-def batch(problems: Iterable[Any], *, jobs: int | None = None, dask: Any = None, limits: Limits | None = None,
-          chunk: int = 64, device: str | None = None, stop: Callable[[], bool] | None = None,
-          worker_wait: float = 60.0) -> Iterator[dict[str, Any]]:
-    """Solve many problems; yield one record per problem, in input order.
-
-    Args:
-        problems: dicts (``{"expression": ..., "x0": ..., "lr": ...}``, any
-            setting by its Python API name) or JSON Lines text, one per problem.
-        jobs: spread the chunks over this many local processes (default: this process).
-        dask: a Dask scheduler address (``"tcp://host:8786"``) or a
-            ``distributed.Client``; workers need gdsolve installed.
-        limits: what one line may ask for (:class:`~gdsolve.jobs.lines.Limits`).
-        chunk: lines per unit of work; lines of one chunk that share a
-            formula and settings run as rows of one tensor.
-        device: where the work runs (default: ``cpu`` here and in local
-            processes, ``auto`` -- a GPU where the worker has one -- on Dask).
-        stop: asked between groups; once True the batch ends after the work in flight.
-        worker_wait: seconds a Dask cluster may be without workers before the
-            remaining lines get error records.
-
-    Each record is ``{"id": ..., "result": {...} | None, "error": None | {"message": ..., "exit_code": ...}}``;
-    ``result`` is the document ``gdsolve minimize --json`` prints.
-
-    Example:
-        >>> recs = list(batch([{"expression": "(x-4)**2", "x0": 0}, {"id": "bad", "expression": "x+"}]))
-        >>> round(recs[0]["result"]["x"]["x"], 4), recs[1]["id"], recs[1]["error"]["exit_code"]
-        (4.0, 'bad', 2)
-    """
-    return batch_lines(enumerate(problems, start=1), jobs=jobs, dask=dask, limits=limits, chunk=chunk,
-                       device=device, stop=stop, worker_wait=worker_wait)
-
-
-def batch_lines(lines: Iterable[tuple[int, Any]], *, jobs: int | None = None, dask: Any = None,
-                limits: Limits | None = None, chunk: int = 64, device: str | None = None,
-                stop: Callable[[], bool] | None = None, worker_wait: float = 60.0) -> Iterator[dict[str, Any]]:
-    """:func:`batch` over ``(line number, line)`` pairs (the CLI numbers the lines of its file)."""
-    limits = limits or Limits()
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise OptionError(f"{{chunk}} must be an integer >= 1, got {shown(chunk)}")
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise OptionError(f"{{jobs}} must be an integer >= 1, got {shown(jobs)}")
-    if jobs is not None and dask is not None:
-        raise OptionError("{jobs} and {dask} exclude each other: the Dask cluster's workers are the jobs")
-    if isinstance(worker_wait, bool) or not isinstance(worker_wait, (int, float)) or not 0 <= worker_wait < math.inf:
-        raise OptionError(f"{{worker_wait}} must be a number of seconds >= 0, got {shown(worker_wait)}")
-    if device is not None and device not in ("auto", "cpu", "cuda", "mps"):
-        raise OptionError(f"{{device}} must be auto, cpu, cuda or mps, got {shown(device)}")
-    if dask is None and device in ("cuda", "mps"):
-        from ..engine.starts import resolve_device
-
-        resolve_device(device)  # refused once, here, rather than once per line, where this machine has none
-    stop = stop or (lambda: False)
-    chunks = _chunks(lines, chunk)
-    if dask is not None:
-        from .daskrun import DaskRunner
-
-        return _drive(DaskRunner(dask, limits, device or "auto", stop, worker_wait), chunks, stop)
-    if jobs is not None and jobs > 1:
-        return _drive(PoolRunner(jobs, limits, device or "cpu", stop), chunks, stop)
-    return _here(chunks, limits, device or "cpu", stop)
-
-
-def _chunks(lines: Iterable[tuple[int, Any]], size: int) -> Iterator[Chunk]:
-    it = iter(lines)
-    while True:
-        part = list(itertools.islice(it, size))
-        if not part:
-            return
-        yield part
-
-
-def _here(chunks: Iterator[Chunk], limits: Limits, device: str, stop: Callable[[], bool]) -> Iterator[dict[str, Any]]:
-    from .batchsolve import solve_lines
-
-    for part in chunks:
-        yield from solve_lines(part, limits, device=device, stop=stop)
-        if stop():
-            return
-
-
-def died(part: Chunk, why: str) -> list[dict[str, Any]]:
-    """Error records for every line of ``part`` (ids read back from the lines where they parse)."""
-    return [record(_id(number, item), None, f"line {number}: {why}", int(ExitStatus.INTERNAL_ERROR))
-            for number, item in part]
-
-
-def _id(number: int, item: Any) -> Any:
-    import json
-
-    try:
-        value = json.loads(item) if isinstance(item, str) else item
-        return value.get("id", number) if isinstance(value, dict) else number
-    except (ValueError, RecursionError):
-        return number
-
-
-def _drive(runner: Any, chunks: Iterator[Chunk], stop: Callable[[], bool]) -> Iterator[dict[str, Any]]:
+def drive(runner: Any, chunks: Iterator[Chunk], stop: Callable[[], bool]) -> Iterator[dict[str, Any]]:
     """Keep ``runner`` busy, yield the chunks' records in input order, retry a dead worker's chunk by lines."""
     pending: collections.deque[tuple[Chunk, Any]] = collections.deque()
     clean = False  # False when the reader left early (a closed pipe, an error): stop the workers at once
@@ -166,7 +62,7 @@ def _drive(runner: Any, chunks: Iterator[Chunk], stop: Callable[[], bool]) -> It
                 clean = True
                 return
             except WorkerDied as exc:
-                yield from _by_line(runner, part, str(exc))
+                yield from by_line(runner, part, str(exc))
             except NoWorkers as exc:  # every line still to do gets its error record
                 for other in itertools.chain([part], (p for p, _ in pending), chunks):
                     yield from died(other, str(exc))
@@ -178,7 +74,7 @@ def _drive(runner: Any, chunks: Iterator[Chunk], stop: Callable[[], bool]) -> It
         runner.close(clean)
 
 
-def _by_line(runner: Any, part: Chunk, why: str) -> Iterator[dict[str, Any]]:
+def by_line(runner: Any, part: Chunk, why: str) -> Iterator[dict[str, Any]]:
     """Run a dead worker's chunk again one line per task: only a line that kills a worker again is lost."""
     if len(part) == 1:
         yield from died(part, f"{why}; the line was tried again and its worker died again")
@@ -193,36 +89,16 @@ def _by_line(runner: Any, part: Chunk, why: str) -> Iterator[dict[str, Any]]:
             yield from died([line], f"the worker could not solve it: {type(exc).__name__}: {exc}")
 
 
-# --------------------------------------------------------------------------- local processes
-_stop_event: Any = None
-
-
-def _worker_init(threads: int, event: Any) -> None:
-    """In each worker process: share the machine's cores, ignore Ctrl-C (the parent decides), note the stop flag."""
-    import signal
-
-    global _stop_event
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _stop_event = event
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _worker_stop() -> bool:
-    return _stop_event is not None and _stop_event.is_set()
-
-
-def _solve_in_worker(part: Chunk, limits: Limits, device: str) -> list[dict[str, Any]]:
-    from .batchsolve import solve_lines
-
-    return solve_lines(part, limits, device=device, stop=_worker_stop)
-
 
 class PoolRunner:
-    """``jobs`` local processes (spawned: a forked copy of a process that has run torch can deadlock)."""
+    """``jobs`` local processes (spawned: a forked copy of a process that has run torch can deadlock).
 
-    def __init__(self, jobs: int, limits: Limits, device: str, stop: Callable[[], bool]) -> None:
+    ``solve`` and ``init`` are module-level functions (the spawned processes import them by name):
+    :func:`gdsolve.jobs.worker.solve_chunk` and :func:`gdsolve.jobs.worker.init_process`.
+    """
+
+    def __init__(self, jobs: int, limits: Limits, device: str, stop: Callable[[], bool], *, solve: Solve,
+                 init: Init) -> None:
         import multiprocessing
 
         self.stop_asked = stop
@@ -233,17 +109,18 @@ class PoolRunner:
         self.event = self.ctx.Event()
         self.threads = max(1, (os.cpu_count() or 1) // jobs)
         self.pool: Any = None
+        self.solve, self.init = solve, init
 
     def _pool(self) -> Any:
         if self.pool is None:
             from concurrent.futures import ProcessPoolExecutor
 
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=self.ctx, initializer=_worker_init,
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=self.ctx, initializer=self.init,
                                             initargs=(self.threads, self.event))
         return self.pool
 
     def submit(self, part: Chunk) -> Any:
-        return self._pool().submit(_solve_in_worker, part, self.limits, self.device)
+        return self._pool().submit(self.solve, part, self.limits, self.device)
 
     def result(self, handle: Any) -> list[dict[str, Any]]:
         from concurrent.futures import TimeoutError as Pending

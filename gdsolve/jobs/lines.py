@@ -127,13 +127,6 @@ def worst(codes: Iterable[int]) -> int:
     return min(codes, key=lambda c: rank.get(c, 0), default=0)
 
 
-def dumps(rec: Mapping[str, Any]) -> str:
-    """One record as one line of strict JSON (non-finite numbers are ``null``)."""
-    from ..io.jsonio import clean
-
-    return json.dumps(clean(dict(rec)), allow_nan=False, separators=(",", ":"))
-
-
 # --------------------------------------------------------------------------- reading
 class _TooLong(str):
     """Stands in for a line longer than the limit (its text is not kept)."""

@@ -23,20 +23,10 @@ from typing import Any
 
 from ..core.errors import GdsolveError, OptionError
 from ..io.trace import Trace, finite
+from .figures import check_suffix, need, save_figure
 
-FILE_SUFFIXES = (".png", ".svg", ".pdf")
 GRID = 160
 
-
-def _need(module: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise GdsolveError(
-            f"gdsolve plot needs {module.split('.')[0]} for this; install it with: pip install 'gdsolve[plot]'"
-        ) from None
 
 
 def use_log_scale(values: Sequence[float]) -> bool:
@@ -84,13 +74,6 @@ def surface(trace: Trace, ranges: Sequence[tuple[float, float]], n: int = GRID) 
     return axes, F.tolist()
 
 
-def check_suffix(output: str) -> None:
-    """A picture's file name must say its format."""
-    suffix = output[output.rfind("."):].lower() if "." in output else ""
-    if suffix not in FILE_SUFFIXES:
-        raise GdsolveError(f"-o {output}: the file name must end in {', '.join(FILE_SUFFIXES)}")
-
-
 def _fit_trace(traces: Sequence[Trace]) -> bool:
     """Whether the traces are one fit's trace (several fits, or a fit with runs, cannot share one picture)."""
     fits = [t for t in traces if t.header.get("kind") == "fit"]
@@ -136,16 +119,16 @@ def draw_file(traces: Sequence[Trace], output: str, *, width: int = 900, height:
               title: str | None = None) -> Any:
     """Draw ``traces`` into ``output`` (PNG, SVG or PDF) at ``width`` x ``height`` pixels; return the Figure.
 
-    A fit's trace is drawn as its data, fitted curve and residuals (:mod:`gdsolve.io.fittrace`).
+    A fit's trace is drawn as its data, fitted curve and residuals (:mod:`gdsolve.present.plot_fit`).
     """
     if _fit_trace(traces):
-        from ..io.fittrace import draw_fit_file
+        from .plot_fit import draw_fit_file
 
         return draw_fit_file(traces[0], output, width=width, height=max(height, 450), dpi=dpi, title=title)
     check_suffix(output)
-    matplotlib = _need("matplotlib")
+    matplotlib = need("matplotlib")
     matplotlib.use("Agg")
-    plt = _need("matplotlib.pyplot")
+    plt = need("matplotlib.pyplot")
     import numpy as np
 
     dims = len(traces[0].header["variables"])
@@ -202,19 +185,6 @@ def draw_file(traces: Sequence[Trace], output: str, *, width: int = 900, height:
     return fig
 
 
-def save_figure(plt: Any, fig: Any, output: str, dpi: int, title: str) -> None:
-    """Title, lay out and write ``fig``; an unwritable path is gdsolve's error. The figure is closed."""
-    # Titles are plain text: a "$" must not switch matplotlib to math mode (an odd one is a parse error).
-    fig.suptitle(title.replace("$", r"\$"), fontsize="medium")
-    fig.tight_layout()
-    try:
-        fig.savefig(output, dpi=dpi)
-    except OSError as exc:
-        raise OptionError(f"cannot write {output}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
-
-
 def _contour_scale(Z: Any) -> tuple[Any, str]:
     """Show a valley's floor: contour log10(f - min) when f spans decades."""
     import numpy as np
@@ -232,10 +202,10 @@ def _contour_scale(Z: Any) -> tuple[Any, str]:
 def draw_terminal(traces: Sequence[Trace], *, width: int | None = None, height: int | None = None) -> str:
     """Draw ``traces`` with plotext; return the text (the caller prints it)."""
     if _fit_trace(traces):
-        from ..io.fittrace import draw_fit_terminal
+        from .plot_fit import draw_fit_terminal
 
         return draw_fit_terminal(traces[0], width=width, height=height)
-    plt = _need("plotext")
+    plt = need("plotext")
     plt.clear_figure()
     dims = len(traces[0].header["variables"])
     with_path = dims in (1, 2) and same_problem(traces)

@@ -17,9 +17,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..core.batchstep import BatchStep
 from ..core.result import OptimizeResult
 from ..core.status import CODE, StopRule
-from ..engine.state import BatchStep
 from .render import FIRST_ROWS, fmt, log_rows, nice_every, summary_panel
 
 TOP_MINIMA = 5

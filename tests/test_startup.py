@@ -17,8 +17,8 @@ EXAMPLES = Path(__file__).parents[1] / "examples"
 
 def test_the_collector_is_off_only_while_a_heavy_library_loads():
     code = ("import gc, json\n"
-            "from gdsolve.cli import launch\n"
-            "launch.pause_collector_on_heavy_imports()\n"
+            "from gdsolve.cli import startup\n"
+            "startup.pause_collector_on_heavy_imports()\n"
             "seen = []\n"
             "gc.callbacks.append(lambda phase, info: seen.append(1))\n"
             "import sympy\n"
@@ -34,7 +34,7 @@ def test_library_use_leaves_the_collector_alone():
     assert p.stdout.split() == ["True", "0"], p.stderr
 
 
-# Every command, started as the console script starts (launch.entry): the collector is on when it ends.
+# Every command, started as the console script starts (gdsolve.cli.entry.entry): the collector is on when it ends.
 COMMANDS = {
     "minimize": ["minimize", "(x-4)**2", "--json"],
     "maximize": ["maximize", "3-(x-1)**2", "--json"],
@@ -56,9 +56,9 @@ def test_every_command_runs_with_the_collector_back_on(command, tmp_path):
                                capture_output=True, text=True, timeout=120).stdout
     code = ("import atexit, gc, sys\n"
             "atexit.register(lambda: sys.stderr.write(f'gc={gc.isenabled()}\\n'))\n"
-            "from gdsolve.cli import launch\n"
+            "from gdsolve.cli.entry import entry\n"
             f"sys.argv = ['gdsolve', *{args!r}]\n"
-            "launch.entry()\n")
+            "entry()\n")
     p = subprocess.run([sys.executable, "-c", code], input=stdin, capture_output=True, text=True, timeout=120)
     assert p.returncode in (0, 2) and "Traceback" not in p.stderr, p.stderr  # batch's example has one bad line
     assert p.stderr.splitlines()[-1] == "gc=True", p.stderr
@@ -66,7 +66,7 @@ def test_every_command_runs_with_the_collector_back_on(command, tmp_path):
 
 # A Ctrl-C that arrives while a heavy library loads: sent by an import hook the moment torch (or sympy) is looked for.
 EARLY_CTRL_C = ("import os, signal, sys\n"
-                "from gdsolve.cli import launch\n"
+                "from gdsolve.cli.entry import entry\n"
                 "class Kill:\n"
                 "    done = False\n"
                 "    def find_spec(self, name, path=None, target=None):\n"
@@ -75,7 +75,7 @@ EARLY_CTRL_C = ("import os, signal, sys\n"
                 "            os.kill(os.getpid(), signal.SIGINT)\n"
                 "        return None\n"
                 "sys.meta_path.insert(0, Kill())\n"
-                "launch.entry()\n")
+                "entry()\n")
 
 
 def test_ctrl_c_while_the_libraries_load_still_prints_the_interrupted_document():
