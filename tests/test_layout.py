@@ -91,7 +91,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
             if len(comp) > 1:
                 found.append(sorted(comp))
 
-    for v in MODULES:
+    for v in sorted(set(graph) | set(MODULES)):
         if v not in index:
             visit(v)
     return found
