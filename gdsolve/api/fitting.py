@@ -300,7 +300,8 @@ def _minimize_fit(fm: FitModel, residuals: Callable[[torch.Tensor], torch.Tensor
                   loss: str, f_scale: float, lr: float | None, max_iter: int | None, bounds: Bounds,
                   time_limit: float | None, callback: Callable[[Any], None] | None,
                   where: str) -> tuple[torch.Tensor, Status, StopRule, str, int, int]:
-    """Minimize the fit's cost with one of minimize's methods (the batched engine when there are many starts)."""
+    """Minimize the fit's cost with one of minimize's methods: a :class:`~gdsolve.engine.multistart.SingleRun`
+    for one start on the CPU, else a :class:`~gdsolve.engine.multistart.MultiRun` (the same engine either way)."""
     from ..core.settings import Settings
     from ..engine.multistart import MultiRun, SingleRun
     from ..formula.objective import Objective

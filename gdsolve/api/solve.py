@@ -78,10 +78,11 @@ def prepare(
     :class:`~gdsolve.core.errors.GdsolveError` subclasses.
 
     Every run goes through the one engine (:class:`~gdsolve.engine.loop.Batch`).
-    One start on the CPU gives a :class:`~gdsolve.engine.multistart.SingleRun`
-    (the engine at one row, yielding a :class:`~gdsolve.core.result.Step` per
-    iteration). ``starts=N``, a list of values on ``lr`` or a method option (a
-    sweep), or another ``device`` give a :class:`~gdsolve.engine.multistart.MultiRun`
+    One start on the CPU, without ``compile`` or ``hops``, gives a
+    :class:`~gdsolve.engine.multistart.SingleRun` (the engine at one row, yielding a
+    :class:`~gdsolve.core.result.Step` per iteration). ``starts=N`` (any N, 1
+    included), a list of values on ``lr`` or a method option (a sweep), another
+    ``device``, ``compile=True`` or ``hops`` give a :class:`~gdsolve.engine.multistart.MultiRun`
     (yielding a :class:`~gdsolve.core.batchstep.BatchStep` per iteration). Both end
     with ``.result()``.
 
@@ -247,7 +248,8 @@ def minimize(
     Args:
         expression: the formula, e.g. ``"(1-x)**2 + 100*(y-x^2)**2"``.
         x0: start point ``{name: value}`` (or a sequence in variable order, or one
-            number); default: drawn from a standard normal with ``seed``.
+            number); default: drawn with ``seed``, from a standard normal (uniform
+            inside two-sided ``bounds``, beside a one-sided bound).
         lr: learning rate (default: the method's; 0.1 for gd).
         eps: stop when ``||x_new - x_old|| < eps``. max_iter: at most this many updates.
         method: ``gd`` (the tutorial's), ``momentum``, ``nesterov``, ``adam``,
@@ -335,7 +337,7 @@ def maximize(
     drop_missing: bool = False,
     **settings_kw: Any,
 ) -> OptimizeResult:
-    """Maximize ``expression`` (gradient ascent); ``fun`` is the true maximum of f.
+    """Maximize ``expression`` (gradient ascent); ``fun`` is f at the point found (f itself, not the ``-f`` minimized).
 
     Takes the same arguments as :func:`minimize`.
 

@@ -28,7 +28,8 @@ class Step(NamedTuple):
         k: iteration index, 0 for the start point.
         x: the point ``x_k`` (one float per variable, in variable order).
         f: the objective at ``x_k`` (the user's f, also when maximizing).
-        grad: the gradient of the minimized function at ``x_k``.
+        grad: the gradient of the user's f at ``x_k`` (when maximizing, the
+            negated gradient of the ``-f`` the engine minimizes).
         grad_norm: ``||grad||_2``.
         step_norm: ``||x_{k+1} - x_k||_2``, the quantity the eps rule tests.
         lr: the learning rate used for this update.
@@ -106,7 +107,8 @@ class OptimizeResult:
         grad_norm: ``||grad||_2`` at ``x``.
         nit: the number of updates made.
         nfev: objective evaluations; ``ngev``: gradient evaluations.
-        success: True when a convergence rule fired.
+        success: True when ``status`` is ``converged``: a convergence rule fired
+            and, for eps and ftol, the stationarity check passed (else ``stalled``).
         status: how the run ended (:class:`~gdsolve.core.status.Status`).
         stop_rule: which rule ended it (:class:`~gdsolve.core.status.StopRule`).
         message: the sentence explaining the stop, with measured values

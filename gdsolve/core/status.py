@@ -31,7 +31,8 @@ class ExitStatus(enum.IntEnum):
     NOT_CONVERGED = 1
     #: Bad input or usage: a malformed expression, an invalid option, a missing file.
     USAGE = 2
-    #: The run diverged: a non-finite value or gradient, or iterates blowing up.
+    #: The run diverged: a non-finite value or gradient, or f getting worse for
+    #: 25 steps in a row (a blow-up, :data:`gdsolve.engine.rules.BLOWUP_RISES`).
     DIVERGED = 3
     #: A bug in gdsolve itself (please report it); ``--debug`` shows the traceback.
     INTERNAL_ERROR = 70
@@ -88,7 +89,7 @@ class StopRule(str, enum.Enum):
     MAX_ITER = "max_iter"
     TIME_LIMIT = "time_limit"
     NONFINITE = "nonfinite"  # f or grad became inf/nan
-    BLOWUP = "blowup"  # f rising for many steps in a row, or ||x|| exploding
+    BLOWUP = "blowup"  # f worse than the step before 25 steps in a row and worse than at the start (never ||x||)
     INTERRUPTED = "interrupted"
 
     @property
@@ -137,7 +138,9 @@ STOP_MESSAGES: dict[tuple[StopRule, Status], str] = {
 
 
 #: The engine's per-row stop codes: a row's code is the index of its rule here
-#: (0: still running). The order is the order the rules are tested in.
+#: (0: still running). The order is only the numbering; the order the rules are
+#: tested in is :mod:`gdsolve.engine.rules`'s (at x_k: not finite, target, gtol,
+#: ftol, time limit, blow-up; after the update: x not finite, eps, a row's budget).
 STOP_CODES: tuple[StopRule | None, ...] = (None, StopRule.EPS, StopRule.GTOL, StopRule.FTOL, StopRule.TARGET,
                                            StopRule.MAX_ITER, StopRule.TIME_LIMIT, StopRule.NONFINITE,
                                            StopRule.BLOWUP, StopRule.INTERRUPTED)

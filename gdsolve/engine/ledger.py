@@ -1,8 +1,10 @@
 """The engine's ledger: what each row did, written into the state by index when it happens.
 
-The loop (:mod:`gdsolve.engine.loop`) works on the rows still running -- its
-*working set*, a prefix of the batch until rows stop, then gathered
-(``W``, the working rows' indices in the batch). Everything a row's record
+The loop (:mod:`gdsolve.engine.loop`) works on its *working set*: the whole
+batch (stopped rows held in place by index) until a tenth of it has stopped,
+then only the rows still running, gathered (``W``, the working rows' indices
+in the batch; a small batch read back on the host is never gathered).
+Everything a row's record
 needs -- its stop code, counters, last step and rate, the best point, where
 a value stopped being finite -- is written here into the one
 :class:`~gdsolve.engine.state.State`, which always speaks of every row of the

@@ -21,7 +21,8 @@ methods are ``init``/``update`` pairs over their own state
 (:mod:`gdsolve.optim.rowmethods`, :mod:`gdsolve.optim.rowlbfgs`) and the stopping rules
 are functions that return data (:mod:`gdsolve.engine.rules`). The engine sees only
 the function it minimizes (``-f`` when maximizing): the user's sign is
-applied by :class:`~gdsolve.formula.objective.Objective` alone, on the way in and on the way out.
+applied by :class:`~gdsolve.formula.objective.Objective`'s methods, on the way in and on the way
+out; each :class:`~gdsolve.core.batchstep.BatchStep` carries a copy of it, for its best f in the user's sign.
 
 Fast at one row and at many: per iteration the engine reads back from the
 device once -- a few numbers that say whether any rule may fire (the
@@ -239,8 +240,9 @@ class Batch(Ledger, BatchRecords):
         cap_min = math.inf if cap is None else float(cap.min())
         gradient = gradient_of(self.compile_time is not None)
         # The working set: the rows the loop still evaluates. It starts as the whole batch; once a
-        # quarter of it has stopped, the rest is gathered (W: their rows in the batch) and the stopped
-        # ones cost nothing more. Until then a stopped row is held in place by index.
+        # tenth of it has stopped (running <= COMPACT * n; never for a small batch read back on the host),
+        # the rest is gathered (W: their rows in the batch) and the stopped ones cost nothing more. Until
+        # then a stopped row is held in place by index.
         W: torch.Tensor | None = None
         n = B
         ones = torch.ones(n, dtype=dt, device=dev)

@@ -9,8 +9,9 @@ batch one :class:`~gdsolve.core.result.OptimizeResult`:
 
 * its single-run fields (``x``, ``fun``, ``status``, ``message``...) are the
   best row's, judged exactly as a single run is, so a script written for one
-  start keeps working; the best row is the lowest f among the rows that
-  converged (among all finite rows when none did);
+  start keeps working; the best row is the lowest finite f over all rows,
+  a converged row winning a tie (its own status says whether the check
+  certified it);
 * ``rows`` counts the rows by status (a row that stopped on eps or ftol is
   ``converged`` only if the stationarity check passes, as for one run);
 * ``minima``: the distinct local minima the converged rows reached

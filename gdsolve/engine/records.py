@@ -113,7 +113,8 @@ class BatchRecords:
         return float(self.lr0[i]) * self.factor
 
     def result(self, i: int, *, seed: int | None = None, settings_dict: dict | None = None) -> OptimizeResult:
-        """Row ``i``'s :class:`~gdsolve.core.result.OptimizeResult`, judged as the single-start loop judges its run."""
+        """Row ``i``'s :class:`~gdsolve.core.result.OptimizeResult`, judged by
+        :func:`~gdsolve.engine.outcome.build_result` (as a :class:`~gdsolve.engine.multistart.SingleRun` is)."""
         s = self.combos[int(self.combo[i])]
         if settings_dict is None:
             settings_dict = {**s.as_dict(), "seed": seed, "params": dict(self.objective.parsed.params),

@@ -14,12 +14,15 @@ import torch
 
 
 class State(NamedTuple):
-    """Everything the engine knows about its rows, as tensors; one row mask freezes all of it.
+    """Everything the engine knows about its rows, as tensors, always for every row of the batch.
 
-    Values are on the minimized function. ``F`` and ``G`` are f and its
-    gradient at ``X`` when the loop evaluated it there (``None`` after an
-    update moved it). The best point is kept lazily: a point is folded in
-    when f stops decreasing after it, and at the end (see :meth:`Batch._fold`).
+    A row stops when its ``code`` is set; from then on the loop holds its ``X`` by
+    index and the ledger (:mod:`gdsolve.engine.ledger`) writes only the rows a
+    change concerns. Values are on the minimized function. ``F`` and ``G`` are f
+    and its gradient at the final ``X``: ``None`` while the loop runs, filled once
+    by :meth:`~gdsolve.engine.records.BatchRecords.final`. The best point is kept
+    lazily: a point is folded in when f stops decreasing after it, and when its
+    row ends (see :meth:`~gdsolve.engine.ledger.Ledger._fold`).
     """
 
     X: torch.Tensor  # (B, d) each row's point

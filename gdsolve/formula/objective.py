@@ -115,10 +115,14 @@ class Objective:
         sign: ``1.0`` to minimize; ``-1.0`` when built for maximizing, in which
             case :meth:`__call__` returns ``-f``.
 
-    The user's sign is applied here and nowhere else: on the way in by
+    The user's sign is applied by these methods: on the way in by
     :meth:`__call__` (the engine only ever minimizes it) and :meth:`minimized`
     (a target), on the way out by :meth:`reported` and :meth:`reported_grad`
-    (every record: steps, the table, traces, results, JSON).
+    (steps, results, and so the table, traces and JSON). Two places apply
+    the sign themselves: a batch step's best f (:attr:`gdsolve.core.batchstep.BatchStep.f`,
+    from a copy of :attr:`sign`, for the batch table and the progress bar) and
+    the ranking of a sweep's runs (``gdsolve.engine.multistart._rank``, from
+    the result's ``sense``).
     """
 
     parsed: ParsedExpression

@@ -1,10 +1,11 @@
 """The box of ``--bounds`` as tensors: one clamp and one mask of the variables it holds.
 
-Every method projects its iterates with :meth:`Box.clamp`, and every rule
-that must ignore the variables a bound holds -- ``gtol`` on the projected
-gradient, L-BFGS's active set, the stationarity check, the result's
-``active_bounds`` -- asks :meth:`Box.outward`: a variable on a bound whose
-descent direction (``-grad``) leaves the box.
+The engine projects every method's iterates with :meth:`Box.clamp`, and
+every rule that must ignore the variables a bound holds -- ``gtol`` on the
+projected gradient, L-BFGS's active set, the stationarity check -- asks
+:meth:`Box.outward`: a variable on a bound whose descent direction
+(``-grad``) leaves the box. (The result's ``active_bounds`` only compares x
+with the bounds: :func:`gdsolve.engine.outcome.active_bounds`.)
 
 Example:
     >>> import torch

@@ -12,9 +12,14 @@ with ``D`` the column norms of ``J`` (Moré's scaling, so a parameter of size
 1e-4 and one of size 500 are treated alike). Each step is solved through a
 QR factorization of ``J`` and an SVD of its small ``R`` factor, never by
 forming ``J^T J`` (which squares the condition number and loses the digits
-NIST's harder problems need). ``lambda`` follows Nielsen's rule: shrink it
-after a step that did what the quadratic model promised, double its growth
-after one that did not.
+NIST's harder problems need). ``lambda`` is not updated by a rule of its
+own: the damping is a trust region, as MINPACK's and scipy's. A step is the
+Gauss-Newton step (``lambda = 0``) where that lies within ``||D delta|| <=
+radius``, else the damped step that reaches the radius, ``lambda`` solved
+for it (:func:`_step`); the radius shrinks to a quarter of a step that
+realized less than a quarter of the decrease the quadratic model promised,
+and doubles after one that did better than three quarters and reached the
+edge (scipy's ``update_tr_radius``).
 
 Why our own code: ``torch.optim`` has no least-squares method, and
 pytorch-minimize's ``least_squares`` solves one problem at a time (no batch of

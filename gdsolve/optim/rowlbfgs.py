@@ -6,8 +6,8 @@ so independent starts are coupled (two quadratics solved together end 5e-2
 apart where each alone reaches 2e-11). Nor any other library: pytorch-minimize
 and BoTorch's ``gen_candidates_torch`` also treat the batch as one problem,
 and scipy's L-BFGS-B is one start per call. So this module writes torch's own
-algorithm (``torch/optim/lbfgs.py``, one iteration per update as gdsolve's
-single-start path runs it) with every scalar of it -- iteration count, step
+algorithm (``torch/optim/lbfgs.py``, one iteration per update, as
+``torch.optim.LBFGS(max_iter=1)`` makes it) with every scalar of it -- iteration count, step
 length, initial Hessian scale, history length, line-search bracket -- made a
 per-row tensor:
 

@@ -11,9 +11,10 @@ NamedTuple of ``(B, d)`` tensors):
 
 with every hyperparameter a ``(B, 1)`` tensor that broadcasts over the row
 (or a float, when every row shares it: torch's scalar kernels are faster).
-The engine owns the state and keeps a stopped row where it was with one row
-mask (``torch.where``) on X; a stopped row never updates again, so its method
-state is simply never read again.
+The engine owns the state and keeps a stopped row where it was by writing
+its old X back by index (``X_new[si] = X[si]``: cheaper than ``torch.where``
+on a CPU), and later lets stopped rows go (:func:`take_rows`); a stopped
+row's method state is simply never read again.
 
 The formulas are torch.optim's own, operation for operation (SGD with
 momentum and Nesterov, Adam, AdamW, RMSprop, Adagrad): ``tests/test_rowmethods.py``
@@ -210,7 +211,7 @@ class Armijo(NamedTuple):
     nonfinite: torch.Tensor  # (B,) bool: ... and a trial's f was not finite
     evaluations: torch.Tensor  # (B,) trial evaluations made
     backtracks: torch.Tensor  # (B,) trials where f was not finite (each halved, as any trial that fails)
-    unbounded: None = None  # (Armijo accepts a trial where f = -inf: the next iteration meets it at x_k)
+    unbounded: None = None  # Armijo has no such signal: a trial where f = -inf is not finite, so it is halved
 
 
 ARMIJO_C = 1e-4

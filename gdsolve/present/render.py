@@ -1,7 +1,10 @@
 """Terminal rendering: the live table of steps and the summary panel.
 
-This is the only module that draws for people. The solver hands it
-:class:`~gdsolve.core.result.Step` records; it prints a bounded number of them
+The view of a single run (a batch's is :mod:`gdsolve.present.render_batch`, a
+fit's :mod:`gdsolve.present.render_fit`, grad's and explain's
+:mod:`gdsolve.present.render_grad`). :class:`TableRenderer` is a step callback
+that :func:`gdsolve.api.solve.run` hands each :class:`~gdsolve.core.result.Step`
+record (the CLI wires it in, :mod:`gdsolve.cli.outputs`); it prints a bounded number of them
 (the first steps, a 1-2-5 ladder of iterations, evenly spaced rows, and the
 last ones) and then a summary panel with the stop reason as measured value
 against tolerance. At a terminal it never wraps a row: it drops columns.
