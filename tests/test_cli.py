@@ -265,7 +265,7 @@ def test_help_teaches_in_panels_examples_and_exit_codes(command):
     words = " ".join(" ".join(ln.replace("│", " ").split()) for ln in lines).split()
     for method in METHODS:  # no method name cut mid-word
         assert method in words or f"{method}," in words or f"{method};" in words or any(w.startswith(method) for w in words)
-    from gdsolve.cli.app import EXAMPLES
+    from gdsolve.cli.help import EXAMPLES
     for cmd, _ in EXAMPLES[command]:
         assert cmd in text
     for code in ExitStatus:

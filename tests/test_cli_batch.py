@@ -70,7 +70,6 @@ def test_the_limits_are_options():
     (["--chunk", "0"], "--chunk must be an integer >= 1"),
     (["--time-limit", "0"], "--time-limit must be a positive number"),
     (["--jobs", "2", "--dask", "tcp://h:1"], "--jobs and --dask exclude each other"),
-    (["--device", "tpu"], "--device must be auto, cpu, cuda or mps"),
     (["--worker-wait", "-1"], "--worker-wait must be a number of seconds >= 0"),
     (["--worker-wait", "inf"], "--worker-wait must be a number of seconds >= 0"),
     (["/nonexistent/p.jsonl"], "No such file"),
@@ -100,3 +99,14 @@ def test_help_names_the_limits_and_the_exit_codes():
     for words in ("--time-limit", "--max-iter", "--max-rows", "--jobs", "--dask", "Exit codes", "jq",
                   "gdsolve[dask]", "auto, cpu, cuda or mps"):
         assert words in result.stdout
+
+
+def test_a_device_that_is_not_a_choice_is_one_error_line(tmp_path, capsys):
+    from gdsolve.cli.app import main
+
+    path = tmp_path / "p.jsonl"
+    path.write_text(jsonl(OK))
+    code = main(["batch", str(path), "--device", "tpu"])
+    out, err = capsys.readouterr()
+    assert code == ExitStatus.USAGE and out == "" and err.startswith("error: ")
+    assert "'tpu' is not one of 'auto', 'cpu', 'cuda', 'mps'" in err

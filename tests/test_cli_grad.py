@@ -111,7 +111,7 @@ def test_explain_a_lone_variable():
 
 @pytest.mark.parametrize("command", ["grad", "explain"])
 def test_help_shows_examples_and_only_the_exit_codes_that_can_happen(command):
-    from gdsolve.cli.app import EXAMPLES
+    from gdsolve.cli.help import EXAMPLES
 
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "100"})
     text, lines = result.stdout, result.stdout.splitlines()

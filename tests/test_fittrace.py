@@ -76,7 +76,7 @@ def test_cli_trace_to_stdout_is_json_lines(tmp_path):
     assert res.exit_code == 0 and records[0]["type"] == "header" and records[-1]["type"] == "result"
     res = CliRunner().invoke(app, ["fit", MODEL, "--data", str(ROOT / "examples" / "misra1a.csv"), "--trace", "-",
                                    "--json"])
-    assert res.exit_code == 2 and "both want stdout" in res.stderr
+    assert res.exit_code == 2 and "both write to stdout" in res.stderr
 
 
 def test_a_refused_fit_leaves_no_trace_file(tmp_path):

@@ -139,3 +139,14 @@ def test_the_layer_contracts_hold():
     proc = subprocess.run([exe, "--no-cache"], capture_output=True, text=True, cwd=PACKAGE.parent)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "0 broken" in proc.stdout
+
+
+def test_architecture_md_names_every_subpackage_and_only_modules_that_exist():
+    import re
+
+    text = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(?:gdsolve/)?((?:core|formula|optim|engine|api|io|present|jobs|cli)/[a-z_]+\.py)`", text))
+    assert named and {n for n in named if not (PACKAGE / n).exists()} == set()
+    for layer in ("core", "formula", "optim", "engine", "api", "io", "present", "jobs", "cli"):
+        assert f"gdsolve/{layer}" in text
+    assert "cli > jobs > present > io > api > engine > optim > formula > core" in text

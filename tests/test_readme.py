@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from gdsolve.cli.app import EXAMPLES, main
+from gdsolve.cli.app import main
+from gdsolve.cli.help import EXAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

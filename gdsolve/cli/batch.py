@@ -1,9 +1,10 @@
 """``gdsolve batch``: JSON Lines of problems in, JSON Lines of records out.
 
 Like the other commands, this only parses options, calls the library
-(:func:`gdsolve.jobs.batch.batch_lines`), writes and exits. It reads and
-writes without torch: the solving happens in :mod:`gdsolve.jobs.batchsolve`,
-here or in worker processes.
+(:func:`gdsolve.jobs.batch.batch_lines`), writes and returns the exit code.
+With ``--jobs N`` (N > 1) or ``--dask`` this process reads and writes without
+torch and the lines are solved in worker processes
+(:mod:`gdsolve.jobs.worker`); without them, it solves the lines itself.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import typer
 from ..core.status import ExitStatus
 from ..core.streams import Environment
 from ..jobs.daskrun import CONNECT_S
-from .shell import Exit, StopFlag, errors, stop_on_sigint
+from .options import DeviceOpt, command
+from .shell import StopFlag, stop_on_sigint
 
 LIMITS = "Limits per line"
 
 
+@command()
 def batch_command(
     file: Annotated[str, typer.Argument(metavar="FILE", show_default=False,
                                         help="JSON Lines, one problem per line; - reads stdin.")] = "-",
@@ -31,9 +34,7 @@ def batch_command(
                                                 help="Run on a Dask cluster: tcp://scheduler:8786, refused if it does "
                                                      f"not answer within {CONNECT_S:g} s (pip install "
                                                      "'gdsolve\\[dask]').")] = None,
-    device: Annotated[Optional[str], typer.Option("--device", metavar="NAME", show_default=False,
-                                                  help="auto, cpu, cuda or mps: where lines are solved (default cpu; "
-                                                       "auto on Dask workers).")] = None,
+    device: DeviceOpt = None,
     chunk: Annotated[int, typer.Option("--chunk", metavar="N",
                                        help="Lines per unit of work; lines of a chunk that share a formula and "
                                             "settings run as rows of one tensor.")] = 64,
@@ -48,8 +49,7 @@ def batch_command(
     worker_wait: Annotated[float, typer.Option("--worker-wait", metavar="SECONDS",
                                                help="With --dask: give up the remaining lines after this long "
                                                     "without any worker.")] = 60.0,
-    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks and warnings.", metavar="")] = False,
-) -> None:
+) -> int:
     """Solve many problems in one process: JSON Lines in, one JSON record per line out, in input order.
 
     Each line is {"expression": "...", ...} with any setting by its Python API name (x0, lr, method,
@@ -59,37 +59,36 @@ def batch_command(
     on. Exit 0 when every line converged, else the worst line's code (70 > 2 > 3 > 1); Ctrl-C writes
     the lines finished so far and exits 130.
     """
-    with errors(debug):
-        from ..io.jsonio import JsonLines
-        from ..jobs.batch import batch_lines
-        from ..jobs.lines import Limits, exit_code, read_lines, worst
+    from ..io.jsonio import JsonLines
+    from ..jobs.batch import batch_lines
+    from ..jobs.lines import Limits, exit_code, read_lines, worst
 
-        limits = Limits(time_limit=time_limit, max_iter=max_iter, max_rows=max_rows, max_chars=max_chars)
-        stream = _stdin() if file == "-" else _open(file)
-        flag = StopFlag()
-        codes: list[int] = []
-        env = Environment.current()
-        out = JsonLines("-", env=env)  # flushed a line at a time: a reader (jq, a pipeline) sees each as it is solved
-        bar = _bar(env, file)
-        try:
-            with stop_on_sigint(flag):
-                records = batch_lines(read_lines(stream, limits.max_chars), jobs=jobs, dask=dask, limits=limits,
-                                      chunk=chunk, device=device, stop=lambda: flag.stop_requested,
-                                      worker_wait=worker_wait)
-                for rec in records:
-                    out.write(rec)
-                    codes.append(exit_code(rec))
-                    if bar is not None:
-                        bar.advance(codes[-1])
-        finally:
-            if bar is not None:
-                bar.close()
-            if stream is not sys.stdin:
-                stream.close()
-        if flag.stop_requested:
-            sys.stderr.write(f"interrupted: {len(codes)} lines written\n")
-            raise Exit(int(ExitStatus.INTERRUPTED))
-    raise Exit(worst(codes))
+    limits = Limits(time_limit=time_limit, max_iter=max_iter, max_rows=max_rows, max_chars=max_chars)
+    stream = _stdin() if file == "-" else _open(file)
+    flag = StopFlag()
+    codes: list[int] = []
+    env = Environment.current()
+    out = JsonLines("-", env=env)  # flushed a line at a time: a reader (jq, a pipeline) sees each as it is solved
+    bar = _bar(env, file)
+    try:
+        with stop_on_sigint(flag):
+            records = batch_lines(read_lines(stream, limits.max_chars), jobs=jobs, dask=dask, limits=limits,
+                                  chunk=chunk, device=None if device is None else device.value, stop=lambda: flag.stop_requested,
+                                  worker_wait=worker_wait)
+            for rec in records:
+                out.write(rec)
+                codes.append(exit_code(rec))
+                if bar is not None:
+                    bar.advance(codes[-1])
+    finally:
+        if bar is not None:
+            bar.close()
+        if stream is not sys.stdin:
+            stream.close()
+    if flag.stop_requested:
+        sys.stderr.write(f"interrupted: {len(codes)} lines written\n")
+        return int(ExitStatus.INTERRUPTED)
+    return worst(codes)
 
 
 def _stdin() -> Any:

@@ -14,10 +14,9 @@ import typer
 
 from ..core.settings import DEFAULT_F_SCALE, DEFAULT_MAX_ITER, DEFAULT_SEED, FIT_FTOL, FIT_GTOL, FIT_MAX_ITER, FIT_XTOL, LOSSES
 from . import startup
-from .options import DebugOpt, JsonOpt
-from .shell import Exit, errors
+from .options import DATA_PANEL, DeviceOpt, DropMissingOpt, JsonOpt, TraceOpt, command
 
-DATA = "Data"
+DATA = DATA_PANEL
 METHOD = "Method"
 
 
@@ -25,6 +24,7 @@ METHOD = "Method"
 Loss = enum.Enum("Loss", {v: v for v in LOSSES}, type=str)  # type: ignore[misc]
 
 
+@command()
 def fit_command(
     model: Annotated[str, typer.Argument(metavar="MODEL", show_default=False,
                                          help="response ~ formula, e.g. \"y ~ b1*(1-exp(-b2*x))\"; names that are "
@@ -38,8 +38,7 @@ def fit_command(
     absolute_sigma: Annotated[bool, typer.Option("--absolute-sigma", rich_help_panel=DATA, metavar="",
                                                  help="Take --sigma as true errors: standard errors are not scaled "
                                                       "by the reduced chi-square.")] = False,
-    drop_missing: Annotated[bool, typer.Option("--drop-missing", rich_help_panel=DATA, metavar="",
-                                               help="Drop rows with missing values instead of refusing them.")] = False,
+    drop_missing: DropMissingOpt = False,
     bounds: Annotated[Optional[list[str]], typer.Option("--bounds", metavar="b1=0:", show_default=False,
                                                         help="Bounds on a parameter (repeatable); an empty side is "
                                                              "open.")] = None,
@@ -71,61 +70,42 @@ def fit_command(
                                                        f"the Jacobian (default {FIT_GTOL:g}).")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", metavar="SECONDS", rich_help_panel=METHOD,
                                                         show_default=False, help="Stop after this long.")] = None,
-    device: Annotated[Optional[str], typer.Option("--device", metavar="cpu|cuda|mps|auto", rich_help_panel=METHOD,
-                                                  show_default=False, help="Where to compute (default cpu).")] = None,
-    trace: Annotated[Optional[str], typer.Option("--trace", metavar="FILE", rich_help_panel=DATA, show_default=False,
-                                                 help="Write every step and the data as JSON Lines, for "
-                                                      "gdsolve plot (- for stdout).")] = None,
+    device: DeviceOpt = None,
+    trace: TraceOpt = None,
     residuals: Annotated[Optional[str], typer.Option("--residuals", metavar="FILE", rich_help_panel=DATA,
                                                      show_default=False,
                                                      help="Write the data with fitted values and residuals (CSV).")] = None,
     json_: JsonOpt = False,
-    debug: DebugOpt = False,
-) -> None:
+) -> int:
     # The help text is set below: click keeps a docstring's line breaks.
-    with errors(debug):
-        from ..api.fitting import fit
-        from ..core.errors import OptionError
-        from ..formula.data import read_table
-        from ..formula.model import parse_model
-        from ..io.fittrace import FitTraceWriter
-        from .cmdline import parse_assignments, parse_bounds
+    from ..api.fitting import fit
+    from ..core.errors import OptionError
+    from ..formula.data import read_table
+    from ..formula.model import parse_model
+    from .cmdline import parse_assignments, parse_bounds
+    from .outputs import OutputOptions, Outputs
 
-        start = None
-        if p0 is not None:
-            start = parse_assignments(p0, "--p0", names_required=True)
-        if residuals == "-":
-            raise OptionError("--residuals writes a file; give it a path (stdout holds the report)")
-        if trace == "-" and json_:
-            raise OptionError("--trace - and --json both want stdout; write the trace to a file")
-        bound = parse_model(model, read_table(data, drop_missing=drop_missing), sigma=sigma)
-        writer = None if trace is None else FitTraceWriter(trace, bound, {"method": method})
-        callback = writer if not startup.early_interrupt else _interrupted_at_first_step(writer)
-        try:
-            result = fit(bound, p0=start, absolute_sigma=absolute_sigma, bounds=parse_bounds(bounds or []),
-                         starts=starts, seed=seed, method=method, loss=loss.value, f_scale=f_scale, max_iter=max_iter,
-                         ftol=ftol, xtol=xtol, gtol=gtol, lr=lr, time_limit=time_limit, device=device,
-                         callback=callback)
-        except BaseException:
-            if writer is not None:
-                writer.abandon()
-            raise
-        doc = result.to_dict(cli=True)
-        if writer is not None:
-            writer.close(doc)
-        if residuals is not None:
-            result.write_residuals(residuals)
-        if json_:
-            from ..io.jsonio import emit
-
-            emit(doc)
-        elif trace != "-":  # with --trace -, stdout holds the trace; a report would break its JSON Lines
-            from ..present.console import console
-            from ..present.render_fit import fit_view
-
-            console(soft_wrap=False).print(fit_view(result))
-        code = int(result.status.exit_status)
-    raise Exit(code)
+    start = None
+    if p0 is not None:
+        start = parse_assignments(p0, "--p0", names_required=True)
+    if residuals == "-":
+        raise OptionError("--residuals writes a file; give it a path (stdout holds the report)")
+    options = OutputOptions(json=json_, trace=trace)  # refuses --json with --trace - before any data is read
+    bound = parse_model(model, read_table(data, drop_missing=drop_missing), sigma=sigma)
+    out = Outputs(bound, options, fit={"method": method})
+    callback = out.callback if not startup.early_interrupt else _interrupted_at_first_step(out.callback)
+    try:
+        result = fit(bound, p0=start, absolute_sigma=absolute_sigma, bounds=parse_bounds(bounds or []),
+                     starts=starts, seed=seed, method=method, loss=loss.value, f_scale=f_scale, max_iter=max_iter,
+                     ftol=ftol, xtol=xtol, gtol=gtol, lr=lr, time_limit=time_limit,
+                     device=None if device is None else device.value, callback=callback)
+    except BaseException:
+        out.abandon()
+        raise
+    if residuals is not None:
+        result.write_residuals(residuals)
+    out.finish(result)
+    return int(result.status.exit_status)
 
 
 def _interrupted_at_first_step(writer: Callable[..., None] | None) -> Callable[..., None]:

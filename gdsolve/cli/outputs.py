@@ -2,12 +2,12 @@
 
 The CLI describes what the user asked for in :class:`OutputOptions`;
 :class:`Outputs` turns that into one step callback for the run and, at the
-end, the closing output, for one start and for a batch (many starts, a sweep)
-alike: the table is the run's (:class:`~gdsolve.present.render.TableRenderer`
-or :class:`~gdsolve.present.render_batch.BatchTable`), the rest is shared --
+end, the closing output, for one start, a batch (many starts, a sweep) and a
+fit alike: the table or report is the run's, the rest is shared --
 the streams (:class:`~gdsolve.core.streams.Environment`), the one JSON emitter
 (:func:`~gdsolve.io.jsonio.emit`), the one trace writer
-(:class:`~gdsolve.io.trace.TraceWriter` over :class:`~gdsolve.io.jsonio.JsonLines`)
+(:class:`~gdsolve.io.trace.TraceWriter`, or a fit's
+:class:`~gdsolve.io.fittrace.FitTraceWriter`, both over :class:`~gdsolve.io.jsonio.JsonLines`)
 and the one progress bar. The rules it enforces:
 
 * stdout is data: with ``--json`` it holds one JSON document; with
@@ -37,7 +37,8 @@ class OutputOptions:
     An option that would have no effect in the combination given is refused,
     never silently ignored: ``trace_format`` without ``trace``; ``every``
     when no table rows are drawn (``json``, ``quiet``, ``trace="-"``);
-    ``quiet`` with ``json``.
+    ``quiet`` with ``json``; and ``json`` with ``trace="-"``, which would both
+    write to stdout.
     """
 
     json: bool = False
@@ -59,6 +60,9 @@ class OutputOptions:
             raise OptionError(f"{{every}} spaces the table's rows, but {rows_off}; leave one of them out")
         if self.quiet and self.json:
             raise OptionError("{quiet} has no effect with {json}, which prints only the JSON document; leave it out")
+        if self.json and self.trace == "-":
+            raise OptionError("{json} and [[--trace -||trace='-']] both write to stdout; "
+                              "send the trace to a file ([[--trace run.jsonl||trace='run.jsonl']])")
 
     @property
     def format(self) -> str:
@@ -66,31 +70,40 @@ class OutputOptions:
 
 
 class Outputs:
-    """Builds the step callback for a run and writes the closing output.
+    """Builds the step callback for a run and writes the closing output: one pipeline for every kind of run.
 
     Args:
-        run: the prepared run (:class:`~gdsolve.engine.multistart.SingleRun` or
-            :class:`~gdsolve.engine.multistart.MultiRun`); ``run.single`` picks the table.
+        run: what is run: a prepared :class:`~gdsolve.engine.multistart.SingleRun`
+            or :class:`~gdsolve.engine.multistart.MultiRun` (``run.single`` picks
+            the table), or a fit's bound model (:class:`~gdsolve.formula.model.FitModel`,
+            with ``fit`` given).
         options: what the user asked to see.
         trace_rows: a batch's trace: this many rows besides the best.
+        fit: the fit's settings for its trace header (``{"method": "lm"}``): ``run`` is a fit.
         env: the streams (default: the process's).
 
-    One start's trace is written step by step as the run goes. A batch's is
-    written when the batch ends: which row is best is known only then. The
-    rows chosen (the best, ``trace_rows`` more) are replayed alone -- rows are
-    independent, so the replay retraces their paths -- and every step record
-    carries its ``row`` (and, in a sweep, the row's values).
+    What differs between kinds is only what draws and what records: one
+    start's table (:class:`~gdsolve.present.render.TableRenderer`) and its
+    trace written step by step; a batch's table
+    (:class:`~gdsolve.present.render_batch.BatchTable`) and its trace written
+    when the batch ends -- which row is best is known only then; the rows
+    chosen (the best, ``trace_rows`` more) are replayed alone, rows being
+    independent, and every step record carries its ``row`` (and, in a sweep,
+    the row's values); a fit's report (:func:`~gdsolve.present.render_fit.fit_view`)
+    and its trace (:class:`~gdsolve.io.fittrace.FitTraceWriter`). Where stdout
+    and stderr go, the JSON, the progress bar, and what a failure closes are
+    decided here once for all of them.
     """
 
     def __init__(self, run: Any, options: OutputOptions, *, trace_rows: int | None = None,
-                 env: Environment | None = None) -> None:
-        from ..io.trace import TraceWriter, check_format
+                 fit: dict[str, Any] | None = None, env: Environment | None = None) -> None:
+        from ..io.trace import check_format
 
         self.run = run
         self.options = options
         self.env = env = env or Environment.current()
-        self.single = bool(run.single)
-        if trace_rows is not None and self.single:
+        self.kind = "fit" if fit is not None else "single" if run.single else "batch"
+        if trace_rows is not None and self.kind != "batch":
             raise OptionError("{trace_rows} applies to a batch; add [[--starts N||starts=N]] or sweep a setting "
                               "([[--lr 0.1,0.01||lr=[0.1, 0.01]]])")
         if trace_rows is not None and (isinstance(trace_rows, bool) or not isinstance(trace_rows, int) or trace_rows < 0):
@@ -98,16 +111,12 @@ class Outputs:
         if trace_rows is not None and options.trace is None:
             raise OptionError("{trace_rows} chooses the rows a trace records; add [[--trace FILE||trace='run.jsonl']]")
         self.trace_rows = trace_rows or 0
-        trace_to_stdout = options.trace == "-"
-        if trace_to_stdout and options.json:
-            raise OptionError("{json} and [[--trace -||trace='-']] both write to stdout; "
-                              "send the trace to a file ([[--trace run.jsonl||trace='run.jsonl']])")
         check_format(options.format)  # before a trace file is created
-        s = run.settings
+        trace_to_stdout = options.trace == "-"
         callbacks: list[Callable[[Any], None]] = []
         self.table: Any = None
         self.console: Any = None
-        if not options.json:  # rich is imported only when something is drawn
+        if not options.json and self.kind != "fit":  # rich is imported only when something is drawn
             from ..present.console import console
 
             self.console = console(env)
@@ -117,8 +126,16 @@ class Outputs:
             if not rows_off:
                 callbacks.append(self.table)
         self.trace: Any = None
+        self._batch_file: Any = None
         if options.trace is not None:
-            if self.single:  # written as the run goes
+            if self.kind == "fit":  # the file is made at the first record: a refused fit leaves none
+                from ..io.fittrace import FitTraceWriter
+
+                self.trace = FitTraceWriter(options.trace, run, fit or {}, env=env)
+                callbacks.append(self.trace)
+            elif self.kind == "single":  # written as the run goes
+                from ..io.trace import TraceWriter
+
                 self.trace = TraceWriter(options.trace, run, options.format, cli=True, env=env)
                 callbacks.append(self.trace)
             elif not trace_to_stdout:  # opened now: a file that cannot be opened is refused before the run
@@ -130,13 +147,13 @@ class Outputs:
         if self.console is not None and not trace_to_stdout and env.stdout_isatty:
             from ..present.progress import ProgressReporter
 
-            self.progress = ProgressReporter(self.console, s.max_iter)
+            self.progress = ProgressReporter(self.console, run.settings.max_iter)
             callbacks.append(self.progress)
         self.callback = _combine(callbacks)
 
     def _table(self, console: Any, rows_off: bool) -> Any:
         every = self.options.every
-        if self.single:
+        if self.kind == "single":
             from ..present.render import TableRenderer
 
             s = self.run.settings
@@ -149,10 +166,13 @@ class Outputs:
         return BatchTable(console, rows=self.run.rows, max_iter=self.run.settings.max_iter, every=every,
                           quiet=rows_off, cli=True, hops=self.run.hops)
 
-    def finish(self, result: OptimizeResult) -> None:
+    def finish(self, result: Any) -> None:
         """Close the progress bar and the trace, then print the JSON or the summary."""
         if self.progress is not None:
             self.progress.close()
+        if self.kind == "fit":
+            self._finish_fit(result)
+            return
         if self.trace is not None:
             self.trace.close(result)
         elif self.options.trace is not None:
@@ -164,11 +184,25 @@ class Outputs:
         elif self.table is not None and not (self.options.quiet and self.options.trace == "-"):
             self.table.finish(result)
 
+    def _finish_fit(self, result: Any) -> None:
+        doc = result.to_dict(cli=True)
+        if self.trace is not None:
+            self.trace.close(doc)
+        if self.options.json:
+            from ..io.jsonio import emit
+
+            emit(doc, self.env)
+        elif self.options.trace != "-":  # stdout holds the trace: a report would break its JSON Lines
+            from ..present.console import console
+            from ..present.render_fit import fit_view
+
+            console(self.env, soft_wrap=False).print(fit_view(result))
+
     def _write_batch_trace(self, result: OptimizeResult) -> None:
         from ..io.trace import TraceWriter
 
         run = self.run
-        target = getattr(self, "_batch_file", None)
+        target = self._batch_file
         header = _Header(run.objective, result.settings, result.x0, result.seed)
         writer = TraceWriter(target.stream if target is not None else "-", header, self.options.format, cli=True,
                              rows=True, env=self.env)
@@ -185,9 +219,8 @@ class Outputs:
             self.progress.close()
         if self.trace is not None:
             self.trace.abandon()
-        target = getattr(self, "_batch_file", None)
-        if target is not None:
-            target.release()
+        if self._batch_file is not None:
+            self._batch_file.release()
 
 
 def _combine(callbacks: list[Callable[[Any], None]]) -> Callable[[Any], None] | None:

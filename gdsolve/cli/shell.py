@@ -63,10 +63,11 @@ def is_write_failure(exc: BaseException) -> bool:
 class errors:
     """Context manager: every exception -> one ``error:`` line and its exit code.
 
-    ``GdsolveError`` (bad input) is 2, worded for the command line; a closed
-    pipe is 141, silently; Ctrl-C is 130; an ``OSError`` on a file the user
-    named is 2 with the system's reason; anything else is a bug: 70, with
-    the traceback under ``--debug``.
+    ``GdsolveError`` (bad input, including a file the user named that could
+    not be read) is 2, worded for the command line; output that cannot be
+    written (:func:`is_write_failure`) is 74; a closed pipe is 141, silently;
+    Ctrl-C is 130; ``MemoryError`` is 2, with advice to ask for less; anything
+    else is a bug: 70, with the traceback under ``--debug``.
     """
 
     def __init__(self, debug: bool) -> None:

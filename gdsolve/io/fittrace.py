@@ -4,8 +4,9 @@ The trace is JSON Lines like a minimize trace (:mod:`gdsolve.io.trace`), so the
 same reader takes it: a ``header`` record with ``"kind": "fit"``, the model,
 the parameters as ``variables`` and the data itself (up to
 :data:`MAX_TRACE_ROWS` rows, so the picture needs nothing else); one ``step``
-record per step (the parameters and the cost of the best start); and a
-``result`` record, the ``--json`` document.
+record per step of lm (the parameters and the cost of the best start) or of
+a one-start minimize method (a minimize method over several starts writes no
+step records); and a ``result`` record, the ``--json`` document.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Solve a chunk of problem lines in one process: the unit of work of ``gdsolve batch``.
 
 :func:`solve_lines` is what a local worker process or a Dask worker runs:
-plain text in, plain records out (both pickle cheaply), so the process that
-reads and writes the lines never imports torch.
+plain text in, plain records out (both pickle cheaply), so that with
+``--jobs`` or ``--dask`` the process that reads and writes the lines never
+imports torch.
 
 Within a chunk:
 
@@ -13,10 +14,10 @@ Within a chunk:
   row of a batch must share (:data:`gdsolve.engine.loop.SHARED`: method, stopping
   rules, bounds, dtype...) run as rows of one :class:`~gdsolve.engine.loop.Batch`
   -- their start points, rates and method options may differ. Each row's
-  record is judged exactly as the single-start loop judges a run
-  (:mod:`gdsolve.engine.outcome`), and the engine at one row equals that loop
-  (``tests/test_engine.py``), so a line's result equals the same problem
-  solved alone;
+  record is judged by :func:`gdsolve.engine.outcome.build_result`, as a
+  :class:`~gdsolve.engine.multistart.SingleRun`'s is (a SingleRun is the same
+  engine at one row), so a line's result equals the same problem solved alone
+  (``tests/test_batchsolve.py``);
 * lines with many starts, a sweep or basin hopping are batches already and
   run alone.
 

@@ -1,8 +1,8 @@
 """Pictures of runs, drawn from traces: ``gdsolve plot``.
 
 Two panels: f against iteration (log scale when f is positive and spans
-decades), and the path itself -- for two variables on the contour of f, for
-one variable on the curve f(x). f is re-created from the trace header's
+decades), and the path itself -- for two variables on the contour of f (in
+files; the terminal draws the path alone), for one variable on the curve f(x). f is re-created from the trace header's
 expression (parsed by the same safe parser), so a trace is all the input a
 picture needs.
 
@@ -117,7 +117,8 @@ def check_size(output: str | None, width: int | None, height: int | None, dpi: i
 
 def draw_file(traces: Sequence[Trace], output: str, *, width: int = 900, height: int = 450, dpi: int = 100,
               title: str | None = None) -> Any:
-    """Draw ``traces`` into ``output`` (PNG, SVG or PDF) at ``width`` x ``height`` pixels; return the Figure.
+    """Draw ``traces`` into ``output`` (PNG, SVG or PDF) at ``width`` x ``height`` pixels; return the
+    (closed) matplotlib Figure, or None for a fit's trace.
 
     A fit's trace is drawn as its data, fitted curve and residuals (:mod:`gdsolve.present.plot_fit`).
     """
