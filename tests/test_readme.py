@@ -319,6 +319,8 @@ def test_set_up_commands_are_the_ones_ci_runs():
     assert "pip install torch==2.13.0" in setup and setup.strip().endswith('gdsolve minimize "(x-4)**2"')
     ci = (ROOT / ".ci" / "run").read_text()
     assert "torch==2.13.0" in ci and "test-command" in ci
+    test_command = readme_block("test-command")[0]
+    assert test_command.startswith(".venv/bin/python -m pytest -n ")  # in parallel: pytest-xdist, in the test extra
 
 
 def test_property_tests_draw_the_same_examples_on_every_run_unless_exploring():
