@@ -326,7 +326,11 @@ def test_set_up_commands_are_the_ones_ci_runs():
 def test_property_tests_draw_the_same_examples_on_every_run_unless_exploring():
     from hypothesis import settings
 
-    assert settings.default.derandomize is (os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci")
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "default")
+    assert settings.default.derandomize is (profile != "explore")
+    # a small budget unless a deep run is asked for (README, "Tests")
+    assert (settings.default.max_examples <= 20) is (profile in ("default", "ci"))
+    assert "HYPOTHESIS_PROFILE=deep" in README and "HYPOTHESIS_PROFILE=explore" in README
 
 
 def test_every_digit_the_misra1a_report_prints_agrees_with_nist():

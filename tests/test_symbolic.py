@@ -6,7 +6,7 @@ import math
 
 import pytest
 import sympy
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from gdsolve import OptionError, gradient
@@ -76,7 +76,6 @@ def _finite_difference(text: str, point: dict[str, float], name: str, h: float =
 def test_gradient_agrees_with_autograd_finite_differences_and_sympy_diff(name):
     text, reference, domain = CASES[name]
 
-    @settings(max_examples=8, deadline=None)
     @given(x=domain, y=domain)
     def check(x, y):
         if name in ("min", "max") and abs(x - 2 * y) < 1e-3:
@@ -129,7 +128,6 @@ def test_abs_differentiates_to_sign_with_real_variables():
     assert gradient("abs(x)")["gradient"]["x"] == "sign(x)"
 
 
-@settings(max_examples=25, deadline=None)
 @given(st.lists(st.integers(-9, 9), min_size=6, max_size=6), st.lists(st.integers(-9, 9), min_size=3, max_size=3))
 def test_hessian_of_a_quadratic_form_is_its_matrix(upper, b):
     A = [[upper[0], upper[1], upper[2]], [upper[1], upper[3], upper[4]], [upper[2], upper[4], upper[5]]]
@@ -243,7 +241,6 @@ def _formulas() -> st.SearchStrategy[str]:
     return st.recursive(leaf, extend, max_leaves=8).map(lambda s: f"{s} + x/7 + y/11")  # both variables present
 
 
-@settings(max_examples=60, deadline=None)
 @given(_formulas(), st.floats(-3, 3), st.floats(-3, 3))
 def test_any_formula_the_parser_accepts_gets_a_gradient_or_gdsolves_own_error(text, x, y):
     from gdsolve import GdsolveError
