@@ -24,6 +24,16 @@ hypothesis_settings.register_profile("explore", max_examples=DEEP_EXAMPLES, dera
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``compile`` run torch.compile (C++ generated and built: seconds each): opt-in."""
+    if os.environ.get("GDSOLVE_TEST_COMPILE") == "1":
+        return
+    skip = pytest.mark.skip(reason="runs torch.compile; set GDSOLVE_TEST_COMPILE=1 to run it")
+    for item in items:
+        if item.get_closest_marker("compile") is not None:
+            item.add_marker(skip)
+
+
 def tutorial_loop(x0: float, lr: float = 0.1, eps: float = 1e-6, max_iter: int = 100) -> tuple[list[float], int]:
     """The loop of tutorial-2-tensor-gradients.txt, cell 8, verbatim but for x0.
 

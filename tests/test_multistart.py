@@ -158,6 +158,7 @@ def test_compile_refused_with_torchs_reason(monkeypatch: pytest.MonkeyPatch) -> 
     assert exc.value.cli_message().startswith("--compile: ")
 
 
+@pytest.mark.compile
 def test_compiled_batch_gives_the_eager_answer() -> None:
     # about 10 s on a 2-core machine: torch.compile generates and builds C++ for f and its gradient
     try:
