@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import sys
 
 import pytest
 
 from gdsolve import batch
 from gdsolve.core.errors import OptionError
 from gdsolve.core.status import ExitStatus
-from gdsolve.jobs.dispatch import NoWorkers, PoolRunner, Stopped, WorkerDied, _chunks, _drive, batch_lines
+from gdsolve.jobs.dispatch import NoWorkers, PoolRunner, Stopped, WorkerDied, batch_lines
 from gdsolve.jobs.lines import Limits, record
 
 PROBLEMS = [{"id": f"p{i}", "expression": f"(x-{i})**2 + (y+{i % 3})**2", "x0": [0, 0]} for i in range(9)]
@@ -69,39 +70,45 @@ def lines(n):
     return [(i, f'{{"id": "L{i}", "expression": "x"}}') for i in range(1, n + 1)]
 
 
-def test_a_dead_workers_chunk_is_run_again_line_by_line_and_only_the_killer_is_lost():
+def drive(monkeypatch, runner, n, chunk, stop=lambda: False):
+    """``batch_lines`` over ``n`` lines in chunks of ``chunk``, its local processes played by ``runner``."""
+    monkeypatch.setattr(sys.modules[batch_lines.__module__], "PoolRunner", lambda jobs, limits, device, stop: runner)
+    return batch_lines(lines(n), jobs=runner.workers, chunk=chunk, stop=stop)
+
+
+def test_a_dead_workers_chunk_is_run_again_line_by_line_and_only_the_killer_is_lost(monkeypatch):
     def fate(part):
         return WorkerDied("the worker process died") if any(n == 5 for n, _ in part) else None
 
     runner = FakeRunner(fate)
-    recs = list(_drive(runner, _chunks(lines(9), 4), lambda: False))
+    recs = list(drive(monkeypatch, runner, 9, 4))
     assert [r["id"] for r in recs] == [1, 2, 3, 4, "L5", 6, 7, 8, 9]
     assert recs[4]["error"]["exit_code"] == ExitStatus.INTERNAL_ERROR
     assert "died again" in recs[4]["error"]["message"] and recs[4]["error"]["message"].startswith("line 5:")
     assert [5] in runner.submitted and [6] in runner.submitted and runner.closed is True
 
 
-def test_a_cluster_without_workers_gives_every_remaining_line_its_error():
+def test_a_cluster_without_workers_gives_every_remaining_line_its_error(monkeypatch):
     calls = itertools.count()
 
     def fate(part):
         return NoWorkers("no Dask worker was connected for 1 s") if next(calls) >= 1 else None
 
-    recs = list(_drive(FakeRunner(fate), _chunks(lines(10), 3), lambda: False))
+    recs = list(drive(monkeypatch, FakeRunner(fate), 10, 3))
     assert len(recs) == 10 and all(r["result"] for r in recs[:3])
     assert all(r["error"] and "no Dask worker" in r["error"]["message"] for r in recs[3:])
 
 
-def test_a_worker_that_cannot_run_gdsolve_fails_its_chunks_lines_not_the_batch():
+def test_a_worker_that_cannot_run_gdsolve_fails_its_chunks_lines_not_the_batch(monkeypatch):
     def fate(part):
         return ModuleNotFoundError("No module named 'gdsolve'") if part[0][0] == 1 else None
 
-    recs = list(_drive(FakeRunner(fate), _chunks(lines(4), 2), lambda: False))
+    recs = list(drive(monkeypatch, FakeRunner(fate), 4, 2))
     assert [r["error"] is not None for r in recs] == [True, True, False, False]
     assert "No module named 'gdsolve'" in recs[0]["error"]["message"]
 
 
-def test_an_interrupted_chunk_is_not_written_and_nothing_more_is_sent():
+def test_an_interrupted_chunk_is_not_written_and_nothing_more_is_sent(monkeypatch):
     flag = []
 
     def fate(part):
@@ -111,14 +118,14 @@ def test_an_interrupted_chunk_is_not_written_and_nothing_more_is_sent():
         return None
 
     runner = FakeRunner(fate)
-    recs = list(_drive(runner, _chunks(lines(20), 2), lambda: bool(flag)))
+    recs = list(drive(monkeypatch, runner, 20, 2, stop=lambda: bool(flag)))
     # chunks 1-4 filled the window, chunk 5 refilled it after chunk 1; none after the interrupt
     assert [r["id"] for r in recs] == [1, 2] and len(runner.submitted) == 5
 
 
-def test_a_reader_that_leaves_early_stops_the_workers_at_once():
+def test_a_reader_that_leaves_early_stops_the_workers_at_once(monkeypatch):
     runner = FakeRunner(lambda part: None)
-    gen = _drive(runner, _chunks(lines(20), 2), lambda: False)
+    gen = drive(monkeypatch, runner, 20, 2)
     next(gen)
     gen.close()  # stdout closed
     assert runner.closed is False
