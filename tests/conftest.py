@@ -81,6 +81,20 @@ def read_pty():
     return drain
 
 
+@pytest.fixture(scope="session")
+def minimize_trace() -> str:
+    """The trace ``gdsolve minimize "(x-4)**2" --trace - --quiet`` prints (made once, in this process): input for plot."""
+    import contextlib
+    import io
+
+    from gdsolve.cli.app import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["minimize", "(x-4)**2", "--trace", "-", "--quiet"]) == 0
+    return out.getvalue()
+
+
 def without_clock(rec: dict) -> dict:
     """A gdsolve batch record without what depends on the clock (``elapsed``, the time_limit check's value)."""
     res = rec["result"]

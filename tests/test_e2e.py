@@ -135,9 +135,9 @@ def test_trace_pipe_into_plot(tmp_path):
     assert out.stat().st_size > 10_000 and p.stderr.strip() == f"wrote {out}"
 
 
-def test_plot_needs_o_without_a_terminal(tmp_path):
+def test_plot_needs_o_without_a_terminal(tmp_path, minimize_trace):
     trace = tmp_path / "t.jsonl"
-    gd("minimize", "(x-4)**2", "--trace", str(trace), "--quiet")
+    trace.write_text(minimize_trace)
     p = gd("plot", str(trace))
     assert p.returncode == 2 and p.stderr.startswith("error: stdout is not a terminal")
     p = gd("plot", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "x.png"))
