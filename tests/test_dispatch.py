@@ -72,7 +72,7 @@ def lines(n):
 
 def drive(monkeypatch, runner, n, chunk, stop=lambda: False):
     """``batch_lines`` over ``n`` lines in chunks of ``chunk``, its local processes played by ``runner``."""
-    monkeypatch.setattr(sys.modules[batch_lines.__module__], "PoolRunner", lambda jobs, limits, device, stop: runner)
+    monkeypatch.setattr(sys.modules[batch_lines.__module__], "PoolRunner", lambda *args, **kwargs: runner)
     return batch_lines(lines(n), jobs=runner.workers, chunk=chunk, stop=stop)
 
 
