@@ -1,26 +1,39 @@
-"""What a diverged or budget-spent run is told to try: only advice that helps (from the command line)."""
+"""What a diverged or budget-spent run is told to try: only advice that helps (from the command line).
+
+The command lines run through the CLI's ``main`` in this process (the installed command's own
+start-up, streams and signals are test_e2e's and test_launch's); a command line several tests
+read is run once.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
+from gdsolve.cli.app import main
 from gdsolve.engine.advice import nice_rate, top_curvature
 from gdsolve.formula.objective import compile_objective
 from gdsolve.formula.parse import parse_expression
 
-GDSOLVE = os.path.join(os.path.dirname(sys.executable), "gdsolve")
 ROSEN = "(1-x)**2 + 100*(y-x^2)**2"
 
 
+@functools.cache
+def json_of(*args: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*args, "--json"])
+    assert code in (0, 1, 3) and err.getvalue() == "", (args, code, err.getvalue())
+    return out.getvalue()
+
+
 def run(*args: str) -> dict:
-    p = subprocess.run([GDSOLVE, *args, "--json"], capture_output=True, text=True, timeout=120)
-    return json.loads(p.stdout)
+    return json.loads(json_of(*args))
 
 
 def suggested_rate(message: str) -> float:

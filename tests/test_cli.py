@@ -346,8 +346,7 @@ def command_lines(draw, trace_dir):
 EXPECTED_STATUS = {0: {"converged"}, 1: {"stalled", "max_iter", "time_limit"}, 3: {"diverged"}}
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_option_combination_ends_with_a_documented_code_for_the_right_reason(data, tmp_path):
     import contextlib

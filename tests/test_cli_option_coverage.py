@@ -89,11 +89,26 @@ def test_device_json_says_where_a_single_run_ran(device):
     assert "device" not in doc("minimize", "(x-4)**2", "--x0", "0")  # not asked: not said
 
 
+@pytest.mark.compile
 def test_compile_reports_its_time_apart_and_solves():
     if not (shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")):
         pytest.skip("torch.compile needs a C++ compiler on the CPU")
     d = doc("minimize", "(x-4)**2", "--x0", "0", "--compile")
     assert d["compile_time"] > 0 and d["status"] == "converged" and abs(d["x"]["x"] - 4) < 1e-4
+
+
+def test_compile_reaches_torch_compile_and_its_refusal_is_exit_2(monkeypatch):
+    # the option's path without compiling anything (test_compile_reports_its_time_apart_and_solves compiles, opt-in)
+    import torch
+
+    def refuses(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", refuses)
+    code, out, err = cli("minimize", "(x-4)**2", "--x0", "0", "--compile", "--json")
+    assert code == ExitStatus.USAGE and out == "" and err.startswith("error: --compile: ") and "no compiler here" in err
+    code, out, err = cli("minimize", "sum(w**2)", "--shape", "w=2", "--compile")
+    assert code == ExitStatus.USAGE and "compile" in err and err.count("\n") == 1
 
 
 def test_drop_missing_on_minimize_fits_the_complete_rows(gappy):

@@ -135,9 +135,9 @@ def test_trace_pipe_into_plot(tmp_path):
     assert out.stat().st_size > 10_000 and p.stderr.strip() == f"wrote {out}"
 
 
-def test_plot_needs_o_without_a_terminal(tmp_path):
+def test_plot_needs_o_without_a_terminal(tmp_path, minimize_trace):
     trace = tmp_path / "t.jsonl"
-    gd("minimize", "(x-4)**2", "--trace", str(trace), "--quiet")
+    trace.write_text(minimize_trace)
     p = gd("plot", str(trace))
     assert p.returncode == 2 and p.stderr.startswith("error: stdout is not a terminal")
     p = gd("plot", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "x.png"))
@@ -319,23 +319,29 @@ def test_batch_shows_a_progress_bar_on_a_terminal_stderr(tmp_path, read_pty):
 
 def test_verify_adds_at_most_its_budget_on_a_formula_with_no_closed_form_and_leaves_no_process():
     import time
+    import uuid
 
+    # The command and its solving process carry this mark in their environment: another test's
+    # verify process (the suite runs in parallel) is not this one's.
+    token = uuid.uuid4().hex
+    mark = f"GDSOLVE_TEST_MARK={token}".encode()
     t = time.monotonic()
-    p = gd("minimize", "x**2 + exp(x) + sin(3*x)*cosh(x)", "--x0", "0", "--verify", "--verify-timeout", "2", "--json")
+    p = gd("minimize", "x**2 + exp(x) + sin(3*x)*cosh(x)", "--x0", "0", "--verify", "--verify-timeout", "2", "--json",
+           env={**os.environ, "GDSOLVE_TEST_MARK": token})
     elapsed = time.monotonic() - t
     doc = json.loads(p.stdout)
     assert p.returncode == 0 and p.stderr == ""
     assert doc["verify"]["status"] == "timeout" and 2.0 <= doc["verify"]["seconds"] < 2.5
     assert elapsed < 2.5 + 10  # the budget, plus the start-up of a command that imports torch
-    from pathlib import Path
 
-    def cmdline(proc: Path) -> bytes:
+    def read(proc: Path, name: str) -> bytes:
         try:
-            return (proc / "cmdline").read_bytes()
+            return (proc / name).read_bytes()
         except OSError:  # gone meanwhile
             return b""
 
-    left = [p for p in Path("/proc").glob("[0-9]*") if b"from gdsolve.api.verify import main" in cmdline(p)]
+    left = [p for p in Path("/proc").glob("[0-9]*") if b"from gdsolve.api.verify import main" in read(p, "cmdline")
+            and mark in read(p, "environ").split(b"\0")]
     assert left == []
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import importlib
+from typing import Any
 
 import pytest
+import torch
 
-from gdsolve import OptionError, explain
+from gdsolve import OptionError, compile_objective, explain
 from gdsolve.api.lesson import LOOP_NOTES, to_dot
-
-PACKAGE = Path(__file__).resolve().parent.parent / "gdsolve"
 
 
 def test_one_step_reproduces_the_tutorials_in_7():
@@ -63,10 +63,79 @@ def test_dot_lists_every_node_and_edge():
     assert "SinBackward0" in dot and "x.grad = 1.55534" in dot
 
 
-def test_every_loop_note_quotes_gdsolves_own_code():
-    for note in LOOP_NOTES:
-        module, line = note["where"].split(": ", 1)
-        assert line in (PACKAGE / module).read_text(), note
+def named(where: str) -> Any:
+    """The object a loop note's "where" names: a dotted name, a module then attributes."""
+    parts = where.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise AssertionError(f"{where} names nothing importable")
+
+
+class Spy:
+    """An objective that notes, for every evaluation, whether autograd was recording and the tensor it got."""
+
+    def __init__(self, objective: Any) -> None:
+        self.objective = objective
+        self.calls: list[tuple[bool, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.objective, name)
+
+    def __call__(self, X: Any) -> Any:
+        self.calls.append((torch.is_grad_enabled(), X))
+        return self.objective(X)
+
+
+def spied_run(**settings: Any) -> tuple[Spy, Any]:
+    from gdsolve.core.settings import Settings
+
+    spy = Spy(compile_objective("(x-4)**2 + (y+1)**2"))
+    batch = named("gdsolve.engine.loop.Batch")(spy, [Settings(max_iter=5, **settings)], torch.zeros(1, dtype=torch.long),
+                                              torch.zeros(1, 2, dtype=torch.float64))
+    assert list(batch)
+    return spy, batch
+
+
+def test_every_loop_note_names_an_object_of_gdsolve_that_does_what_it_says():
+    notes = {note["why"].split(" ")[0]: note["where"] for note in LOOP_NOTES}
+    assert len(notes) == len(LOOP_NOTES) == 4 and all(named(where) for where in notes.values())
+    assert LOOP_NOTES == tuple(explain("x**2")["loop"])  # what explain shows
+
+    # "each step's graph starts fresh at a detached copy of x": f gets a new leaf each step, x stays out of graphs
+    assert named(notes["each"]) is named("gdsolve.engine.loop.Batch")
+    spy, batch = spied_run()
+    assert len(spy.calls) == 5 and all(recording and X.is_leaf and X.requires_grad for recording, X in spy.calls)
+    assert len({id(X) for _, X in spy.calls}) == 5
+    assert not batch.X.requires_grad and batch.X.grad_fn is None
+
+    # "the gradient is returned, not added into X.grad"
+    gradient_of = named(notes["the"])
+    X = torch.tensor([[0.5, 2.0]], dtype=torch.float64, requires_grad=True)
+    F = compile_objective("(x-4)**2 + (y+1)**2")(X)
+    G = gradient_of(False)(F, X, torch.ones(1, dtype=torch.float64))
+    assert G.tolist() == [[pytest.approx(-7.0), pytest.approx(6.0)]] and X.grad is None
+
+    # "gd's update x <- x - lr * grad, one fused multiply-add as torch.optim makes it"
+    rule = named(notes["gd's"])["gd"]
+    X = torch.tensor([[0.3, -1.7]], dtype=torch.float64)
+    G = torch.tensor([[0.9, 0.11]], dtype=torch.float64)
+    moved, _ = rule.update(rule.init(X), X, G, {}, 0.1)
+    shadow = X.clone().requires_grad_(True)
+    shadow.grad = G.clone()
+    torch.optim.SGD([shadow], lr=0.1).step()
+    assert torch.equal(moved, shadow.detach())
+
+    # "line searches (armijo) only need values of f, and no_grad skips recording a graph for them"
+    assert named(notes["line"]) is named("gdsolve.engine.loop.Batch")
+    spy, _ = spied_run(line_search="armijo", lr=1.0)
+    trials = [X for recording, X in spy.calls if not recording]
+    assert trials and not any(X.requires_grad for X in trials)
 
 
 def test_bad_learning_rate_is_refused():

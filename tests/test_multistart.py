@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gdsolve import GdsolveError, OptionError, maximize, minimize, prepare
+from gdsolve import GdsolveError, OptionError, compile_objective, maximize, minimize, prepare
 from gdsolve.engine.multistart import MultiRun
 
 HIMMELBLAU = "(x^2+y-11)^2+(x+y^2-7)^2"
@@ -158,6 +158,7 @@ def test_compile_refused_with_torchs_reason(monkeypatch: pytest.MonkeyPatch) -> 
     assert exc.value.cli_message().startswith("--compile: ")
 
 
+@pytest.mark.compile
 def test_compiled_batch_gives_the_eager_answer() -> None:
     # about 10 s on a 2-core machine: torch.compile generates and builds C++ for f and its gradient
     try:
@@ -169,10 +170,26 @@ def test_compiled_batch_gives_the_eager_answer() -> None:
     assert compiled.rows == eager.rows and abs(compiled.x["x"] - eager.x["x"]) < 1e-9
 
 
-def test_the_best_row_is_the_lowest_f_and_a_converged_row_wins_a_tie() -> None:
-    from gdsolve.engine.multistart import _best_row
+def best_of(expression: str, starts: list[float], **settings) -> tuple:
+    """The result of a batch from exactly these starts: its start (which row it is), status, f, and every row's status."""
+    from gdsolve.core.settings import Settings
 
-    F = torch.tensor([3.0, 1.0, 1.0, float("nan"), 2.0], dtype=torch.float64)
-    assert _best_row(F, torch.tensor([True, False, True, False, True])) == 2
-    assert _best_row(F, torch.tensor([True, False, False, False, True])) == 1  # lowest f, though not converged
-    assert _best_row(torch.tensor([float("nan"), float("inf")]), torch.tensor([False, False])) == 0
+    run = MultiRun(compile_objective(expression), [Settings(**settings)], [{}],
+                   torch.tensor([[x] for x in starts], dtype=torch.float64), seed=None)
+    for _ in run:
+        pass
+    r = run.result()
+    return r.x0["x"], r.status.value, r.fun, run.statuses()
+
+
+def test_the_best_row_is_the_lowest_f_and_a_converged_row_wins_a_tie() -> None:
+    # x**2 at lr 0.5: one step from anywhere lands exactly on 0, so after one step every row ties at f = 0;
+    # the row that started there has stopped (converged), the others are out of steps (max_iter)
+    assert best_of("x**2", [3.0, -3.0, 0.0], lr=0.5, max_iter=1) == (
+        0.0, "converged", 0.0, ["max_iter", "max_iter", "converged"])
+    # lowest f, though not converged: 0 after one step from 3, against a converged row at f = 1
+    assert best_of("min(x**2, (x-10)**2 + 1)", [10.0, 3.0], lr=0.5, max_iter=1) == (
+        3.0, "max_iter", 0.0, ["converged", "max_iter"])
+    # no row finite (f is nan at -6, inf at 0): the first row
+    assert best_of("1/x**2 + log(x+5)", [-6.0, 0.0])[0] == -6.0
+    assert best_of("1/x**2 + log(x+5)", [0.0, -6.0])[0] == 0.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 import sympy
@@ -107,8 +106,7 @@ def _sympy_value(expr: sympy.Expr, subs: dict) -> float | None:
     return complex(expr.evalf(30, subs=subs)).real
 
 
-@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "120")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(text=formulas(), point=st.lists(st.floats(-2, 2).filter(lambda v: abs(v) > 1e-100), min_size=3, max_size=3))
 def test_random_formulas_match_sympy_value_and_derivative(text, point):
     from gdsolve.core.errors import ExpressionError

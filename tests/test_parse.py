@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import re
 
 import pytest
@@ -212,7 +211,7 @@ def test_a_zero_term_in_a_constant_sum_is_not_a_division():
 
 # --- property: no text, however hostile, raises anything but gdsolve's own errors ------------------------
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 FRAGMENTS = st.sampled_from(["x", "y", "(", ")", "**", "^", "*", "/", "+", "-", "1e308", "9", ".", ",", "sin(", "log(",
@@ -220,7 +219,6 @@ FRAGMENTS = st.sampled_from(["x", "y", "(", ")", "**", "^", "*", "/", "+", "-", 
                              "1e-400", "99999999999999999999", "atan2(", "max(", " ", "\\n", "\\x00", "\u2212", "\u00b7"])
 
 
-@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "300")), deadline=None)
 @given(st.one_of(st.binary(max_size=80).map(lambda b: b.decode("latin-1")), st.text(max_size=80),
                  st.lists(FRAGMENTS, max_size=25).map("".join)))
 def test_any_text_parses_or_raises_expression_error(text):

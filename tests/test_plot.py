@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 
 import pytest
@@ -113,8 +112,7 @@ _BAD_PARTS = ['{"type":"step"}', '{"type":"step","iteration":"a","x":{"x":1,"y":
               '\u2212', '{"type":"step","iteration":4,"x":{"x":1,"y":2},"f":true}']
 
 
-@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "25")), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.sampled_from(_GOOD + _BAD_PARTS), min_size=0, max_size=8),
        title=st.sampled_from([None, "$", "cost in $ \\\\frac{", "plain"]))
 def test_hostile_traces_give_a_picture_or_one_error_line(lines, title, tmp_path):

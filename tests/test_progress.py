@@ -27,9 +27,13 @@ def test_appears_after_a_second_then_goes():
 
 
 def test_refresh_is_throttled():
-    p = ProgressReporter(Console(file=io.StringIO(), force_terminal=True), max_iter=10)
+    buf = io.StringIO()
+    p = ProgressReporter(Console(file=buf, force_terminal=True, width=120), max_iter=10)
     p(step(1, 1.2))
-    first = p.next_draw
-    p(step(2, 1.21))  # within 0.1 s: nothing redrawn
-    assert p.next_draw == first
+    drawn = buf.getvalue()
+    assert "2/10" in drawn
+    p(step(2, 1.21))  # within 0.1 s of the last drawing: nothing redrawn
+    assert buf.getvalue() == drawn
+    p(step(3, 1.31))  # 0.1 s on: drawn again
+    assert buf.getvalue() != drawn and "4/10" in buf.getvalue()[len(drawn):]
     p.close()

@@ -71,6 +71,16 @@ def in_shell(cmd: str, cwd: Path) -> tuple[int, str, str]:
     return p.returncode, p.stdout, p.stderr
 
 
+_SHELL_RUNS: dict[tuple[str, Path], tuple[int, str, str]] = {}
+
+
+def in_workdir_shell(cmd: str, workdir: Path) -> tuple[int, str, str]:
+    """A README command run in the module's work directory, once: tests that read the same run share it."""
+    if (cmd, workdir) not in _SHELL_RUNS:
+        _SHELL_RUNS[cmd, workdir] = in_shell(cmd, workdir)
+    return _SHELL_RUNS[cmd, workdir]
+
+
 def in_terminal(cmd: str, cwd: Path, read_pty: Callable[[int], str]) -> tuple[int, str]:
     """Run ``cmd`` with its stdout on a pseudo-terminal, as at a shell prompt (``read_pty``: conftest's)."""
     import pty
@@ -249,7 +259,7 @@ def test_readme_command_runs_as_documented(cmd, workdir, read_pty):
     if how == "main":
         code, out, err = in_process(cmd)
     elif how == "shell":
-        code, out, err = in_shell(cmd, workdir)
+        code, out, err = in_workdir_shell(cmd, workdir)
     elif how == "dask":
         code, out, err = on_dask(cmd, workdir)
     else:
@@ -320,15 +330,24 @@ def test_set_up_commands_are_the_ones_ci_runs():
     assert "pip install torch==2.13.0" in setup and setup.strip().endswith('gdsolve minimize "(x-4)**2"')
     ci = (ROOT / ".ci" / "run").read_text()
     assert "torch==2.13.0" in ci and "test-command" in ci
+    test_command = readme_block("test-command")[0]
+    assert test_command.startswith(".venv/bin/python -m pytest -n ")  # in parallel: pytest-xdist, in the test extra
 
 
 def test_property_tests_draw_the_same_examples_on_every_run_unless_exploring():
     from hypothesis import settings
 
-    assert settings.default.derandomize is (os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci")
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "default")
+    assert settings.default.derandomize is (profile != "explore")
+    # a small budget unless a deep run is asked for (README, "Tests")
+    assert (settings.default.max_examples <= 20) is (profile in ("default", "ci"))
+    assert "HYPOTHESIS_PROFILE=deep" in README and "HYPOTHESIS_PROFILE=explore" in README
 
 
-def test_every_digit_the_misra1a_report_prints_agrees_with_nist():
+MISRA1A_FIT = 'gdsolve fit "y ~ b1*(1-exp(-b2*x))" --data misra1a.csv --p0 b1=500,b2=1e-4'
+
+
+def test_every_digit_the_misra1a_report_prints_agrees_with_nist(workdir):
     """The README's claim, held on the report this machine prints: each printed value is NIST's certified one
     rounded to the digits shown (within half a unit in the last printed place)."""
     certified = {}
@@ -339,8 +358,8 @@ def test_every_digit_the_misra1a_report_prints_agrees_with_nist():
         m = re.match(r"Residual (Sum of Squares|Standard Deviation):\s+(\S+)", line)
         if m:
             certified[m.group(1)] = float(m.group(2))
-    code, out, _ = in_shell(f'gdsolve fit "y ~ b1*(1-exp(-b2*x))" --data {ROOT / "examples" / "misra1a.csv"} '
-                            "--p0 b1=500,b2=1e-4", ROOT)
+    assert EXPECT[MISRA1A_FIT][2] == "shell"  # the README's own command: its run is shared with the test above
+    code, out, _ = in_workdir_shell(MISRA1A_FIT, workdir)
     assert code == 0
     printed = {}
     for name in ("b1", "b2"):

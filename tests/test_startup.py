@@ -48,12 +48,9 @@ COMMANDS = {
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_command_runs_with_the_collector_back_on(command, tmp_path):
+def test_every_command_runs_with_the_collector_back_on(command, tmp_path, minimize_trace):
     args = [a.replace("PICTURE", str(tmp_path / "run.png")) for a in COMMANDS[command]]
-    stdin = None
-    if command == "plot":
-        stdin = subprocess.run([sys.executable, "-m", "gdsolve", "minimize", "(x-4)**2", "--trace", "-", "--quiet"],
-                               capture_output=True, text=True, timeout=120).stdout
+    stdin = minimize_trace if command == "plot" else None
     code = ("import atexit, gc, sys\n"
             "atexit.register(lambda: sys.stderr.write(f'gc={gc.isenabled()}\\n'))\n"
             "from gdsolve.cli.entry import entry\n"
@@ -171,10 +168,9 @@ def test_a_trace_file_opened_with_stderr_closed_gets_no_talk(tmp_path):
     assert "converged" in p.stdout
 
 
-def test_plot_to_a_file_needs_no_stdout(tmp_path):
+def test_plot_to_a_file_needs_no_stdout(tmp_path, minimize_trace):
     out = tmp_path / "run.png"
-    trace = shell(["minimize", "(x-4)**2", "--trace", "-", "--quiet"], "").stdout
-    p = subprocess.run(["bash", "-c", f"{shlex.quote(GDSOLVE)} plot -o {shlex.quote(str(out))} >&-"], input=trace,
+    p = subprocess.run(["bash", "-c", f"{shlex.quote(GDSOLVE)} plot -o {shlex.quote(str(out))} >&-"], input=minimize_trace,
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and out.stat().st_size > 1000, p.stderr
 

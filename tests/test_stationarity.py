@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -104,13 +100,18 @@ def test_a_cusp_is_not_called_stationary():
 
 # --- one rule, whatever the conditioning, the shape of the minimum or the origin --------------
 
-GDSOLVE = shutil.which("gdsolve", path=os.path.dirname(sys.executable)) or shutil.which("gdsolve")
-
 
 def solve(*args: str) -> dict:
-    assert GDSOLVE, "the gdsolve console script must be installed (pip install .)"
-    p = subprocess.run([GDSOLVE, "minimize", *args, "--json"], capture_output=True, text=True, timeout=120)
-    return json.loads(p.stdout)
+    """``gdsolve minimize ARGS --json`` through the CLI's ``main``, in this process."""
+    import contextlib
+    import io
+
+    from gdsolve.cli.app import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        main(["minimize", *args, "--json"])
+    return json.loads(out.getvalue())
 
 
 @pytest.mark.parametrize("expr", ["x**4", "(x**2+y**2)**2"])

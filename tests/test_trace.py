@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 
 import pytest
 
 from gdsolve.api.solve import prepare, run
 from gdsolve.core.errors import GdsolveError
 from gdsolve.io.jsonio import result_document
-from gdsolve.io.trace import CSV_FIXED, TraceWriter, _num, csv_columns, read_trace
+from gdsolve.io.trace import CSV_FIXED, TraceWriter, csv_columns, read_trace
 
 
 def traced(text, fmt="jsonl", **kw):
@@ -66,8 +67,19 @@ def test_diverged_trace_is_valid_json():
     assert "NaN" not in text and "Infinity" not in text
 
 
-def test_num_formatting():
-    assert _num(1.5) == "1.5" and _num(float("nan")) == "null" and _num(float("-inf")) == "null" and _num(None) == "null"
+def test_numbers_are_written_as_python_writes_them_and_nan_inf_none_as_null():
+    # a finite number as repr() writes it; no number (nan, -inf, none) as null, in CSV and in JSON Lines
+    def first_row(text: str) -> dict:
+        return next(iter(csv.DictReader(io.StringIO(text))))
+
+    row = first_row(traced("log(x)", "csv", x0=1.5, max_iter=1)[0])
+    assert row["x"] == "1.5" and row["f"] == repr(float(row["f"])) and float(row["f"]) == pytest.approx(math.log(1.5))
+    row = first_row(traced("log(x)", "csv", x0=0.0)[0])  # f = log(0) = -inf
+    assert row["x"] == "0.0" and row["f"] == "null" and row["grad_x"] == "null"
+    row = first_row(traced("log(x)", "csv", x0=-1.0)[0])  # f = log(-1) = nan
+    assert row["f"] == "null" and row["grad_x"] == "-1.0"
+    step = traced("log(x)", x0=1.5, max_iter=1)[0].splitlines()[1]
+    assert '"x":{"x":1.5}' in step and '"step_length":null' in step  # gd has no line search: no step length
 
 
 def test_read_trace_roundtrip_and_errors():

@@ -30,18 +30,18 @@ from ..core.settings import X0, finite_real, resolve_x0
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "true_divide": "/", "pow": "**"}
 _REVERSED = {"rsub": "-", "__rsub__": "-", "__rtruediv__": "/", "__rdiv__": "/", "__rpow__": "**"}
 
-#: Where gdsolve's own loop keeps autograd out of the way, and why. tests/test_lesson.py
-#: checks that each quoted line is in the module named.
+#: Where gdsolve's own loop keeps autograd out of the way, and why: "where" names the object that
+#: does it (an importable dotted name); tests/test_lesson.py imports each and checks what "why" says.
 LOOP_NOTES: tuple[dict[str, str], ...] = (
-    {"where": "engine/loop.py: Xg = X.detach().requires_grad_(True)",
+    {"where": "gdsolve.engine.loop.Batch",
      "why": "each step's graph starts fresh at a detached copy of x, so the update made from it is not "
             "recorded, as the tutorial's `with torch.no_grad(): x = x - learning_rate * x.grad`"},
-    {"where": "engine/loop.py: G = gradient(F, Xg, ones)",
+    {"where": "gdsolve.engine.loop.gradient_of",
      "why": "the gradient is returned, not added into X.grad as backward() does, so nothing needs zeroing "
             "between steps (the tutorial instead makes a new x each step)"},
-    {"where": "optim/rowmethods.py: return X.add(direction, alpha=-lr)",
-     "why": "gd's update x <- x - lr * grad, one fused multiply-add as torch.optim makes it"},
-    {"where": "engine/loop.py: with torch.no_grad():",
+    {"where": "gdsolve.optim.rowmethods.RULES",
+     "why": "gd's update (RULES['gd']) x <- x - lr * grad, one fused multiply-add as torch.optim makes it"},
+    {"where": "gdsolve.engine.loop.Batch",
      "why": "line searches (armijo) only need values of f, and no_grad skips recording a graph for them"},
 )
 
