@@ -74,6 +74,9 @@ def test_cli_trace_to_stdout_is_json_lines(tmp_path):
                                    "b1=500,b2=1e-4", "--trace", "-"])
     records = [json.loads(line) for line in res.stdout.splitlines()]
     assert res.exit_code == 0 and records[0]["type"] == "header" and records[-1]["type"] == "result"
+    header = records[0]  # the same format keys as a minimize trace's header
+    assert header["kind"] == "fit" and header["format"] == "gdsolve.trace" and header["schema_version"] == 1
+    assert isinstance(header["gdsolve_version"], str)
     res = CliRunner().invoke(app, ["fit", MODEL, "--data", str(ROOT / "examples" / "misra1a.csv"), "--trace", "-",
                                    "--json"])
     assert res.exit_code == 2 and "both write to stdout" in res.stderr
@@ -91,3 +94,17 @@ def test_a_refused_fit_leaves_no_trace_file(tmp_path):
     res = CliRunner().invoke(app, ["fit", MODEL, "--data", str(ROOT / "examples" / "misra1a.csv"), "--trace",
                                    str(tmp_path / "no" / "dir.jsonl")])
     assert res.exit_code == 2 and "cannot write the trace to" in res.stderr
+
+
+def test_residuals_that_cannot_be_written_keep_the_traces_steps(tmp_path):
+    from typer.testing import CliRunner
+
+    from gdsolve.cli.app import app
+
+    path = tmp_path / "fit.jsonl"
+    res = CliRunner().invoke(app, ["fit", MODEL, "--data", str(ROOT / "examples" / "misra1a.csv"), "--p0",
+                                   "b1=500,b2=1e-4", "--trace", str(path), "--residuals",
+                                   str(tmp_path / "no" / "such" / "r.csv")])
+    assert res.exit_code == 2 and "--residuals" in res.stderr
+    kinds = [json.loads(line)["type"] for line in path.read_text().splitlines()]
+    assert kinds[0] == "header" and kinds.count("step") > 1

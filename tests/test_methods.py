@@ -37,6 +37,9 @@ SETTINGS = {
     "lbfgs": {},
 }
 TOL = {"rmsprop": 2e-3}
+#: gd with Armijo crawls along Rosenbrock's valley (17,000 steps to ||grad|| 1e-6); at 1e-4 (8,000 steps) its
+#: distance to the minimum is already within the 1e-3 this test asks of every method.
+GTOL = {"gd": 1e-4}
 
 
 def test_matrix_covers_every_method():
@@ -47,7 +50,7 @@ def test_matrix_covers_every_method():
 @pytest.mark.parametrize("method", SETTINGS)
 def test_convergence_matrix(method, problem):
     text, xmin, x0 = PROBLEMS[problem]
-    r = minimize(text, x0=x0, method=method, max_iter=20000, gtol=1e-6, eps=0.0, **SETTINGS[method])
+    r = minimize(text, x0=x0, method=method, max_iter=20000, gtol=GTOL.get(method, 1e-6), eps=0.0, **SETTINGS[method])
     tol = TOL.get(method, 1e-3)
     assert r.status in (Status.CONVERGED, Status.MAX_ITER), r.message
     assert abs(r.x["x"] - xmin[0]) < tol and abs(r.x["y"] - xmin[1]) < tol, (r.x, r.message)

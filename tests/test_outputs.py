@@ -48,3 +48,24 @@ def test_conflicts_and_bad_paths(tmp_path):
 def test_no_progress_without_a_terminal():
     o, _, _ = go(OutputOptions())
     assert o.progress is None
+
+
+@pytest.mark.parametrize("args", [["--verify-timeout", "3"], ["--starts", "4", "--verify-timeout", "3"],
+                                  ["--trace-format", "xml"]])
+def test_a_refused_run_leaves_an_existing_trace_file_as_it_was(tmp_path, args):
+    from gdsolve.cli.app import main
+
+    path = tmp_path / "run.jsonl"
+    path.write_text("earlier run\n")
+    assert main(["minimize", "(x-4)**2", "--trace", str(path), *args]) == 2
+    assert path.read_text() == "earlier run\n"
+
+
+def test_trace_rows_without_a_batch_names_both_ways_to_make_one(capsys):
+    from gdsolve.cli.app import main
+
+    assert main(["minimize", "x**2", "--trace-rows", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().endswith("add --starts N or sweep a setting (--lr 0.1,0.01)")
+    with pytest.raises(OptionError, match=r"sweep a setting \(lr=\(0.1, 0.01\)\)$"):
+        Outputs(prepare("x**2", x0=1.0), OutputOptions(trace="t.jsonl"), trace_rows=2)

@@ -18,7 +18,7 @@ import typer
 from ..core.status import ExitStatus
 from ..core.streams import Environment
 from ..jobs.daskrun import CONNECT_S
-from .options import DeviceOpt, command
+from .options import DeviceOpt, command, reworded
 from .shell import StopFlag, stop_on_sigint
 
 LIMITS = "Limits per line"
@@ -34,7 +34,8 @@ def batch_command(
                                                 help="Run on a Dask cluster: tcp://scheduler:8786, refused if it does "
                                                      f"not answer within {CONNECT_S:g} s (pip install "
                                                      "'gdsolve\\[dask]').")] = None,
-    device: DeviceOpt = None,
+    device: reworded(DeviceOpt, help="auto, cpu, cuda or mps: where lines are solved (default cpu; "  # type: ignore[valid-type]
+                                     "auto on Dask workers).") = None,
     chunk: Annotated[int, typer.Option("--chunk", metavar="N",
                                        help="Lines per unit of work; lines of a chunk that share a formula and "
                                             "settings run as rows of one tensor.")] = 64,

@@ -14,7 +14,7 @@ import typer
 
 from ..core.settings import DEFAULT_F_SCALE, DEFAULT_MAX_ITER, DEFAULT_SEED, FIT_FTOL, FIT_GTOL, FIT_MAX_ITER, FIT_XTOL, LOSSES
 from . import startup
-from .options import DATA_PANEL, DeviceOpt, DropMissingOpt, JsonOpt, TraceOpt, command
+from .options import DATA_PANEL, DeviceOpt, DropMissingOpt, JsonOpt, TraceOpt, command, reworded
 
 DATA = DATA_PANEL
 METHOD = "Method"
@@ -70,8 +70,9 @@ def fit_command(
                                                        f"the Jacobian (default {FIT_GTOL:g}).")] = None,
     time_limit: Annotated[Optional[float], typer.Option("--time-limit", metavar="SECONDS", rich_help_panel=METHOD,
                                                         show_default=False, help="Stop after this long.")] = None,
-    device: DeviceOpt = None,
-    trace: TraceOpt = None,
+    device: reworded(DeviceOpt, panel=METHOD, help="Where to compute (default cpu).") = None,  # type: ignore[valid-type]
+    trace: reworded(TraceOpt, panel=DATA,  # type: ignore[valid-type]
+                    help="Write every step and the data as JSON Lines, for gdsolve plot (- for stdout).") = None,
     residuals: Annotated[Optional[str], typer.Option("--residuals", metavar="FILE", rich_help_panel=DATA,
                                                      show_default=False,
                                                      help="Write the data with fitted values and residuals (CSV).")] = None,
@@ -99,11 +100,11 @@ def fit_command(
                      starts=starts, seed=seed, method=method, loss=loss.value, f_scale=f_scale, max_iter=max_iter,
                      ftol=ftol, xtol=xtol, gtol=gtol, lr=lr, time_limit=time_limit,
                      device=None if device is None else device.value, callback=callback)
+        if residuals is not None:
+            result.write_residuals(residuals)
     except BaseException:
-        out.abandon()
+        out.abandon()  # the trace keeps the steps written so far
         raise
-    if residuals is not None:
-        result.write_residuals(residuals)
     out.finish(result)
     return int(result.status.exit_status)
 

@@ -24,9 +24,13 @@ def exit_code_table(shown: Sequence[ExitStatus] = tuple(ExitStatus), converged: 
 
 EXIT_CODES = exit_code_table()
 #: grad and explain solve nothing: no "not converged" or "diverged" for them.
-SHOWING_EXIT_CODES = exit_code_table(
-    [c for c in ExitStatus if c not in (ExitStatus.NOT_CONVERGED, ExitStatus.DIVERGED)],
-    converged="done (grad: also when autograd and sympy disagree; --json says agree)")
+_NO_RUN = [c for c in ExitStatus if c not in (ExitStatus.NOT_CONVERGED, ExitStatus.DIVERGED)]
+#: Each command that solves nothing, its exit-code table.
+SHOWING_EXIT_CODES = {
+    "grad": exit_code_table(_NO_RUN, converged="done, also when autograd and sympy disagree (--json says agree)"),
+    "explain": exit_code_table(_NO_RUN, converged="done"),
+    "plot": exit_code_table(_NO_RUN, converged="drawn"),
+}
 
 
 #: The worked examples --help shows (tests run each of them).
@@ -75,5 +79,5 @@ EXAMPLES = {
 def epilog(command: str) -> str:
     """The examples and exit codes shown under a command's --help."""
     lines = [f"  {cmd}" + (f"   # {note}" if note else "") for cmd, note in EXAMPLES[command]]
-    codes = SHOWING_EXIT_CODES if command in ("grad", "explain") else EXIT_CODES
+    codes = SHOWING_EXIT_CODES.get(command, EXIT_CODES)
     return "[bold]Examples[/bold]\n" + "\n".join(lines) + "\n\n" + codes

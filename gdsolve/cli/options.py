@@ -19,6 +19,7 @@ process's exit code.
 
 from __future__ import annotations
 
+import copy
 import enum
 import functools
 import inspect
@@ -46,8 +47,7 @@ Device = choices("Device", ("auto", "cpu", "cuda", "mps"))
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.",
                                        rich_help_panel=OUTPUT_PANEL, metavar="")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks and warnings.",
-                                        rich_help_panel=OUTPUT_PANEL, metavar="")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks and warnings.", metavar="")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="Print only the summary, not the table of steps.",
                                         rich_help_panel=OUTPUT_PANEL, metavar="")]
 EveryOpt = Annotated[Optional[int], typer.Option(
@@ -61,7 +61,7 @@ TraceFormatOpt = Annotated[Optional[TraceFormat], typer.Option(
     help="jsonl (default) or csv (one column per variable).")]
 DeviceOpt = Annotated[Optional[Device], typer.Option(
     "--device", metavar="NAME", show_default=False,
-    help="auto, cpu, cuda or mps: where the work runs (default cpu; on Dask workers auto).")]
+    help="auto, cpu (default), cuda or mps: where the tensors live.")]
 
 ShapeOpt = Annotated[Optional[list[str]], typer.Option(
     "--shape", metavar="w=3", rich_help_panel=DATA_PANEL, show_default=False,
@@ -77,6 +77,24 @@ VarsOpt = Annotated[Optional[str], typer.Option("--vars", metavar="y,x",
                                                 help="Variable order (default: natural order x1, x2, x10).")]
 ParamOpt = Annotated[Optional[list[str]], typer.Option("--param", metavar="a=2",
                                                        help="Substitute a constant for a name (repeatable).")]
+
+
+def reworded(option: Any, *, help: str | None = None, panel: str | None = None) -> Any:
+    """``option`` (one of the annotated options above) with this command's own help text or panel.
+
+    The flag, its type and its choices stay the shared ones; only the words
+    around them change (``--device`` of ``gdsolve batch`` says what Dask does).
+
+    Example:
+        >>> reworded(DeviceOpt, panel="Start").__metadata__[0].rich_help_panel
+        'Start'
+    """
+    info = copy.copy(option.__metadata__[0])
+    if help is not None:
+        info.help = help
+    if panel is not None:
+        info.rich_help_panel = panel
+    return Annotated[option.__origin__, info]
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class Outputs:
         self.kind = "fit" if fit is not None else "single" if run.single else "batch"
         if trace_rows is not None and self.kind != "batch":
             raise OptionError("{trace_rows} applies to a batch; add [[--starts N||starts=N]] or sweep a setting "
-                              "([[--lr 0.1,0.01||lr=[0.1, 0.01]]])")
+                              "([[--lr 0.1,0.01||lr=(0.1, 0.01)]])")
         if trace_rows is not None and (isinstance(trace_rows, bool) or not isinstance(trace_rows, int) or trace_rows < 0):
             raise OptionError(f"{{trace_rows}} must be an integer >= 0, got {shown(trace_rows)}")
         if trace_rows is not None and options.trace is None:

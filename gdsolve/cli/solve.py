@@ -34,6 +34,7 @@ from .options import (
     VarsOpt,
     choices,
     command,
+    reworded,
 )
 from .shell import stop_on_sigint
 
@@ -67,12 +68,13 @@ def solve_command(sense: str) -> Callable[..., None]:
                                                   help="Start point (or 1 for one variable). Default: random, from --seed.")] = None,
         seed: Annotated[int, typer.Option("--seed", metavar="N", rich_help_panel=START,
                                           help="Seed of the random start point.")] = DEFAULT_SEED,
-        vars_: VarsOpt = None,
-        param: ParamOpt = None,
+        vars_: reworded(VarsOpt, panel=START) = None,  # type: ignore[valid-type]
+        param: reworded(ParamOpt, panel=START) = None,  # type: ignore[valid-type]
         starts: Annotated[Optional[int], typer.Option("--starts", metavar="N", rich_help_panel=START, show_default=False,
                                                       help="Run N starts in one batch (Sobol points in --bounds, or in "
                                                            "-10..10); report the best and the distinct minima.")] = None,
-        device: DeviceOpt = None,
+        device: reworded(DeviceOpt, panel=START,  # type: ignore[valid-type]
+                         help="auto, cpu (default), cuda or mps: where a batch runs.") = None,
         shape: ShapeOpt = None,
         data: DataOpt = None,
         drop_missing: DropMissingOpt = False,
@@ -189,8 +191,15 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
                       bounds=parse_bounds(bounds), starts=starts, device=device, compile=compile_, hops=hops,
                       shape=list(shape) or None, data=data, drop_missing=drop_missing,
                       **({} if hop_size is None else {"hop_size": hop_size}), **settings)
-    out = Outputs(descent, outputs, trace_rows=trace_rows)
-    verification = verifier(descent, verify, verify_timeout)  # sympy starts solving while torch descends
+    # Every refusal comes before a file is touched: --verify's options first, then the outputs (which
+    # create the trace file); sympy starts solving while torch descends.
+    verification = verifier(descent, verify, verify_timeout)
+    try:
+        out = Outputs(descent, outputs, trace_rows=trace_rows)
+    except BaseException:
+        if verification is not None:
+            verification.cancel()
+        raise
     try:
         with stop_on_sigint(descent):
             result = run(descent, out.callback, catch_interrupt=True, verification=verification)

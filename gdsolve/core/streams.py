@@ -1,7 +1,8 @@
 """The standard streams and the terminal, as one object: what a closed, full or non-terminal stream does.
 
-Every decision about the process's streams is made here, in one code path
-(httpie's ``Environment`` is the model):
+What a stream does when it fails is decided here, in one code path, and
+every command reads its streams and the terminal's facts from one
+:class:`Environment` (httpie's is the model):
 
 * **Closed by the shell** (``>&-``, ``2>&-``): :func:`claim_std_fds` opens
   /dev/null on the missing descriptor first (as Unix tools do), so a file
@@ -16,9 +17,9 @@ Every decision about the process's streams is made here, in one code path
   :meth:`Environment.silence_stdout` points stdout at /dev/null so that
   nothing more is written or complained about (exit 141, silently).
 * **Not a terminal**: :attr:`Environment.stdout_isatty` and
-  :attr:`Environment.stderr_isatty` answer for a closed stream too (False),
-  and decide whether a progress bar is drawn; :attr:`Environment.colors`
-  follows ``NO_COLOR``.
+  :attr:`Environment.stderr_isatty` answer for a closed stream too (False);
+  the output pipeline draws a progress bar only where they say True
+  (colour is rich's to decide: none off a terminal or with ``NO_COLOR``).
 
 Nothing here imports torch, sympy or rich: every command, ``--help`` included,
 goes through it.
@@ -192,11 +193,6 @@ class Environment:
     @property
     def stderr_isatty(self) -> bool:
         return _isatty(self.stderr)
-
-    @property
-    def colors(self) -> bool:
-        """Whether colour may be used at all (https://no-color.org); rich also turns it off off a terminal."""
-        return not os.environ.get("NO_COLOR")
 
     def write_data(self, text: str) -> None:
         """Write ``text`` on stdout (data) and flush, so a failure is found here and a reader sees it at once."""

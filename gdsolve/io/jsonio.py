@@ -115,9 +115,9 @@ class JsonLines:
     """A JSON Lines stream: a trace (minimize or fit) or ``gdsolve batch``'s records.
 
     Args:
-        target: ``"-"`` for stdout, a path (opened at the first line, through
-            :func:`~gdsolve.core.streams.open_trace`, so that a run refused for
-            its input leaves no file behind), or an open text stream.
+        target: ``"-"`` for stdout, a path (opened at the first line, or by
+            :meth:`open`, through :func:`~gdsolve.core.streams.open_trace`), or
+            an open text stream.
         env: the streams (``"-"`` writes to its stdout).
         flush: flush after every line; default: when writing to stdout, so a
             reader at the other end of a pipe (``jq``, ``gdsolve plot``) sees

@@ -1,8 +1,8 @@
 """What runs where a chunk is solved: in a worker process, on a Dask worker, or in this process.
 
-The only module of :mod:`gdsolve.jobs` that reaches the engine (through
-:func:`gdsolve.jobs.batchsolve.solve_lines`, imported when a chunk is solved);
-the runners receive these functions and never import torch themselves.
+With :mod:`gdsolve.jobs.batchsolve` (which it imports when a chunk is
+solved), the only module of :mod:`gdsolve.jobs` that reaches the engine; the
+runners receive these functions and never import torch themselves.
 """
 
 from __future__ import annotations
