@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -391,3 +392,14 @@ def test_shape_and_data_on_the_command_line(tmp_path):
     assert code == 2 and "--shape of w must be 1 to 8 whole numbers" in err
     code, out, err = invoke("grad", "mean(3*(x+2)**2)", "--shape", "x=2,2", "--at", "x=1", "--json")
     assert code == 0 and json.loads(out)["autograd"] == {"x": [[4.5, 4.5], [4.5, 4.5]]}
+
+
+@pytest.mark.parametrize("command", ["minimize", "maximize", "fit", "grad", "explain", "plot", "batch"])
+def test_a_commands_description_fills_the_width(command):
+    # a docstring's source line breaks must not reach the help: a line is only broken where the next word
+    # would not fit (rich pads the text a column each side: a line ends by column 79)
+    text = help_text(command)
+    description = text.split("╭")[0].splitlines()[3:]  # below the usage line
+    for line, following in itertools.pairwise(description):
+        if line.strip() and following.strip():
+            assert len(line.rstrip()) + 1 + len(following.split()[0]) > 79, (line, following)

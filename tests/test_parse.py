@@ -243,3 +243,24 @@ def test_data_columns_are_bound_by_name_and_are_not_variables():
         parse_data_expression("y + a", ["y"])
     with pytest.raises(ExpressionError, match="not allowed"):
         parse_data_expression("y.__class__", ["y"])
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "offset"),
+    [
+        # The formula stops too early: Python 3.11 reports column 0, later versions a column past the end.
+        ("x +", "at the end of the formula", 2),
+        ("sin(x) +", "at the end of the formula", 7),
+        ("x^", "at the end of the formula", 1),
+        # Errors inside the text name the user's character, counted over every line and before ^ is rewritten.
+        ("x +* 2", "at character 4", 3),
+        ("x\n+", "at character 3", 2),
+        ("x^^2", "at character 3", 2),
+        ("(x-4", "at character 1", 0),
+    ],
+)
+def test_a_syntax_error_points_at_the_users_character(text, where, offset):
+    with pytest.raises(ExpressionError) as info:
+        parse_expression(text)
+    assert str(info.value).startswith(f"syntax error {where}:")
+    assert info.value.offset == offset

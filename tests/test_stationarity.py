@@ -163,6 +163,16 @@ def test_huge_curvature_from_the_command_line_is_stalled():
     assert d["stationarity"]["variable"] == "b1" and "28 away in b1" in d["message"]
 
 
+@pytest.mark.parametrize(("expression", "named"), [("(x-1)**2 + 100*(y-1)**2", 1), ("100*(x-1)**2 + (y-1)**2", 0)])
+def test_variables_equally_far_are_told_apart_by_what_each_would_gain(expression, named):
+    # a start that did not move: each variable is its whole travel away (relative distance 1, up to the
+    # last digit, which differs between CPUs); the one named is the one whose move alone lowers f most
+    X = torch.zeros(1, 2, dtype=torch.float64)
+    j = judge(compile_objective(expression), X, X.clone())
+    assert j.relative[0].item() == pytest.approx(1.0, rel=1e-12)
+    assert int(j.worst[0]) == named
+
+
 def test_a_coordinate_alone_is_tested():
     # the joint Newton step of |H| can be short where one variable alone still has far to go (a saddle's
     # |H| step); the coordinate test names it

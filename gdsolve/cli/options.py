@@ -131,6 +131,22 @@ OUTPUT = OptionGroup("outputs", (
 _DEBUG = _option("debug", DebugOpt, False)
 
 
+def reflowed(doc: str | None) -> str | None:
+    r"""A docstring as the help shows it: one line per paragraph, so the terminal's width decides the breaks.
+
+    Rich keeps a docstring's line breaks and then wraps at the width too, so
+    a paragraph written over several source lines comes out ragged.
+
+    Example:
+        >>> reflowed("One line\n    and its end.\n\n    Next.\n    ")
+        'One line and its end.\n\nNext.'
+    """
+    if doc is None:
+        return None
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
 def command(*groups: OptionGroup) -> Callable[[Callable[..., int]], Callable[..., None]]:
     """Make ``fn`` a command: add ``--debug`` and the ``groups``' options, run it the one way every command runs.
 
@@ -168,6 +184,7 @@ def command(*groups: OptionGroup) -> Callable[[Callable[..., int]], Callable[...
 
         run.__signature__ = own.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in params}
+        run.__doc__ = reflowed(fn.__doc__)
         return run
 
     return decorate

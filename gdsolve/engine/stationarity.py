@@ -72,6 +72,7 @@ MODEL_GAIN = 0.25  # the Newton step must realize at least this fraction of the 
 _ROUNDING = 1e-15  # float64's relative rounding level, with a little room
 _F_NOISE = 1e-10  # a predicted decrease below this fraction of |f| is rounding noise: no model check
 _F_ROUNDING = 1e-13  # a predicted decrease below this fraction of |f| cannot be realized in float64
+_TIE = 1e-9  # relative distances this close are equal: rounding, not the problem, tells them apart
 _X_ROUNDING = 1e-12  # a travel below this fraction of |x_i| is below x's rounding level
 #: The tests of :func:`judge`, in the order they are made; ``failed`` names the first that failed.
 TESTS = ("distance", "coordinate", "decrease", "model", "kink")
@@ -139,7 +140,8 @@ def judge(objective: object, X: torch.Tensor, X0: torch.Tensor, free: torch.Tens
                         torch.where(g == 0, 0.0, math.inf))
     # The predicted decreases: of the joint step and of each variable alone.
     dec_joint = 0.5 * (comp * zs).sum(1)
-    dec_coord = torch.where(hd > 0, 0.5 * gs**2, torch.where(g == 0, 0.0, math.inf)).amax(1)
+    dec_each = torch.where(hd > 0, 0.5 * gs**2, torch.where(g == 0, 0.0, math.inf))
+    dec_coord = dec_each.amax(1)
     decrease = torch.maximum(dec_joint, dec_coord)
     fchange = (torch.nan_to_num(F0, nan=math.inf, posinf=math.inf, neginf=math.inf) - F).abs()
     fchange = torch.nan_to_num(fchange, nan=0.0, posinf=0.0)  # a start where f is not finite: no run scale
@@ -178,7 +180,13 @@ def judge(objective: object, X: torch.Tensor, X0: torch.Tensor, free: torch.Tens
     first_failed = torch.stack([~p for p in passes]).to(torch.long).argmax(0) + 1
     failed = torch.where(stationary, torch.zeros_like(first_failed), first_failed)
     # The distance reported: the joint one, or the one-variable one where that is the test that failed.
-    relative, worst = torch.where((failed == 2).unsqueeze(1), rel_coord, rel_joint).max(1)
+    rel = torch.where((failed == 2).unsqueeze(1), rel_coord, rel_joint)
+    relative = rel.amax(1)
+    # Several variables can be equally far, as at a start that did not move (each one's distance is its
+    # whole travel, 1 up to the last digit): the last digit must not choose, so of those within rounding
+    # of the largest, name the one whose move alone would lower f most.
+    tied = rel >= relative.unsqueeze(1) * (1 - _TIE)
+    worst = torch.where(tied, dec_each.nan_to_num(nan=0.0), -1.0).argmax(1)
     return Judgement(ok, stationary, failed, delta.abs(), scale, relative, worst, decrease, fscale, gnorm)
 
 
@@ -214,7 +222,8 @@ class Stationarity:
         scale: each variable's travel, the size each distance is measured against.
         relative: ``max_i distance_i / scale_i`` (the one-variable distances
             included); compared with :data:`RTOL`.
-        worst: the index of the variable where ``relative`` is reached.
+        worst: the index of the variable where ``relative`` is reached (of variables equally far, up to
+            rounding, the one whose move alone would lower f most).
         reason: why the check was not made (empty when it was).
         failed: the first test of :data:`TESTS` that failed ("" when none did).
         gnorm: the gradient norm at the point (float64).

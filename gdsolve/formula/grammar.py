@@ -205,7 +205,9 @@ def parse_tree(text: str) -> ast.Expression:
         sys.setrecursionlimit(max(limit, 4 * MAX_LENGTH))
         return ast.parse(src, mode="eval")
     except SyntaxError as exc:
-        offset = original_offset(text, (exc.offset or 1) - 1)
+        at = _syntax_index(src, exc)
+        offset = original_offset(text, at)
+        where = "at the end of the formula" if at >= len(src.rstrip()) else f"at character {offset + 1}"
         hint = ""
         m = IMPLICIT_MUL.search(text)
         if m:
@@ -216,7 +218,7 @@ def parse_tree(text: str) -> ast.Expression:
             detail = "invalid syntax"
         elif "Exceeds the limit" in detail:
             detail, hint = "a number has too many digits", ""
-        raise ExpressionError(f"syntax error at character {offset + 1}: {detail}{hint}", text, offset) from None
+        raise ExpressionError(f"syntax error {where}: {detail}{hint}", text, offset) from None
     except (RecursionError, MemoryError):
         raise ExpressionError(
             f"the expression is nested too deeply; the limit is {MAX_DEPTH} levels"
@@ -225,6 +227,21 @@ def parse_tree(text: str) -> ast.Expression:
         raise ExpressionError(f"the expression cannot be read: {exc}") from None
     finally:
         sys.setrecursionlimit(limit)
+
+
+def _syntax_index(src: str, exc: SyntaxError) -> int:
+    """Where in ``src`` a SyntaxError points, as an index into the whole text.
+
+    Python reports a line and a 1-based column; a formula typed over several
+    lines needs both. When the input ends too early ("x +"), CPython 3.10 and
+    3.11 give column 0 and later versions a column past the end: both mean the
+    end of the text.
+    """
+    if not exc.offset:
+        return len(src)
+    lines = src.split("\n")
+    line = min(max(exc.lineno or 1, 1), len(lines))
+    return sum(len(s) + 1 for s in lines[:line - 1]) + exc.offset - 1
 
 
 def original_offset(text: str, offset: int) -> int:
