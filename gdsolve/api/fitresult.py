@@ -33,6 +33,7 @@ from ..core.errors import OptionError, render
 from ..core.status import Status, StopRule
 from ..core.streams import open_output
 from ..formula.data import Table
+from .inference import covariance_from_spectrum
 
 
 @dataclass(frozen=True)
@@ -96,14 +97,12 @@ def statistics(names: tuple[str, ...], r: torch.Tensor, J: torch.Tensor, y: torc
     elif free:
         _, S, Vh = torch.linalg.svd(Jf, full_matrices=False)
         tol = max(n, p) * torch.finfo(torch.float64).eps * float(S[0]) if S.numel() else 0.0
-        rank = int((S > tol).sum())
-        if rank < len(free) or float(S[0]) == 0:
-            weak = Vh[-1].abs()
-            involved = [names[f] for i, f in enumerate(free) if float(weak[i]) > 0.1]
-            reasons.append(f"the Jacobian is singular at the answer (rank {rank} of {len(free)}): "
-                           f"{', '.join(involved) or 'the parameters'} are not determined separately by the data")
+        # J^T J = V S^2 V^T: the one rank test and inverse of minimize --stderr's Hessian, on S^2.
+        cov, why = covariance_from_spectrum([names[f] for f in free], S**2, Vh.T, tol**2,
+                                            matrix="Jacobian", by="the data")
+        if cov is None:
+            reasons.append(str(why))
         else:
-            cov = (Vh.T / S**2) @ Vh
             if not absolute_sigma:
                 cov = cov * reduced
             se = cov.diagonal().clamp_min(0).sqrt()

@@ -38,7 +38,7 @@ Callback = Callable[[Step], None]
 
 #: The keywords minimize/maximize take besides the Settings fields.
 _CALL_KEYWORDS = ("x0", "params", "variables", "callback", "starts", "device", "compile", "hops", "hop_size",
-                  "verify", "verify_timeout", "shape", "data", "drop_missing")
+                  "verify", "verify_timeout", "shape", "data", "drop_missing", "stderr")
 
 
 def _check_keywords(given: Mapping[str, Any]) -> None:
@@ -188,8 +188,15 @@ def verifier(descent: SingleRun | MultiRun, verify: bool, timeout: float | None 
                               sense=objective.sense, timeout=DEFAULT_VERIFY_TIMEOUT if timeout is None else timeout)
 
 
+def check_stderr(stderr: object) -> None:
+    """Refuse a ``stderr`` that is not a bool (before the run, as every input error)."""
+    if not isinstance(stderr, bool):
+        raise OptionError(f"{{stderr}} must be True or False, got {shown(stderr)}")
+
+
 def run(descent: SingleRun | MultiRun, callback: Callable[[Any], None] | None = None, *,
-        catch_interrupt: bool = False, verification: Verification | None = None) -> OptimizeResult:
+        catch_interrupt: bool = False, verification: Verification | None = None,
+        stderr: bool = False) -> OptimizeResult:
     """Drive ``descent`` to its end, calling ``callback`` with every step (a
     :class:`~gdsolve.core.result.Step`, or for a batch a :class:`~gdsolve.core.batchstep.BatchStep`).
 
@@ -197,7 +204,10 @@ def run(descent: SingleRun | MultiRun, callback: Callable[[Any], None] | None = 
     ``interrupted`` and the result so far instead of raising. A
     ``verification`` (from :func:`verifier`) is asked for its verdict on the
     result, which then carries it as ``verify``; its process never outlives this call.
+    ``stderr=True`` adds the standard errors at the point reported (the best start's, in a batch):
+    :func:`gdsolve.api.inference.with_stderr`.
     """
+    check_stderr(stderr)
     try:
         try:
             if callback is None:  # nobody listens: no per-step record is built
@@ -214,6 +224,10 @@ def run(descent: SingleRun | MultiRun, callback: Callable[[Any], None] | None = 
         if verification is not None and result.status is not Status.INTERRUPTED:  # Ctrl-C means now, not in 5 s
             verdict = verification.finish(result.x, stop=lambda: bool(descent.stop_requested))
             result = dataclasses.replace(result, verify=verdict)
+        if stderr:
+            from .inference import with_stderr
+
+            result = with_stderr(descent.objective, result)
         return result
     finally:
         if verification is not None:
@@ -241,6 +255,7 @@ def minimize(
     shape: Mapping[str, Any] | None = None,
     data: Any = None,
     drop_missing: bool = False,
+    stderr: bool = False,
     **settings_kw: Any,
 ) -> OptimizeResult:
     """Minimize ``expression`` by gradient descent, ``x <- x - lr * grad f(x)``.
@@ -284,6 +299,12 @@ def minimize(
         data: columns the formula reads by name, ``sum((y - a*x - b)**2)``: a
             path (CSV, TSV or columns with a header), a mapping of column to
             numbers, or a :class:`~gdsolve.formula.data.Table`; ``drop_missing`` drops rows with missing cells.
+        stderr: at the point found, the standard errors from the inverse Hessian (the observed
+            information, when ``expression`` is a negative log-likelihood): the result's ``stderr``,
+            ``z_value``, ``p_value``, ``conf_int`` (95%), ``covariance``, ``correlation`` and
+            ``stderr_reason`` (why one is missing: a run that did not converge, a variable on a bound, a
+            Hessian that is singular or not positive definite). Valid for a negative log-likelihood
+            at a minimum with no variable on a bound (see :mod:`gdsolve.api.inference`).
 
     A list of values on ``lr`` or on a method option in ``options`` runs every
     combination (a sweep) as rows of one batch; the result is the best
@@ -311,7 +332,8 @@ def minimize(
                       params=params, variables=variables, starts=starts, device=device, compile=compile,
                       hops=hops, hop_size=hop_size, shape=shape, data=data, drop_missing=drop_missing,
                       **settings_kw)
-    return run(descent, callback, verification=verifier(descent, verify, verify_timeout))
+    check_stderr(stderr)
+    return run(descent, callback, verification=verifier(descent, verify, verify_timeout), stderr=stderr)
 
 
 def maximize(
@@ -335,11 +357,13 @@ def maximize(
     shape: Mapping[str, Any] | None = None,
     data: Any = None,
     drop_missing: bool = False,
+    stderr: bool = False,
     **settings_kw: Any,
 ) -> OptimizeResult:
     """Maximize ``expression`` (gradient ascent); ``fun`` is f at the point found (f itself, not the ``-f`` minimized).
 
-    Takes the same arguments as :func:`minimize`.
+    Takes the same arguments as :func:`minimize`; with ``stderr=True`` and ``expression`` a
+    log-likelihood, the covariance is the inverse of the negative Hessian of ``f``.
 
     Example:
         >>> r = maximize("-(x-1)**2 + 3", x0={"x": 0})
@@ -351,4 +375,5 @@ def maximize(
                       params=params, variables=variables, starts=starts, device=device, compile=compile,
                       hops=hops, hop_size=hop_size, shape=shape, data=data, drop_missing=drop_missing,
                       **settings_kw)
-    return run(descent, callback, verification=verifier(descent, verify, verify_timeout))
+    check_stderr(stderr)
+    return run(descent, callback, verification=verifier(descent, verify, verify_timeout), stderr=stderr)

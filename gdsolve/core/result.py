@@ -96,6 +96,10 @@ class RuleCheck:
     met: bool
 
 
+#: The fields ``stderr=True`` fills in (absent from :meth:`OptimizeResult.to_dict` without it).
+STDERR_FIELDS = ("stderr", "z_value", "p_value", "conf_int", "covariance", "correlation", "stderr_reason")
+
+
 @dataclass(frozen=True)
 class OptimizeResult:
     """The outcome of a run.
@@ -163,6 +167,17 @@ class OptimizeResult:
     verify: dict[str, Any] | None = None
     #: With ``shape=``: the shaped variables; ``x`` names their elements (``w[0]``), :meth:`to_dict` nests them.
     shapes: dict[str, tuple[int, ...]] | None = None
+    #: With ``stderr=True`` (see :mod:`gdsolve.api.inference`), by variable (a shaped one element by
+    #: element, ``w[0]``): the standard error, ``x / stderr``, its two-sided normal p-value, the 95%
+    #: interval ``[lower, upper]``, and over the variables that have one, the covariance and correlation;
+    #: ``stderr_reason`` says why a standard error is missing (``None`` when none is). ``None`` without ``stderr``.
+    stderr: dict[str, float | None] | None = None
+    z_value: dict[str, float | None] | None = None
+    p_value: dict[str, float | None] | None = None
+    conf_int: dict[str, list[float] | None] | None = None
+    covariance: dict[str, dict[str, float]] | None = None
+    correlation: dict[str, dict[str, float]] | None = None
+    stderr_reason: str | None = None
 
     def message_for(self, *, cli: bool) -> str:
         """The stop message for the command line (``--lr``) or for Python (``lr``)."""
@@ -184,6 +199,9 @@ class OptimizeResult:
         del out["message_template"]
         for name in ("starts", "rows", "minima", "runs", "device", "compile_time", "total_nfev", "verify", "shapes"):
             if out[name] is None:
+                del out[name]
+        if self.stderr is None:  # not asked for: none of its fields
+            for name in STDERR_FIELDS:
                 del out[name]
         if self.shapes:
             from .shapes import regroup

@@ -94,10 +94,18 @@ class Judgement:
     gnorm: torch.Tensor  # (n,)
 
 
-def judge(objective: object, X: torch.Tensor, X0: torch.Tensor, free: torch.Tensor | None = None) -> Judgement:
-    """Judge each row of ``X`` (n, d, float64), started at ``X0``; ``free`` (n, d) marks the variables
-    not held on a bound (the held ones are fixed and not judged). Rows where the curvature is not
-    finite are unchecked; an operation without a second derivative raises ``RuntimeError``."""
+def hessians(objective: object, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """f, its gradient and its Hessian at each row of ``X`` (n, d), by autograd: ``(F (n,), G (n, d), H (n, d, d))``.
+
+    One backward pass per variable, through the gradient's graph. The one Hessian of a formula: the
+    stationarity check and ``minimize --stderr`` (:mod:`gdsolve.api.inference`) both read it here. An
+    operation without a second derivative raises ``RuntimeError``.
+
+    >>> from gdsolve.formula.objective import compile_objective
+    >>> F, G, H = hessians(compile_objective("x**2*y"), torch.tensor([[1.0, 2.0]], dtype=torch.float64))
+    >>> H[0].tolist()
+    [[4.0, 2.0], [2.0, 0.0]]
+    """
     d = X.shape[1]
     Xg = X.detach().requires_grad_(True)
     F = objective(Xg)  # type: ignore[operator]
@@ -109,7 +117,15 @@ def judge(objective: object, X: torch.Tensor, X0: torch.Tensor, free: torch.Tens
             (c,) = torch.autograd.grad(G[:, i].sum(), Xg, retain_graph=True, allow_unused=True)
         cols.append(torch.zeros_like(X) if c is None else c)
     H = torch.stack(cols, 1).detach()  # H[r, i, j] = d2f / dx_i dx_j
-    g, F = G.detach(), F.detach()
+    return F.detach(), G.detach(), H
+
+
+def judge(objective: object, X: torch.Tensor, X0: torch.Tensor, free: torch.Tensor | None = None) -> Judgement:
+    """Judge each row of ``X`` (n, d, float64), started at ``X0``; ``free`` (n, d) marks the variables
+    not held on a bound (the held ones are fixed and not judged). Rows where the curvature is not
+    finite are unchecked; an operation without a second derivative raises ``RuntimeError``."""
+    d = X.shape[1]
+    F, g, H = hessians(objective, X)
     with torch.no_grad():
         F0 = objective(X0)  # type: ignore[operator]
     if free is not None:
