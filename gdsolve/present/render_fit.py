@@ -2,24 +2,19 @@
 
 Laid out as gnuplot's ``fit`` and lmfit's ``fit_report`` are, so it reads
 familiarly: one row per parameter (value, standard error, its percentage of
-the value, t-value), the correlation matrix with entries above
-:data:`HIGHLIGHT` in absolute value in bold, then n, degrees of freedom,
-RSS, residual standard deviation, reduced chi-square, R^2, AIC and BIC.
+the value, t-value), the correlations (:func:`~gdsolve.present.correlation.correlation_view`:
+the matrix, or where it does not fit the largest pairs), then n, degrees of freedom,
+RSS, residual standard deviation, reduced chi-square, R^2, AIC and BIC. Each part fits
+the screen: columns are dropped or rows stacked, never a number cut (:mod:`gdsolve.present.narrow`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
-from rich.panel import Panel
-from rich.table import Table
-
 from ..api.fitresult import FitResult
-
-#: Correlations above this (absolute) are highlighted, as lmfit's report does.
-HIGHLIGHT = 0.1
-
+from .correlation import correlation_view
+from .narrow import fitted_table, titled_panel
 
 #: Significant digits of the report's values. A fit's last bits differ between CPUs (vector width, thread
 #: count), and its answer is only as exact as its stopping rule: 8 digits are the ones that hold everywhere
@@ -32,38 +27,37 @@ def _num(v: float | None, digits: int = DIGITS) -> str:
 
 
 def fit_view(result: FitResult, *, cli: bool = True) -> Any:
-    """A rich renderable of the whole report."""
+    """A rich renderable of the whole report; it fits the width it is drawn at (:mod:`gdsolve.present.narrow`)."""
     colour = "green" if result.success else ("yellow" if result.status.value != "diverged" else "red")
-    params = Table(title="Parameters", title_justify="left", show_edge=False)
-    for col in ("name", "value", "std error", "error %", "t-value"):
-        params.add_column(col, justify="left" if col == "name" else "right")
-    pct, t = result.stderr_percent, result.t_value
-    for name, value in result.params.items():
-        params.add_row(name, _num(value), _num(result.stderr[name], 6),
-                       "n/a" if pct[name] is None else f"{pct[name]:.3g}%", _num(t[name], 4))
-    parts: list[Any] = [params]
+    parts: list[Any] = [parameter_table(result)]
     if result.active_bounds:
         parts.append("active bounds: " + ", ".join(f"{k} at its {v} bound" for k, v in result.active_bounds.items()))
     if result.stderr_reason:
         parts.append(f"[yellow]standard errors: n/a: {result.stderr_reason}[/yellow]")
-    corr = result.correlation
-    if corr and len(corr) > 1:
-        table = Table(title="Correlation", title_justify="left", show_edge=False)
-        table.add_column("")
-        names = list(corr)  # the free parameters: one held on a bound has no correlation
-        for n in names:
-            table.add_column(n, justify="right")
-        for a in names:
-            cells = []
-            for b in names:
-                v = corr[a][b]
-                text = f"{v:+.3f}"
-                cells.append(f"[bold]{text}[/bold]" if a != b and abs(v) > HIGHLIGHT else text)
-            table.add_row(a, *cells)
-        parts.append(table)
-    stats = Table(title="Goodness of fit", title_justify="left", show_header=False, show_edge=False)
-    stats.add_column(style="dim")
-    stats.add_column(justify="right")
+    corr = correlation_view(result.correlation)  # the free parameters: one held on a bound has no correlation
+    if corr is not None:
+        parts.append(corr)
+    parts.append(goodness_table(result))
+    extra = f"{result.nit} steps, {result.method}"
+    if result.starts > 1:
+        extra += f", best of {result.starts} starts"
+    if result.dropped:
+        extra += f", {result.dropped} rows with missing values dropped"
+    parts.append(f"[{colour}]{result.message_for(cli=cli)}[/{colour}] ({extra})")
+    return titled_panel(f"fit {result.model}", parts, short="fit")
+
+
+def parameter_table(result: FitResult) -> Any:
+    """One row per parameter: value, standard error, its percentage, t-value (the last columns dropped, or
+    the rows stacked, where the screen is narrow)."""
+    pct, t = result.stderr_percent, result.t_value
+    rows = [[name, _num(value), _num(result.stderr[name], 6), "n/a" if pct[name] is None else f"{pct[name]:.3g}%",
+             _num(t[name], 4)] for name, value in result.params.items()]
+    return fitted_table("Parameters", ["name", "value", "std error", "error %", "t-value"], rows, keep=3)
+
+
+def goodness_table(result: FitResult) -> Any:
+    """n, degrees of freedom, RSS, residual standard deviation, reduced chi-square, R^2, AIC, BIC (and the cost)."""
     rows = [
         ("n (data rows)", str(result.n)), ("degrees of freedom", str(result.dof)),
         ("residual sum of squares", _num(result.rss)),
@@ -73,13 +67,6 @@ def fit_view(result: FitResult, *, cli: bool = True) -> Any:
     ]
     if result.loss != "linear":
         rows.append((f"cost ({result.loss}, f_scale {result.f_scale:g})", _num(result.cost)))
-    for row in rows:
-        stats.add_row(*row)
-    parts.append(stats)
-    extra = f"{result.nit} steps, {result.method}"
-    if result.starts > 1:
-        extra += f", best of {result.starts} starts"
-    if result.dropped:
-        extra += f", {result.dropped} rows with missing values dropped"
-    parts.append(f"[{colour}]{result.message_for(cli=cli)}[/{colour}] ({extra})")
-    return Panel(Group(*parts), title=f"fit {result.model}", title_align="left", expand=False)
+    return fitted_table("Goodness of fit", ["statistic", "value"], [list(r) for r in rows],
+                        styles=[["dim", ""]] * len(rows), header=False,
+                        wrap_first=True)
