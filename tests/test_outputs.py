@@ -69,3 +69,25 @@ def test_trace_rows_without_a_batch_names_both_ways_to_make_one(capsys):
     assert err.strip().endswith("add --starts N or sweep a setting (--lr 0.1,0.01)")
     with pytest.raises(OptionError, match=r"sweep a setting \(lr=\(0.1, 0.01\)\)$"):
         Outputs(prepare("x**2", x0=1.0), OutputOptions(trace="t.jsonl"), trace_rows=2)
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_fit_at_a_terminal_gets_the_progress_bar_and_not_with_json():
+    from gdsolve.formula.data import table_from_mapping
+    from gdsolve.formula.model import parse_model
+    from gdsolve.present.progress import FitProgress
+
+    bound = parse_model("y ~ a*x", table_from_mapping({"x": [1.0, 2.0, 3.0], "y": [2.0, 4.1, 5.9]}))
+    o = Outputs(bound, OutputOptions(), fit={"method": "lm"}, fit_max_iter=300,
+                env=Environment(stdout=_Tty(), stderr=io.StringIO()))
+    assert isinstance(o.progress, FitProgress) and o.progress.total == 300 and o.callback is o.progress
+    o.abandon()
+    o = Outputs(bound, OutputOptions(json=True), fit={"method": "lm"}, fit_max_iter=300,
+                env=Environment(stdout=_Tty(), stderr=io.StringIO()))
+    assert o.progress is None
+    o = Outputs(bound, OutputOptions(), fit={"method": "lm"}, env=Environment(stdout=io.StringIO()))
+    assert o.progress is None  # not a terminal

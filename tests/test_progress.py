@@ -37,3 +37,30 @@ def test_refresh_is_throttled():
     p(step(3, 1.31))  # 0.1 s on: drawn again
     assert buf.getvalue() != drawn and "4/10" in buf.getvalue()[len(drawn):]
     p.close()
+
+
+def test_a_fit_shows_its_steps_and_lowest_cost_after_a_second(monkeypatch):
+    import torch
+
+    from gdsolve.present import progress
+    from gdsolve.present.progress import FitProgress
+
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    buf = io.StringIO()
+    p = FitProgress(Console(file=buf, force_terminal=True, width=120), max_iter=200)
+
+    class State:  # lm's state: one row per start
+        cost = torch.tensor([5.0, float("nan"), 0.25])
+        nit = torch.tensor([7, 3, 9])
+
+    p(State())
+    assert p.progress is None  # short fits never flicker
+    clock[0] += 1.5
+    p(State())
+    assert "fitting" in buf.getvalue() and "9/200" in buf.getvalue() and "cost 0.25" in buf.getvalue()
+    clock[0] += 1.0
+    p(step(41, 2.5))  # a minimize method's step
+    assert "42/200" in buf.getvalue()
+    p.close()
+    assert p.progress is None

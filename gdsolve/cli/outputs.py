@@ -80,6 +80,7 @@ class Outputs:
         options: what the user asked to see.
         trace_rows: a batch's trace: this many rows besides the best.
         fit: the fit's settings for its trace header (``{"method": "lm"}``): ``run`` is a fit.
+        fit_max_iter: a fit's step budget, the total of its progress bar.
         env: the streams (default: the process's).
 
     What differs between kinds is only what draws and what records: one
@@ -96,7 +97,8 @@ class Outputs:
     """
 
     def __init__(self, run: Any, options: OutputOptions, *, trace_rows: int | None = None,
-                 fit: dict[str, Any] | None = None, env: Environment | None = None) -> None:
+                 fit: dict[str, Any] | None = None, env: Environment | None = None,
+                 fit_max_iter: int | None = None) -> None:
         from ..io.trace import check_format
 
         self.run = run
@@ -143,11 +145,17 @@ class Outputs:
 
                 self._batch_file = JsonLines(options.trace, env=env)
                 self._batch_file.open()
-        self.progress = None
+        self.progress: Any = None
         if self.console is not None and not trace_to_stdout and env.stdout_isatty:
             from ..present.progress import ProgressReporter
 
             self.progress = ProgressReporter(self.console, run.settings.max_iter)
+            callbacks.append(self.progress)
+        elif self.kind == "fit" and not options.json and not trace_to_stdout and env.stdout_isatty:
+            from ..present.console import console
+            from ..present.progress import FitProgress
+
+            self.progress = FitProgress(console(env, soft_wrap=False), fit_max_iter)
             callbacks.append(self.progress)
         self.callback = _combine(callbacks)
 

@@ -144,6 +144,12 @@ def solve_command(sense: str) -> Callable[..., None]:
         verify_timeout: Annotated[Optional[float], typer.Option(
             "--verify-timeout", metavar="SECONDS", rich_help_panel=CHECK, show_default=False,
             help=f"Seconds sympy may take for --verify (default {DEFAULT_VERIFY_TIMEOUT:g}).")] = None,
+        stderr: Annotated[bool, typer.Option("--stderr", rich_help_panel=CHECK, metavar="",
+                                             help="Standard errors at the point found: the inverse Hessian as "
+                                                  "covariance, z, p-values, 95% intervals, correlations. Valid "
+                                                  "when EXPRESSION is a negative log-likelihood (maximize: a "
+                                                  "log-likelihood), at a minimum, with no variable on a bound; "
+                                                  "otherwise stderr_reason says why there are none.")] = False,
     ) -> int:
         settings = {
             "method": method.value, "lr": lr, "line_search": line_search.value, "eps": eps, "gtol": gtol, "ftol": ftol,
@@ -156,7 +162,8 @@ def solve_command(sense: str) -> Callable[..., None]:
                       settings=settings, outputs=outputs, starts=starts,
                       device=None if device is None else device.value, trace_rows=trace_rows,
                       compile_=compile_, hops=hops, hop_size=hop_size, verify=verify,
-                      verify_timeout=verify_timeout, shape=shape or [], data=data, drop_missing=drop_missing)
+                      verify_timeout=verify_timeout, shape=shape or [], data=data, drop_missing=drop_missing,
+                      stderr=stderr)
 
     solve.__doc__ = (
         f"{sense.capitalize()} EXPRESSION by gradient descent: x <- x {'-' if sense == 'minimize' else '+'} lr * grad f(x).\n\n"
@@ -173,7 +180,8 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
            bounds: Sequence[str], settings: dict[str, Any], outputs: Any, starts: int | None = None,
            device: str | None = None, trace_rows: int | None = None, compile_: bool = False, hops: int = 0,
            hop_size: float | None = None, verify: bool = False, verify_timeout: float | None = None,
-           shape: Sequence[str] = (), data: str | None = None, drop_missing: bool = False) -> int:
+           shape: Sequence[str] = (), data: str | None = None, drop_missing: bool = False,
+           stderr: bool = False) -> int:
     from ..api.solve import prepare, run, verifier
     from .cmdline import parse_bounds, parse_inputs, parse_list
     from .outputs import Outputs
@@ -202,7 +210,7 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
         raise
     try:
         with stop_on_sigint(descent):
-            result = run(descent, out.callback, catch_interrupt=True, verification=verification)
+            result = run(descent, out.callback, catch_interrupt=True, verification=verification, stderr=stderr)
         out.finish(result)
     except BaseException:
         out.abandon()

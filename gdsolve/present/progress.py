@@ -1,4 +1,4 @@
-"""The one progress bar: a run's iterations (``minimize``), a batch's lines (``gdsolve batch``).
+"""The one progress bar: a run's iterations (``minimize``), a fit's steps (``fit``), a batch's lines (``gdsolve batch``).
 
 It is drawn only at a terminal (:class:`~gdsolve.core.streams.Environment`
 decides), never with ``--json`` or ``--trace -`` (the CLI's output pipeline
@@ -10,7 +10,9 @@ costs the loop one float comparison per iteration.
 
 from __future__ import annotations
 
+import math
 import time
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -93,6 +95,35 @@ class ProgressReporter(ProgressBar):
             return
         rate = (step.k + 1) / step.elapsed if step.elapsed > 0 else 0.0
         self.update(step.k + 1, step.elapsed, f"f {step.f:.6g}  {rate:,.0f} it/s")
+
+
+class FitProgress(ProgressBar):
+    """``gdsolve fit``'s bar: the fit's steps and its cost. A step callback of :func:`gdsolve.fit`, which hands it
+    Levenberg-Marquardt's state (every start's row: the most steps taken, the lowest cost) or, for a minimize
+    method, each step (``k``, ``f``).
+
+    Args:
+        console: the console the report prints to.
+        max_iter: the step budget (the bar's total; ``None``: unknown).
+    """
+
+    def __init__(self, console: Console, max_iter: int | None) -> None:
+        super().__init__(console, max_iter, label="fitting")
+        self.started = time.monotonic()
+
+    def __call__(self, state: Any) -> None:
+        elapsed = time.monotonic() - self.started
+        if elapsed < self.next_draw:  # the common case, first: no tensor is read
+            return
+        if hasattr(state, "cost"):  # lm's state: one row per start
+            import torch
+
+            cost = state.cost
+            finite = cost[torch.isfinite(cost)]
+            k, f = int(state.nit.max()), float(finite.min()) if finite.numel() else math.nan
+            self.update(k, elapsed, f"cost {f:.6g}")
+        else:
+            self.update(int(state.k) + 1, elapsed, f"cost {float(state.f):.6g}")
 
 
 class LineCounter(ProgressBar):

@@ -16,7 +16,9 @@ import math
 from collections import deque
 from collections.abc import Sequence
 
-from rich.console import Console
+from typing import Any
+
+from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -194,6 +196,9 @@ class TableRenderer:
                              result.grad_norm, math.nan, math.nan, result.elapsed)
                 self.row(final, "bold")
         self.console.print(summary_panel(result, cli=self.cli))
+        view = stderr_view(result)
+        if view is not None:
+            self.console.print(view)
 
 
 def summary_panel(result: OptimizeResult, *, cli: bool = False) -> Panel:
@@ -265,3 +270,50 @@ def _method_line(settings: dict) -> str:
 
 def _same(a: float, b: float) -> bool:
     return a == b or (math.isnan(a) and math.isnan(b))
+
+
+#: The most rows the standard-error table shows (a shaped variable can have thousands); --json has all.
+STDERR_ROWS = 40
+
+
+def p_text(p: float | None) -> str:
+    """A p-value as a report shows it: 3 significant digits, and below float64's range ``<1e-300``.
+
+    >>> p_text(0.0412), p_text(0.0), p_text(None)
+    ('0.0412', '<1e-300', '-')
+    """
+    if p is None:
+        return "-"
+    return "<1e-300" if p < 1e-300 else f"{p:.3g}"
+
+
+def stderr_view(result: OptimizeResult) -> Group | None:
+    """``--stderr``'s report (``None`` without it): estimate, standard error, z, p and the 95% interval per
+    variable, why any is missing, and the correlations (:func:`~gdsolve.present.correlation.correlation_view`);
+    each part fits the screen (:mod:`gdsolve.present.narrow`)."""
+    if result.stderr is None:
+        return None
+    from .correlation import correlation_view
+    from .narrow import fitted_table
+
+    rows = []
+    for name, value in list(result.x.items())[:STDERR_ROWS]:
+        ci = (result.conf_int or {}).get(name)
+        rows.append([name, fmt(value, 8), fmt(result.stderr.get(name), 6), fmt((result.z_value or {}).get(name), 4),
+                     p_text((result.p_value or {}).get(name)), "-" if ci is None else fmt(ci[0], 6),
+                     "-" if ci is None else fmt(ci[1], 6)])
+    parts: list[Any] = []
+    if any(v is not None for v in result.stderr.values()):  # all refused: the reason alone says it
+        parts.append(fitted_table("Standard errors", ["name", "estimate", "std error", "z", "P>|z|", "[0.025",
+                                                      "0.975]"], rows, keep=3))
+    if parts and len(result.x) > STDERR_ROWS:
+        parts.append(Text(f"… {len(result.x) - STDERR_ROWS} more variables; --json has all", style="dim"))
+    if result.stderr_reason:
+        parts.append(Text(f"standard errors: n/a: {result.stderr_reason}", style="yellow"))
+    corr = correlation_view(result.correlation)
+    if corr is not None:
+        parts.append(corr)
+    of = "the inverse of -Hessian of f (valid when f is a log-likelihood)" if result.sense == "maximize" else \
+        "the inverse Hessian of f (valid when f is a negative log-likelihood)"
+    parts.append(Text(f"covariance: {of}; z and p from the normal", style="dim"))
+    return Group(*parts)

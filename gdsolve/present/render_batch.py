@@ -20,7 +20,7 @@ from rich.text import Text
 from ..core.batchstep import BatchStep
 from ..core.result import OptimizeResult
 from ..core.status import CODE, StopRule
-from .render import FIRST_ROWS, fmt, log_rows, nice_every, summary_panel
+from .render import FIRST_ROWS, fmt, log_rows, nice_every, stderr_view, summary_panel
 
 TOP_MINIMA = 5
 _DIVERGED = (CODE[StopRule.NONFINITE], CODE[StopRule.BLOWUP])
@@ -75,6 +75,9 @@ class BatchTable:
             self.row(self._last, "bold")
         self.console.print(summary_panel(result, cli=self.cli))
         self.console.print(batch_panel(result))
+        view = stderr_view(result)
+        if view is not None:
+            self.console.print(view)
 
 
 def batch_panel(result: OptimizeResult) -> Panel:
