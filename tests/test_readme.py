@@ -143,7 +143,11 @@ EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
         (0, None, "shell"),
     'gdsolve grad "mean(3*(x+2)**2)" --shape x=2,2 --at x=1':
         (0, lambda out: "27" in out and out.count("4.5") == 4 and "declined" in out, "main"),
+    'gdsolve minimize "sum(log(s) + (y-mu)**2/(2*s**2))" --data normal.csv --x0 mu=5,s=2 --method lbfgs --stderr --quiet':
+        (0, lambda out: shows_block(out, "readme-stderr"), "shell"),
     # the worked examples of --help
+    'gdsolve minimize "40*lam - 141*log(lam)" --method lbfgs --x0 1 --stderr':
+        (0, lambda out: re.search(r"lam\s+│\s+3\.525\s+│\s+0\.296859", out) is not None, "main"),
     'gdsolve fit "y ~ a*exp(-k*t)" --data decay.tsv --loss soft_l1 --f-scale 0.1 --residuals res.csv':
         (0, lambda out: "0.3002" in out and "soft_l1" in out, "shell"),
     'gdsolve fit "y ~ a*exp(-k*t)" --data decay.tsv --sigma sigma --json | jq .stderr':
@@ -167,6 +171,14 @@ EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
     "gdsolve batch problems.jsonl --jobs 4 > results.jsonl": (2, None, "shell"),
     "gdsolve batch problems.jsonl --dask tcp://scheduler:8786": (2, lambda out: len(out.splitlines()) == 7, "dask"),
 }
+
+
+def shows_block(out: str, marker: str) -> bool:
+    """The marked README block is a run of lines of ``out`` (numbers within the last printed digit)."""
+    want = [line for line in readme_block(marker) if line.strip()]
+    got = [line.rstrip() for line in out.splitlines()]
+    return any(all(same_numbers(g, w) for g, w in zip(got[i:i + len(want)], want))
+               for i in range(len(got) - len(want) + 1))
 
 
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -246,7 +258,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         code, _, err = in_process(f'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr {lr} --max-iter 300 '
                                   f'--x0 x=-1,y=1 --trace {d / name}.jsonl --quiet')
         assert code == 1, err
-    for name in ("problems.jsonl", "misra1a.csv", "decay.tsv"):
+    for name in ("problems.jsonl", "misra1a.csv", "decay.tsv", "normal.csv"):
         shutil.copy(ROOT / "examples" / name, d / name)
     return d
 
