@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gdsolve import OptionError, maximize, minimize
-from gdsolve.api.inference import covariance_from_spectrum, involved
+from gdsolve.api.spectrum import covariance_from_spectrum, involved
 from gdsolve.core.probability import normal_quantile, two_sided_normal_p
 
 #: 60 draws of a normal (fixed seed: the closed forms hold for any sample).

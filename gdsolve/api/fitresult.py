@@ -33,7 +33,7 @@ from ..core.errors import OptionError, render
 from ..core.status import Status, StopRule
 from ..core.streams import open_output
 from ..formula.data import Table
-from .inference import covariance_from_spectrum
+from .spectrum import covariance_from_spectrum
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ cannot stand behind:
   negative curvature are named;
 * a singular Hessian: none, and the variables that are not determined separately are named.
 
-The rank test is :func:`covariance_from_spectrum`, shared with ``fit``'s Jacobian
+The rank test is :func:`gdsolve.api.spectrum.covariance_from_spectrum`, shared with ``fit``'s Jacobian
 (:func:`gdsolve.api.fitresult.statistics`): one implementation of "which parameters are undetermined".
 
 Example (n = 4 draws of a normal; the NLL in the mean ``mu`` and the standard deviation ``s``;
@@ -49,59 +49,13 @@ import torch
 from ..core.probability import normal_quantile, two_sided_normal_p
 from ..core.result import OptimizeResult
 from ..engine.stationarity import MAX_VARIABLES, hessians
+from .spectrum import covariance_from_spectrum
 
 #: A scaled Hessian eigenvalue below this fraction of the largest, times the number of variables, is zero:
 #: the curvature of the Hessian's rounding (autograd's float64 sums over the data), not of the problem.
 SINGULAR_RTOL = 1e-10
-#: A variable whose share of a null (or negative) direction exceeds this is named as involved in it.
-INVOLVED = 0.1
 #: The level of the interval in ``conf_int``.
 CONFIDENCE = 0.95
-
-
-def involved(names: Sequence[str], vectors: torch.Tensor) -> list[str]:
-    """The names whose component (rows of ``vectors``, one column per direction) exceeds :data:`INVOLVED`.
-
-    >>> involved(["a", "b", "c"], torch.tensor([[0.7071], [-0.7071], [0.0]]))
-    ['a', 'b']
-    """
-    if vectors.numel() == 0:
-        return []
-    weight = vectors.abs().amax(dim=1)
-    return [n for n, w in zip(names, weight.tolist()) if w > INVOLVED]
-
-
-def covariance_from_spectrum(names: Sequence[str], curvature: torch.Tensor, vectors: torch.Tensor, tol: float, *,
-                             matrix: str, by: str) -> tuple[torch.Tensor | None, str | None]:
-    """The inverse of ``V diag(curvature) V^T`` (the columns of ``vectors`` orthonormal), or why there is none.
-
-    ``names``: the variables, one per row of ``vectors``; ``tol``: the curvature at or below which a
-    direction is flat. A curvature below ``-tol`` means the matrix is not positive definite (the point is
-    not a minimum); one within ``tol`` of 0 that it is singular: the variables along those directions
-    (:func:`involved`) are not determined separately ``by`` the objective or the data. ``matrix`` names
-    the matrix in the reason (``"Hessian"``, ``"Jacobian"``: the Jacobian's curvatures are its singular values
-    squared). Returns ``(covariance, None)`` or ``(None, reason)``.
-
-    >>> V = torch.eye(2, dtype=torch.float64)
-    >>> covariance_from_spectrum(["a", "b"], torch.tensor([4.0, 0.25]), V, 1e-12, matrix="Hessian", by="f")[0].tolist()
-    [[0.25, 0.0], [0.0, 4.0]]
-    >>> covariance_from_spectrum(["a", "b"], torch.tensor([4.0, 0.0]), V, 1e-12, matrix="Hessian", by="f")[1]
-    'the Hessian is singular at the answer (rank 1 of 2): b are not determined separately by f'
-    """
-    size = len(names)
-    negative = curvature < -tol
-    if bool(negative.any()):
-        where = involved(names, vectors[:, negative])
-        return None, (f"the {matrix} is not positive definite at the answer (curvature "
-                      f"{float(curvature.min()):.3g} along {', '.join(where) or 'the variables'}): the point is a "
-                      "saddle or a maximum, not a minimum, so it has no standard errors")
-    flat = curvature <= tol
-    rank = size - int(flat.sum())
-    if rank < size:
-        where = involved(names, vectors[:, flat])
-        return None, (f"the {matrix} is singular at the answer (rank {rank} of {size}): "
-                      f"{', '.join(where) or 'the parameters'} are not determined separately by {by}")
-    return (vectors / curvature) @ vectors.T, None
 
 
 @dataclasses.dataclass(frozen=True)

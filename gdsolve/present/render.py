@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-
 from typing import Any
 
 from rich.console import Console, Group
