@@ -306,3 +306,24 @@ def test_fit_time_limit_stops_a_long_run():
 def test_fit_device_cpu():
     d = doc("fit", MISRA_MODEL, "--data", MISRA, "--p0", "b1=500,b2=1e-4", "--device", "cpu")
     assert d["settings"]["device"] == "cpu" and d["status"] == "converged"
+
+
+def test_stderr_reports_standard_errors_in_the_json_and_the_report():
+    d = doc("minimize", "40*lam - 141*log(lam)", "--method", "lbfgs", "--x0", "1", "--stderr")
+    assert abs(d["stderr"]["lam"] - (141 / 40 / 40) ** 0.5) < 1e-6
+    assert set(d) >= {"z_value", "p_value", "conf_int", "covariance", "correlation"} and d["stderr_reason"] is None
+    code, out, _ = cli("minimize", "40*lam - 141*log(lam)", "--method", "lbfgs", "--x0", "1", "--stderr", "--quiet")
+    assert code == 0 and "Standard errors" in out and "0.296859" in out and "negative log-likelihood" in out
+    assert "stderr" not in doc("minimize", "(x-1)**2", "--x0", "0")  # only when asked
+
+
+def test_stderr_says_why_there_are_none():
+    d = doc("minimize", "(x-1)**2 + (y-2)**2", "--x0", "0,0", "--max-iter", "2", "--stderr")
+    assert d["status"] == "max_iter" and d["stderr"] == {"x": None, "y": None}
+    assert "did not converge" in d["stderr_reason"]
+    code, out, _ = cli("maximize", "x**2 - y**2", "--x0", "0,0", "--method", "lbfgs", "--stderr", "--quiet")
+    assert "not positive definite" in " ".join(out.split()) and "Standard errors\n" not in out
+    d = doc("minimize", "(x-1)**2 + (y-2)**2", "--x0", "2.5,0", "--bounds", "x=2:3", "--method", "lbfgs",
+            "--stderr", "--starts", "3")
+    assert d["stderr"]["x"] is None and abs(d["stderr"]["y"] - 0.5**0.5) < 1e-9
+    assert "x is held at its lower bound" in d["stderr_reason"]

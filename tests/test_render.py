@@ -108,3 +108,22 @@ def test_maximize_table_in_the_users_sign():
     out, r = render("3 - (x-1)**2", x0=0.0, sense="maximize")
     first = rows(out)[0].split()
     assert float(first[2]) == 2.0 and "f (maximum)" in out and r.fun == pytest.approx(3.0)
+
+
+def test_stderr_view_fits_the_width_and_cuts_no_number():
+    from gdsolve import maximize, minimize
+    from gdsolve.present.render import stderr_view
+
+    r = minimize("40*lam - 141*log(lam) + (mu - 2)**2/0.01", x0={"lam": 1, "mu": 0}, method="lbfgs", stderr=True)
+    for width, headers in ((100, ("P>|z|", "0.975]")), (40, ("std error",))):
+        c = Console(file=io.StringIO(), width=width, color_system=None)
+        c.print(stderr_view(r))
+        out = c.file.getvalue()
+        assert "…" not in out and all(h in out for h in headers)
+        assert f"{r.x['lam']:.8g}" in out and f"{r.stderr['lam']:.6g}" in out
+    assert stderr_view(minimize("(x-1)**2", x0={"x": 0})) is None
+    m = maximize("-(x**2) + y**2", x0={"x": 0, "y": 0}, method="lbfgs", stderr=True)
+    c = Console(file=io.StringIO(), width=200, color_system=None)
+    c.print(stderr_view(m))
+    out = c.file.getvalue()
+    assert "Standard errors\n" not in out and "not positive definite" in out and "inverse of -Hessian" in out
