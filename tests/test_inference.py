@@ -84,6 +84,12 @@ def test_a_run_that_did_not_converge_has_no_standard_errors_and_says_why():
     assert "did not converge (status max_iter)" in r.stderr_reason
 
 
+def test_a_run_stopped_on_target_is_not_known_to_be_a_minimum():
+    r = minimize("(x-1)**2", x0={"x": 0}, target=0.5, stderr=True)
+    assert r.success and r.stop_rule.value == "target"
+    assert r.stderr == {"x": None} and "stopped on target" in r.stderr_reason
+
+
 def test_a_saddle_is_refused_and_named():
     r = minimize("x**2 - y**2", x0={"x": 0, "y": 0}, method="lbfgs", stderr=True)
     assert r.stderr == {"x": None, "y": None}

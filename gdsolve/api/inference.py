@@ -16,7 +16,8 @@ This is valid for a negative log-likelihood (or ``-log L`` plus a constant) at a
 variable on a bound. Otherwise the result says why in ``stderr_reason``, and gives no number it
 cannot stand behind:
 
-* a run that did not converge: no standard errors (its point is not known to be a minimum);
+* a run that did not converge, or stopped on ``target``: no standard errors (its point is not known to be
+  a minimum);
 * a variable held on a bound (``active_bounds``): that variable has none, the others' covariance is
   that of the free variables with it fixed, as ``fit`` does;
 * a Hessian that is not positive definite (a saddle, a maximum): none, and the variables along the
@@ -48,6 +49,7 @@ import torch
 
 from ..core.probability import normal_quantile, two_sided_normal_p
 from ..core.result import OptimizeResult
+from ..core.status import StopRule
 from ..engine.stationarity import MAX_VARIABLES, hessians
 from .spectrum import covariance_from_spectrum
 
@@ -84,6 +86,9 @@ def infer(objective: Any, result: OptimizeResult) -> Inference:
     if not result.success:
         return _refused(names, f"the run did not converge (status {result.status.value}), so its point is not "
                                "known to be a minimum; standard errors need one")
+    if result.stop_rule is StopRule.TARGET:
+        return _refused(names, "the run stopped on target, which says f is low enough, not that the point is a "
+                               "minimum; standard errors need one: leave target out")
     held = dict(result.active_bounds)
     reasons = [f"{', '.join(f'{k} is held at its {v} bound' for k, v in held.items())}, so "
                f"{'it has' if len(held) == 1 else 'they have'} no standard error"] if held else []
