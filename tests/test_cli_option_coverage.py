@@ -327,3 +327,9 @@ def test_stderr_says_why_there_are_none():
             "--stderr", "--starts", "3")
     assert d["stderr"]["x"] is None and abs(d["stderr"]["y"] - 0.5**0.5) < 1e-9
     assert "x is held at its lower bound" in d["stderr_reason"]
+
+
+def test_stderr_help_says_when_it_is_valid(capsys):
+    assert main(["minimize", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert "--stderr" in text and "negative log-likelihood" in text and "no variable on a bound" in text
