@@ -87,7 +87,7 @@ def test_a_run_that_did_not_converge_has_no_standard_errors_and_says_why():
 def test_a_run_stopped_on_target_is_not_known_to_be_a_minimum():
     r = minimize("(x-1)**2", x0={"x": 0}, target=0.5, stderr=True)
     assert r.success and r.stop_rule.value == "target"
-    assert r.stderr == {"x": None} and "stopped on target" in r.stderr_reason
+    assert r.stderr == {"x": None} and "f reached its target" in r.stderr_reason
 
 
 def test_a_saddle_is_refused_and_named():

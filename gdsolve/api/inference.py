@@ -87,8 +87,8 @@ def infer(objective: Any, result: OptimizeResult) -> Inference:
         return _refused(names, f"the run did not converge (status {result.status.value}), so its point is not "
                                "known to be a minimum; standard errors need one")
     if result.stop_rule is StopRule.TARGET:
-        return _refused(names, "the run stopped on target, which says f is low enough, not that the point is a "
-                               "minimum; standard errors need one: leave target out")
+        return _refused(names, "the run stopped because f reached its target, which says f is low enough, not "
+                               "that the point is a minimum; standard errors need one")
     held = dict(result.active_bounds)
     reasons = [f"{', '.join(f'{k} is held at its {v} bound' for k, v in held.items())}, so "
                f"{'it has' if len(held) == 1 else 'they have'} no standard error"] if held else []
