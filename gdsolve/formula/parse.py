@@ -39,6 +39,7 @@ from ..core.settings import finite_real
 from .grammar import (
     CONSTANTS,
     FUNCTIONS,
+    MATMUL,
     MAX_DEPTH,
     MAX_EXPONENT,
     MAX_LENGTH,
@@ -80,6 +81,10 @@ class ParsedExpression:
     #: the data columns the formula reads (``--data``), natural order; their
     #: symbols are ``sympy.Symbol(name, real=True)``, bound to vectors at run time
     data: tuple[str, ...] = ()
+    #: the data matrices the formula multiplies (``X @ w``, ``--matrix``), natural order; bound to ``(rows, k)``
+    matrices: tuple[str, ...] = ()
+    #: each ``X @ w`` whose right side is one variable: ``(matrix, variable)``, so that w's shape can follow X
+    products: tuple[tuple[str, str], ...] = ()
 
 
 def natural_key(name: str) -> tuple[Any, ...]:
@@ -97,6 +102,8 @@ def parse_expression(
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
     data: Collection[str] = (),
+    matrices: Collection[str] = (),
+    factors: Mapping[str, Sequence[str]] | None = None,
 ) -> ParsedExpression:
     """Validate ``text`` and build its sympy expression. Nothing is executed.
 
@@ -107,6 +114,10 @@ def parse_expression(
             expression's variables. Default: natural order of the names found.
         data: names that are data columns, not variables (a column name wins
             over a parameter or constant of the same name).
+        matrices: names of data matrices, read only as ``X @ expression`` (see
+            :mod:`gdsolve.formula.matrices`).
+        factors: text columns and their levels: ``state[treated]`` is an indicator
+            column, ``state @ b`` a matrix of indicators (every level but the first).
 
     Raises:
         ExpressionError: for anything malformed, unsafe, unsupported or too big;
@@ -124,7 +135,7 @@ def parse_expression(
         if not finite_real(value):
             raise ExpressionError(f"parameter {name} = {shown(value)} is not a finite number")
 
-    builder = _Builder(stripped, params, data=data)
+    builder = _Builder(stripped, params, data=data, matrices=matrices, factors=factors)
     expr = builder.build(parse_tree(stripped).body, depth=1)
     unused = set(params) - builder.params_used
     if unused:
@@ -138,7 +149,7 @@ def parse_expression(
             "(write a formula in x, for example)"
         )
     sym_expr = expr.sym
-    if not sym_expr.free_symbols - {sympy.Symbol(n, real=True) for n in builder.data_used}:
+    if not sym_expr.free_symbols - {sympy.Symbol(n, real=True) for n in builder.data_used | builder.matrices_used}:
         raise ExpressionError(
             f"the expression does not depend on its variables (it simplifies to {sym_expr}); "
             "nothing to minimize"
@@ -159,7 +170,8 @@ def parse_expression(
         found = list(order)
     symbols = tuple(sympy.Symbol(n, real=True) for n in found)
     used = tuple(sorted(builder.data_used, key=natural_key))
-    return ParsedExpression(stripped, _numify(sym_expr), tuple(found), symbols, params, used)
+    return ParsedExpression(stripped, _numify(sym_expr), tuple(found), symbols, params, used,
+                            tuple(sorted(builder.matrices_used, key=natural_key)), tuple(builder.products))
 
 
 def _checked_text(text: Any, what: str, example: str) -> str:
@@ -219,7 +231,7 @@ def exact_expression(parsed: ParsedExpression) -> Any:
     >>> exact_expression(parse_expression("sqrt(3)*x + 0.5*pi"))
     sqrt(3)*x + pi/2
     """
-    builder = _Builder(parsed.text, parsed.params, exact=True, data=parsed.data)
+    builder = _Builder(parsed.text, parsed.params, exact=True, data=parsed.data, matrices=parsed.matrices)
     expr = builder.build(parse_tree(parsed.text).body, depth=1).sym
     # Over scalar variables a reduction is its argument (norm: its absolute value), which sympy can differentiate.
     return expr if parsed.data else scalar_reductions(expr)
@@ -240,14 +252,20 @@ class _Builder:
     """
 
     def __init__(self, text: str, params: Mapping[str, float], *, exact: bool = False,
-                 data: Collection[str] = ()) -> None:
+                 data: Collection[str] = (), matrices: Collection[str] = (),
+                 factors: Mapping[str, Sequence[str]] | None = None) -> None:
         self.text = text
         self.params = params
         self.exact = exact
         self.data = frozenset(data)
+        self.factors = dict(factors or {})
+        # A factor is also the matrix of its indicators (state @ b).
+        self.matrices = frozenset(matrices) | frozenset(self.factors)
         self.names: set[str] = set()
         self.params_used: set[str] = set()
         self.data_used: set[str] = set()
+        self.matrices_used: set[str] = set()
+        self.products: list[tuple[str, str]] = []
 
     def fail(self, node: ast.AST, message: str) -> ExpressionError:
         col = getattr(node, "col_offset", None)
@@ -263,6 +281,11 @@ class _Builder:
             return self._chain(node, depth)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             return self._pow(node, depth)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return self._matmul(node, depth)
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and (
+                node.value.id in self.factors or any(d.startswith(node.value.id + "[") for d in self.data)):
+            return self._level(node)
         if isinstance(node, ast.BinOp):
             op = type(node.op).__name__
             raise self.fail(node, f"{REFUSED.get(op, op)} is not supported; use + - * / ** ^ and functions")
@@ -350,6 +373,41 @@ class _Builder:
             return self._const_or(sympy.Pow(base.sym, exp.sym) if self.exact else None, value, node)
         return _Node(sympy.Pow(base.sym, exp.sym), None)
 
+    def _matmul(self, node: ast.BinOp, depth: int) -> _Node:
+        """``X @ expression``: a data matrix (rows x k) times a vector of k per start (see gdsolve.core.shapes)."""
+        left = node.left
+        if not isinstance(left, ast.Name) or left.id not in self.matrices:
+            known = f" (the matrices are: {', '.join(sorted(self.matrices))})" if self.matrices else ""
+            raise self.fail(node, "the left of @ must be a data matrix named with --matrix, as X @ w with "
+                                  f"--matrix X=age..s6{known}")
+        right = self.build(node.right, depth + 1)
+        if right.value is not None:
+            raise self.fail(node, f"the right of {left.id} @ ... is a constant; multiply the matrix by a vector of "
+                                  "variables, as X @ w")
+        self.matrices_used.add(left.id)
+        if isinstance(node.right, ast.Name) and node.right.id in self.names:
+            self.products.append((left.id, node.right.id))
+        return _Node(MATMUL(sympy.Symbol(left.id, real=True), right.sym), None)
+
+    def _level(self, node: ast.Subscript) -> _Node:
+        """``state[treated]``: 1 where the text column ``state`` is ``treated``, 0 elsewhere."""
+        base = node.value.id  # type: ignore[attr-defined]
+        index = node.slice
+        if isinstance(index, ast.Name):
+            level = index.id
+        elif isinstance(index, ast.Constant) and isinstance(index.value, (str, int)) and not isinstance(index.value, bool):
+            level = str(index.value)
+        else:
+            raise self.fail(node, f"write a level of {base} in brackets, as {base}[treated]")
+        name = f"{base}[{level}]"
+        if base in self.factors and level not in self.factors[base]:
+            raise self.fail(node, f"{shown(level)} is not a level of {base}; its levels are: "
+                                  f"{', '.join(self.factors[base])}")
+        if base not in self.factors and name not in self.data:
+            raise self.fail(node, f"{shown(level)} is not a level of {base}")
+        self.data_used.add(name)
+        return _Node(sympy.Symbol(name, real=True), None)
+
     def _constant(self, node: ast.Constant) -> _Node:
         value = node.value
         if isinstance(value, bool) or value is None or value is Ellipsis:
@@ -374,6 +432,15 @@ class _Builder:
 
     def _name(self, node: ast.Name) -> _Node:
         name = node.id
+        if name in self.factors:
+            levels = self.factors[name]
+            other = levels[1] if len(levels) > 1 else levels[0]
+            raise self.fail(node, f"{name} is a text column (levels {', '.join(levels)}), not numbers; use it as a "
+                                  f"factor: {name}[{other}] is 1 where {name} is {other!r} and 0 elsewhere, and "
+                                  f"{name} @ b gives one coefficient per level but the first ({levels[0]})")
+        if name in self.matrices:
+            raise self.fail(node, f"{name} is a matrix of data columns; use it as {name} @ w, one value per row "
+                                  "(w a vector, --shape w=K, as many elements as the matrix has columns)")
         if name in self.data:
             self.data_used.add(name)
             return _Node(sympy.Symbol(name, real=True), None)
