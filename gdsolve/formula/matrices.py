@@ -60,6 +60,24 @@ def with_matrices(table: Table, specs: Mapping[str, str | Sequence[str]] | Seque
     return dataclasses.replace(table, matrices=matrices)
 
 
+def _labelled(spec: str, columns: Sequence[str]) -> Matrix:
+    # A coefficient is named by its column; a factor's indicator sex[M] as R names it, sexM.
+    return Matrix(spec, tuple(columns), tuple(c.replace("[", "").replace("]", "") if subscript(c) else c
+                                              for c in columns))
+
+
+def matrix_of_columns(table: Table, name: str, spec: str, names: Sequence[str]) -> Table:
+    """``table`` with matrix ``name`` of the columns ``names`` (a text column: its indicators; a matrix: its
+    columns), as ``y ~ .`` takes every other column."""
+    cols: list[str] = []
+    for n in names:
+        if n in table.factors or n in table.matrices:
+            cols.extend(table.matrix_of(n).columns)
+        else:
+            cols.append(n)
+    return dataclasses.replace(table, matrices={**table.matrices, name: _labelled(spec, cols)})
+
+
 def select_columns(table: Table, spec: str) -> tuple[str, ...]:
     """The columns a matrix spec names, in the order written: items separated by commas, each a
     column, a range ``age..s6`` (the file's order, both ends included) or a glob (``s*``, ``x?``).

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -39,27 +40,28 @@ def fit_view(result: FitResult, *, cli: bool = True) -> Any:
         params.add_column(col, justify="left" if col == "name" else "right")
     pct, t = result.stderr_percent, result.t_value
     for name, value in result.params.items():
-        params.add_row(name, _num(value), _num(result.stderr[name], 6),
+        params.add_row(escape(name), _num(value), _num(result.stderr[name], 6),
                        "n/a" if pct[name] is None else f"{pct[name]:.3g}%", _num(t[name], 4))
     parts: list[Any] = [params]
     if result.active_bounds:
-        parts.append("active bounds: " + ", ".join(f"{k} at its {v} bound" for k, v in result.active_bounds.items()))
-    if result.stderr_reason:
-        parts.append(f"[yellow]standard errors: n/a: {result.stderr_reason}[/yellow]")
+        parts.append("active bounds: " + ", ".join(f"{escape(k)} at its {v} bound"
+                                                   for k, v in result.active_bounds.items()))
+    if result.stderr_reason:  # names such as w[age] are text, not markup
+        parts.append(f"[yellow]standard errors: n/a: {escape(result.stderr_reason)}[/yellow]")
     corr = result.correlation
     if corr and len(corr) > 1:
         table = Table(title="Correlation", title_justify="left", show_edge=False)
         table.add_column("")
         names = list(corr)  # the free parameters: one held on a bound has no correlation
         for n in names:
-            table.add_column(n, justify="right")
+            table.add_column(escape(n), justify="right")
         for a in names:
             cells = []
             for b in names:
                 v = corr[a][b]
                 text = f"{v:+.3f}"
                 cells.append(f"[bold]{text}[/bold]" if a != b and abs(v) > HIGHLIGHT else text)
-            table.add_row(a, *cells)
+            table.add_row(escape(a), *cells)
         parts.append(table)
     stats = Table(title="Goodness of fit", title_justify="left", show_header=False, show_edge=False)
     stats.add_column(style="dim")
@@ -82,4 +84,4 @@ def fit_view(result: FitResult, *, cli: bool = True) -> Any:
     if result.dropped:
         extra += f", {result.dropped} rows with missing values dropped"
     parts.append(f"[{colour}]{result.message_for(cli=cli)}[/{colour}] ({extra})")
-    return Panel(Group(*parts), title=f"fit {result.model}", title_align="left", expand=False)
+    return Panel(Group(*parts), title=f"fit {escape(result.model)}", title_align="left", expand=False)
