@@ -94,3 +94,21 @@ def test_a_large_file_reads(tmp_path):
     path.write_text("x,y\n" + "".join(f"{i},{2 * i}\n" for i in range(n)))
     t = read_table(path)
     assert t.rows == n and t.tensor("y")[-1].item() == 2 * (n - 1)
+
+
+def test_a_text_column_is_a_factor_with_sorted_levels_the_first_the_reference():
+    t = parse_table("dose,state,y\n1,treated,2\n2,control,3\n3,placebo,4\n4,treated,NA\n", "d.csv", drop_missing=True)
+    assert t.names == ("dose", "y") and t.header == ("dose", "state", "y") and t.rows == 3
+    f = t.factors["state"]
+    assert f.levels == ("control", "placebo", "treated") and list(f.codes) == [2, 0, 1]
+    assert t.tensor("state[treated]").tolist() == [1.0, 0.0, 0.0]
+    assert t.matrix("state").tolist() == [[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]]  # every level but the reference
+    assert "levels control, placebo, treated" in t.describe("state")
+
+
+def test_a_column_of_numbers_with_a_stray_word_is_still_an_error_naming_the_line():
+    with pytest.raises(DataError, match=r"line 4, column 'x': 'oops' is not a number"):
+        parse_table("x,y\n1,2\n2,3\noops,4\n", "d.csv")
+    # the word first: still a typo in a column of numbers, since most of its values are numbers
+    with pytest.raises(DataError, match=r"line 2, column 'x': 'oops' is not a number \(3 of the column's 4"):
+        parse_table("x,y\noops,1\n2,3\n3,4\n4,5\n", "d.csv")
