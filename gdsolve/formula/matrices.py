@@ -119,3 +119,41 @@ def select_columns(table: Table, spec: str) -> tuple[str, ...]:
                     raise DataError(f"matrix columns {shown(spec)} name {c} twice; name each column once")
                 out.append(c)
     return tuple(out)
+
+
+def columns_record(table: Table) -> dict[str, list[Any]]:
+    """Every column as a list, in the file's order, a text column as its text (a trace's ``data``;
+    :func:`gdsolve.formula.data.table_from_mapping` reads it back, text as factors)."""
+    out: dict[str, list[Any]] = {}
+    for name in (*table.header, *table.columns):
+        if name in out:
+            continue
+        if name in table.columns:
+            out[name] = list(table.columns[name])
+        elif name in table.factors:
+            f = table.factors[name]
+            out[name] = [f.levels[c] for c in f.codes]
+    return out
+
+
+def matrices_record(table: Table) -> dict[str, dict[str, Any]]:
+    """The named matrices as plain data (a trace's ``matrices``), for :func:`restore_matrices`."""
+    return {name: {"spec": m.spec, "columns": list(m.columns), "labels": list(m.labels)}
+            for name, m in table.matrices.items()}
+
+
+def restore_matrices(table: Table, record: Any) -> Table:
+    """``table`` with the matrices of a :func:`matrices_record` (unknown columns are a :class:`DataError`)."""
+    if not isinstance(record, Mapping) or not record:
+        return table
+    matrices = dict(table.matrices)
+    for name, m in record.items():
+        try:
+            cols, labels = tuple(map(str, m["columns"])), tuple(map(str, m["labels"]))
+            missing = [c for c in cols if c not in table.columns and subscript(c) is None]
+        except (TypeError, KeyError):
+            raise DataError(f"the matrix {shown(name)} of the trace is not a record of columns") from None
+        if missing:
+            raise DataError(f"the matrix {shown(name)} of the trace names {shown(missing[0])}, which its data lacks")
+        matrices[str(name)] = Matrix(str(m.get("spec", name)), cols, labels)
+    return dataclasses.replace(table, matrices=matrices)
