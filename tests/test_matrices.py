@@ -165,3 +165,35 @@ def test_a_mapping_of_text_is_a_factor_and_ragged_matrices_are_refused():
     assert t.factors["g"].levels == ("a", "b") and t.tensor("g[b]").tolist() == [1.0, 0.0]
     with pytest.raises(DataError, match="ragged"):
         table_from_mapping({"X": [[1, 2], [3]]})
+
+
+def test_a_logistic_curve_of_a_matrix_fits_and_other_vectors_are_named_by_element():
+    from gdsolve import fit
+    from gdsolve.formula.model import parse_model
+
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(200, 3, generator=g, dtype=torch.float64)
+    w = torch.tensor([1.5, -2.0, 0.5], dtype=torch.float64)
+    p = torch.sigmoid(0.3 + X @ w)
+    data = {"y": p.tolist(), **{f"x{j}": X[:, j].tolist() for j in range(3)}}
+    t = with_matrices(table_from_mapping(data), {"X": "x0..x2"})
+    r = fit(parse_model("y ~ 1/(1+exp(-(b0 + X @ w)))", t), p0={"b0": 0, "w": 0})
+    assert r.params["b0"] == pytest.approx(0.3, rel=1e-8)
+    assert [r.params[f"w[x{j}]"] for j in range(3)] == pytest.approx(w.tolist(), rel=1e-8)
+    # a vector that multiplies no matrix by name is named element by element
+    m = parse_model("y ~ 1/(1+exp(-(b0 + X @ (2*w))))", t, shapes={"w": 3})
+    assert m.parameters == ("b0", "w[0]", "w[1]", "w[2]")
+    assert fit(m, p0={"b0": 0, "w": 0}).params["w[1]"] == pytest.approx(-1.0, rel=1e-8)
+
+
+def test_y_dot_leaves_out_the_response_and_sigma_and_several_matrices_may_be_named(data):
+    from gdsolve.formula.model import parse_model
+
+    path, _, _ = data
+    cols = {"y": [1.0, 2.0, 4.0, 3.0], "sd": [1.0, 1.0, 2.0, 1.0], "a": [0.0, 1.0, 2.0, 4.0], "c": [1.0, 0.0, 0.0, 2.0]}
+    m = parse_model("y ~ .", table_from_mapping(cols), sigma="sd")
+    assert m.parameters == ("b0", "b[a]", "b[c]")
+    code, out, err = cli("minimize", "sum((y - b0 - X @ w - Z @ v)**2)", "--data", path, "--matrix", "X=age..bmi",
+                         "--matrix", "Z=s1..s6", "--method", "lbfgs", "--json")
+    assert code == 0, err
+    assert len(json.loads(out)["x"]["w"]) == 3 and len(json.loads(out)["x"]["v"]) == 6
