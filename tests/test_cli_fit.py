@@ -215,3 +215,12 @@ def test_fit_one_sided_and_vector_p0_from_the_command_line(tmp_path):
     doc = json.loads(out)
     assert doc["p0"] == {"b0": 1.0, "w[age]": 0.1, "w[sex]": 0.2, "w[bmi]": 0.3}
     assert doc["response"] == "" and set(doc["params"]) == {"b0", "w[age]", "w[sex]", "w[bmi]"}
+
+
+def test_residuals_file_keeps_a_text_column_as_written(tmp_path):
+    path = _ten_columns(tmp_path)
+    res = tmp_path / "res.csv"
+    code, _, err = invoke("fit", "y ~ b0 + group @ g", "--data", path, "--residuals", str(res))
+    assert code == 0, err
+    lines = res.read_text().splitlines()
+    assert lines[0].split(",")[-4:] == ["group", "y", "fitted", "residual"] and lines[1].split(",")[10] == "a"
