@@ -15,9 +15,10 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from ..core.errors import shown
@@ -157,3 +158,40 @@ def restore_matrices(table: Table, record: Any) -> Table:
             raise DataError(f"the matrix {shown(name)} of the trace names {shown(missing[0])}, which its data lacks")
         matrices[str(name)] = Matrix(str(m.get("spec", name)), cols, labels)
     return dataclasses.replace(table, matrices=matrices)
+
+
+def level_column(base: str, index: ast.AST, levels: Sequence[str] | None, data: Collection[str]) -> str:
+    """The column a formula's ``state[treated]`` reads (a text column's indicator); ValueError says what is wrong.
+
+    >>> level_column("state", ast.parse("state[treated]").body[0].value.slice, ("control", "treated"), ())
+    'state[treated]'
+    """
+    if isinstance(index, ast.Name):
+        level = index.id
+    elif isinstance(index, ast.Constant) and isinstance(index.value, (str, int)) and not isinstance(index.value, bool):
+        level = str(index.value)
+    else:
+        raise ValueError(f"write a level of {base} in brackets, as {base}[treated]")
+    if levels is not None and level not in levels:
+        raise ValueError(f"{shown(level)} is not a level of {base}; its levels are: {', '.join(levels)}")
+    name = f"{base}[{level}]"
+    if levels is None and name not in data:
+        raise ValueError(f"{shown(level)} is not a level of {base}")
+    return name
+
+
+def misused_matrix(name: str, levels: Sequence[str] | None) -> str:
+    """What to write instead, where a text column (``levels``) or a matrix is used as a number."""
+    if levels is None:
+        return (f"{name} is a matrix of data columns; use it as {name} @ w, one value per row "
+                "(w a vector, --shape w=K, as many elements as the matrix has columns)")
+    other = levels[1] if len(levels) > 1 else levels[0]
+    return (f"{name} is a text column (levels {', '.join(levels)}), not numbers; use it as a factor: {name}[{other}] "
+            f"is 1 where {name} is {other!r} and 0 elsewhere, and {name} @ b gives one coefficient per level but "
+            f"the first ({levels[0]})")
+
+
+def misused_matmul(matrices: Sequence[str]) -> str:
+    """The error of an ``@`` whose left is not a matrix."""
+    known = f" (the matrices are: {', '.join(matrices)})" if matrices else ""
+    return f"the left of @ must be a data matrix named with --matrix, as X @ w with --matrix X=age..s6{known}"

@@ -52,6 +52,7 @@ from .grammar import (
     parse_tree,
     scalar_reductions,
 )
+from .matrices import level_column, misused_matmul, misused_matrix
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "ParsedExpression", "exact_expression", "natural_key", "parse_data_expression",
            "parse_expression"]
@@ -377,13 +378,10 @@ class _Builder:
         """``X @ expression``: a data matrix (rows x k) times a vector of k per start (see gdsolve.core.shapes)."""
         left = node.left
         if not isinstance(left, ast.Name) or left.id not in self.matrices:
-            known = f" (the matrices are: {', '.join(sorted(self.matrices))})" if self.matrices else ""
-            raise self.fail(node, "the left of @ must be a data matrix named with --matrix, as X @ w with "
-                                  f"--matrix X=age..s6{known}")
+            raise self.fail(node, misused_matmul(sorted(self.matrices)))
         right = self.build(node.right, depth + 1)
         if right.value is not None:
-            raise self.fail(node, f"the right of {left.id} @ ... is a constant; multiply the matrix by a vector of "
-                                  "variables, as X @ w")
+            raise self.fail(node, f"the right of {left.id} @ ... is a constant; multiply by variables, as X @ w")
         self.matrices_used.add(left.id)
         if isinstance(node.right, ast.Name) and node.right.id in self.names:
             self.products.append((left.id, node.right.id))
@@ -392,19 +390,10 @@ class _Builder:
     def _level(self, node: ast.Subscript) -> _Node:
         """``state[treated]``: 1 where the text column ``state`` is ``treated``, 0 elsewhere."""
         base = node.value.id  # type: ignore[attr-defined]
-        index = node.slice
-        if isinstance(index, ast.Name):
-            level = index.id
-        elif isinstance(index, ast.Constant) and isinstance(index.value, (str, int)) and not isinstance(index.value, bool):
-            level = str(index.value)
-        else:
-            raise self.fail(node, f"write a level of {base} in brackets, as {base}[treated]")
-        name = f"{base}[{level}]"
-        if base in self.factors and level not in self.factors[base]:
-            raise self.fail(node, f"{shown(level)} is not a level of {base}; its levels are: "
-                                  f"{', '.join(self.factors[base])}")
-        if base not in self.factors and name not in self.data:
-            raise self.fail(node, f"{shown(level)} is not a level of {base}")
+        try:
+            name = level_column(base, node.slice, self.factors.get(base), self.data)
+        except ValueError as exc:
+            raise self.fail(node, str(exc)) from None
         self.data_used.add(name)
         return _Node(sympy.Symbol(name, real=True), None)
 
@@ -432,15 +421,8 @@ class _Builder:
 
     def _name(self, node: ast.Name) -> _Node:
         name = node.id
-        if name in self.factors:
-            levels = self.factors[name]
-            other = levels[1] if len(levels) > 1 else levels[0]
-            raise self.fail(node, f"{name} is a text column (levels {', '.join(levels)}), not numbers; use it as a "
-                                  f"factor: {name}[{other}] is 1 where {name} is {other!r} and 0 elsewhere, and "
-                                  f"{name} @ b gives one coefficient per level but the first ({levels[0]})")
-        if name in self.matrices:
-            raise self.fail(node, f"{name} is a matrix of data columns; use it as {name} @ w, one value per row "
-                                  "(w a vector, --shape w=K, as many elements as the matrix has columns)")
+        if name in self.matrices:  # a text column or a matrix, where a number is needed
+            raise self.fail(node, misused_matrix(name, self.factors.get(name)))
         if name in self.data:
             self.data_used.add(name)
             return _Node(sympy.Symbol(name, real=True), None)
