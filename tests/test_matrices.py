@@ -197,3 +197,23 @@ def test_y_dot_leaves_out_the_response_and_sigma_and_several_matrices_may_be_nam
                          "--matrix", "Z=s1..s6", "--method", "lbfgs", "--json")
     assert code == 0, err
     assert len(json.loads(out)["x"]["w"]) == 3 and len(json.loads(out)["x"]["v"]) == 6
+
+
+def test_fit_of_a_mapping_matrix_and_its_trace_draws_again(data, tmp_path):
+    from gdsolve import fit
+    from gdsolve.io.trace import read_trace
+    from gdsolve.present.plot_fit import fit_curve
+
+    path, X, y = data
+    beta, _ = ols(X, y)
+    r = fit("y ~ b0 + X @ w", {"y": y, "X": X})
+    assert list(r.params)[:3] == ["b0", "w[0]", "w[1]"] and r.params["w[9]"] == pytest.approx(beta[10], rel=1e-9)
+    trace = tmp_path / "t.jsonl"
+    code, _, err = cli("fit", "y ~ b0 + X @ w", "--data", path, "--matrix", "X=age..s6", "--trace", str(trace))
+    assert code == 0, err
+    with open(trace) as fh:
+        t = read_trace(fh, str(trace))
+    assert t.header["matrices"]["X"]["labels"][0] == "age"
+    curve = fit_curve(t.header, t.result["params"])
+    expected = beta[0] + X @ torch.tensor(beta[1:], dtype=torch.float64)
+    assert curve["fitted"] == pytest.approx(expected.tolist(), rel=1e-8)
