@@ -320,3 +320,14 @@ def test_one_sided_model_is_the_residual_itself_as_rs_nls():
                  method="lbfgs", gtol=1e-12, max_iter=1000)
     assert r.params["a"] == pytest.approx(m.x["a"], rel=1e-7) and r.params["b"] == pytest.approx(m.x["b"], rel=1e-7)
     assert split_model("~ y - a") == ("", "y - a")
+
+
+def test_a_level_indicator_can_be_the_response_and_a_level_that_is_no_name_is_quoted():
+    gpa = [2.0 + i / 20 for i in range(40)]
+    grade = ["pass" if (i * 7) % 10 < 2 + i // 5 else "fail" for i in range(40)]
+    data = {"gpa": gpa, "grade": grade, "group": ["new york" if i % 2 else "boston" for i in range(40)]}
+    r = fit("grade['pass'] ~ 1/(1+exp(-(b0 + b1*gpa)))", data, p0={"b0": 0, "b1": 0})
+    y = torch.tensor([g == "pass" for g in grade], dtype=torch.float64)
+    p = torch.sigmoid(r.params["b0"] + r.params["b1"] * torch.tensor(gpa, dtype=torch.float64))
+    assert r.rss == pytest.approx(float(((y - p) ** 2).sum()), rel=1e-9) and r.params["b1"] > 0
+    assert fit("gpa ~ a + d*group['new york']", data).params["d"] == pytest.approx(0.05, rel=1e-9)

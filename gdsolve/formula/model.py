@@ -197,11 +197,11 @@ def parse_model(text: str, table: Table, *, sigma: str | None = None,
     """
     left, right = split_model(text)
     names = table.names
-    response = parse_data_expression(left, names) if left else None
+    factors = {n: f.levels for n, f in table.factors.items()}
+    response = parse_data_expression(left, names, factors) if left else None
     if right == ".":
         right, table = _all_columns(left, response, table, sigma)
         parameters = parameters or ("b0", "b")
-    factors = {n: f.levels for n, f in table.factors.items()}
     try:
         parsed = parse_expression(right, data=names, variables=parameters, matrices=tuple(table.matrices),
                                   factors=factors)

@@ -188,14 +188,14 @@ def _checked_text(text: Any, what: str, example: str) -> str:
     return stripped
 
 
-def parse_data_expression(text: str, data: Collection[str]) -> Any:
+def parse_data_expression(text: str, data: Collection[str], factors: Mapping[str, Sequence[str]] | None = None) -> Any:
     """A formula of data columns only (a fit's response, such as ``log(y)``), as a float sympy expression.
 
     >>> parse_data_expression("log(y)", ["x", "y"])
     log(y)
     """
     stripped = _checked_text(text, "the response (left of ~)", "name a data column, as in 'y ~ a*x + b'")
-    builder = _Builder(stripped, {}, data=data)
+    builder = _Builder(stripped, {}, data=data, factors=factors)  # a text column's level: pass[yes] ~ ...
     expr = builder.build(parse_tree(stripped).body, depth=1).sym
     if builder.names:
         unknown = ", ".join(sorted(builder.names, key=natural_key))
