@@ -118,7 +118,7 @@ def subscript(name: str) -> tuple[str, str] | None:
 
 @dataclass(frozen=True)
 class Table:
-    """Named columns of float64 numbers, all the same length.
+    """Named columns of float64 numbers, all the same length; text columns as factors; named matrices.
 
     Attributes:
         source: where it came from (a path, ``<stdin>`` or ``<mapping>``), as errors name it.

@@ -68,7 +68,7 @@ class FitModel:
     table: Table
     sigma: str | None = None
     #: the parameters that are vectors or tensors (``X @ w``, ``--shape``), ``{}`` when all are numbers
-    shapes: Any = None
+    shapes: Mapping[str, tuple[int, ...]] | None = None
     #: every parameter's name, a vector's element by element (``w[age]``, ``w[0]``); set by :func:`parse_model`
     names: tuple[str, ...] = ()
 
