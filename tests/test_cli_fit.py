@@ -164,3 +164,63 @@ def test_fit_messages_name_only_options_fit_takes_in_cli_words(method, lr, advic
     assert advice in message, message
     for foreign in ("--eps", "--line-search", "line_search", "--gtol", "--x0", "method=", "lr=", "{", "[["):
         assert foreign not in message, message
+
+
+def _ten_columns(tmp_path) -> str:
+    """A synthetic 10-feature regression with a text column, as a CSV file."""
+    names = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    lines = [",".join([*names, "group", "y"])]
+    for i in range(40):
+        row = [math.sin(i * (j + 1)) * (j + 1) for j in range(10)]
+        group = ("a", "b")[i % 2]
+        y = 2 + sum((j - 4.5) / 5 * v for j, v in enumerate(row)) + (0.5 if group == "b" else 0) + 0.01 * math.cos(i)
+        lines.append(",".join([*(repr(v) for v in row), group, repr(y)]))
+    path = tmp_path / "ten.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_fit_a_matrix_names_coefficients_by_column(tmp_path):
+    path = _ten_columns(tmp_path)
+    code, out, err = invoke("fit", "y ~ b0 + X @ w + group @ g", "--data", path, "--matrix", "X=age..s6",
+                            "--shape", "w=10", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert list(doc["params"]) == ["b0", "g[b]", "w[age]", "w[sex]", "w[bmi]", "w[bp]", "w[s1]", "w[s2]", "w[s3]",
+                                   "w[s4]", "w[s5]", "w[s6]"]
+    assert doc["params"]["g[b]"] == pytest.approx(0.5, abs=0.02) and doc["params"]["w[s6]"] == pytest.approx(0.9, abs=0.02)
+    code, out, _ = invoke("fit", "y ~ b0 + X @ w", "--data", path, "--matrix", "X=s?")
+    assert code == 0 and "w[s1]" in out and "w[s6]" in out  # names are text in the report, not rich markup
+    code, out, err = invoke("fit", "y ~ .", "--data", path, "--json")
+    assert code == 0, err
+    assert "b[groupb]" in json.loads(out)["params"] and "b[age]" in json.loads(out)["params"]
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["y ~ b0 + X @ w", "--matrix", "X=age..s6", "--shape", "w=3"],
+     "X is 40 rows x 10 columns (age..s6) but w has 3 elements: --shape w=10"),
+    (["y ~ b0 + c*group"], "group is a text column (levels a, b), not numbers; use it as a factor: group[b]"),
+    (["y ~ b0 + X @ w", "--matrix", "X=s6..age"], "runs backwards"),
+])
+def test_fit_matrix_and_factor_errors_say_what_to_write(tmp_path, args, words):
+    code, _, err = invoke("fit", args[0], "--data", _ten_columns(tmp_path), *args[1:])
+    assert code == 2 and words in err and "Traceback" not in err
+
+
+def test_fit_one_sided_and_vector_p0_from_the_command_line(tmp_path):
+    path = _ten_columns(tmp_path)
+    code, out, err = invoke("fit", "~ y - b0 - X @ w", "--data", path, "--matrix", "X=age..bmi",
+                            "--p0", "b0=1,w=[0.1,0.2,0.3]", "--bounds", "w=-5:5", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["p0"] == {"b0": 1.0, "w[age]": 0.1, "w[sex]": 0.2, "w[bmi]": 0.3}
+    assert doc["response"] == "" and set(doc["params"]) == {"b0", "w[age]", "w[sex]", "w[bmi]"}
+
+
+def test_residuals_file_keeps_a_text_column_as_written(tmp_path):
+    path = _ten_columns(tmp_path)
+    res = tmp_path / "res.csv"
+    code, _, err = invoke("fit", "y ~ b0 + group @ g", "--data", path, "--residuals", str(res))
+    assert code == 0, err
+    lines = res.read_text().splitlines()
+    assert lines[0].split(",")[-4:] == ["group", "y", "fitted", "residual"] and lines[1].split(",")[10] == "a"

@@ -70,7 +70,7 @@ def test_missing_file_directory_and_missing_column(tmp_path):
 
 def test_braces_in_a_cell_are_quoted_not_read_as_option_names():
     with pytest.raises(DataError) as info:
-        parse_table("x\n{lr}\n", "d.csv")
+        parse_table("x\n1\n{lr}\n", "d.csv")
     assert "{lr}" in info.value.cli_message() and "--lr" not in info.value.cli_message()
 
 
@@ -80,7 +80,7 @@ def test_mappings_become_tables():
     t = table_from_mapping({"x": [1, 2], "y": torch.tensor([3.0, 4.0])})
     assert isinstance(t, Table) and list(t.columns["y"]) == [3.0, 4.0]
     assert load(t) is t
-    for bad, word in [({"x": [1], "y": [1, 2]}, "differ in length"), ({"x": ["a"]}, "not a number"),
+    for bad, word in [({"x": [1], "y": [1, 2]}, "differ in length"), ({"x": [1, "a"]}, "not a number"),
                       ({"x": [math.nan]}, "must be finite"), ({}, "no columns"), ({"x": 3}, "sequence of numbers")]:
         with pytest.raises(DataError, match=word):
             table_from_mapping(bad)
@@ -94,3 +94,21 @@ def test_a_large_file_reads(tmp_path):
     path.write_text("x,y\n" + "".join(f"{i},{2 * i}\n" for i in range(n)))
     t = read_table(path)
     assert t.rows == n and t.tensor("y")[-1].item() == 2 * (n - 1)
+
+
+def test_a_text_column_is_a_factor_with_sorted_levels_the_first_the_reference():
+    t = parse_table("dose,state,y\n1,treated,2\n2,control,3\n3,placebo,4\n4,treated,NA\n", "d.csv", drop_missing=True)
+    assert t.names == ("dose", "y") and t.header == ("dose", "state", "y") and t.rows == 3
+    f = t.factors["state"]
+    assert f.levels == ("control", "placebo", "treated") and list(f.codes) == [2, 0, 1]
+    assert t.tensor("state[treated]").tolist() == [1.0, 0.0, 0.0]
+    assert t.matrix("state").tolist() == [[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]]  # every level but the reference
+    assert "levels control, placebo, treated" in t.describe("state")
+
+
+def test_a_column_of_numbers_with_a_stray_word_is_still_an_error_naming_the_line():
+    with pytest.raises(DataError, match=r"line 4, column 'x': 'oops' is not a number"):
+        parse_table("x,y\n1,2\n2,3\noops,4\n", "d.csv")
+    # the word first: still a typo in a column of numbers, since most of its values are numbers
+    with pytest.raises(DataError, match=r"line 2, column 'x': 'oops' is not a number \(3 of the column's 4"):
+        parse_table("x,y\noops,1\n2,3\n3,4\n4,5\n", "d.csv")

@@ -233,3 +233,101 @@ def test_a_small_fit_does_not_import_the_compiler_stack():
             "print(r.status.value, 'torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["converged", "False"]
+
+
+def _ten_features(n: int = 80) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """A synthetic 10-feature regression: columns f1..f10 on different scales; and X, y."""
+    g = torch.Generator().manual_seed(3)
+    X = torch.randn(n, 10, generator=g, dtype=torch.float64) * torch.logspace(0, 2, 10, dtype=torch.float64)
+    y = 1.5 + X @ torch.linspace(-1, 1, 10, dtype=torch.float64) + 0.2 * torch.randn(n, generator=g, dtype=torch.float64)
+    return {"y": y.tolist(), **{f"f{j + 1}": X[:, j].tolist() for j in range(10)}}, X, y
+
+
+def _ols(X: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
+    A = torch.cat([torch.ones(len(y), 1, dtype=torch.float64), X], dim=1)
+    beta = torch.linalg.solve(A.T @ A, A.T @ y)
+    res = y - A @ beta
+    se = (torch.linalg.inv(A.T @ A).diagonal() * float(res @ res) / (len(y) - A.shape[1])).sqrt()
+    return beta.tolist(), se.tolist()
+
+
+def test_x_at_w_fits_ten_features_with_coefficients_named_by_their_columns():
+    from gdsolve.formula.matrices import with_matrices
+
+    cols, X, y = _ten_features()
+    beta, se = _ols(X, y)
+    t = with_matrices(table_from_mapping(cols), {"X": "f1..f10"})
+    m = parse_model("y ~ b0 + X @ w", t)
+    names = ("b0", *(f"w[f{j}]" for j in range(1, 11)))
+    assert m.parameters == names and m.columns == tuple(f"f{j}" for j in range(1, 11))
+    r = fit(m)
+    assert [r.params[k] for k in names] == pytest.approx(beta, rel=1e-9)
+    assert [r.stderr[k] for k in names] == pytest.approx(se, rel=1e-6)
+    # y ~ . is the same model: b0 and b[column] for every column but the response
+    dot = fit("y ~ .", cols)
+    assert list(dot.params) == ["b0", *(f"b[f{j}]" for j in range(1, 11))]
+    assert list(dot.params.values()) == pytest.approx(beta, rel=1e-9)
+    # --shape that disagrees with X names the columns and the fix
+    with pytest.raises(OptionError, match=r"X is 80 rows x 10 columns \(f1..f10\) but w has 3 elements"):
+        parse_model("y ~ b0 + X @ w", t, shapes={"w": 3})
+
+
+def test_p0_and_bounds_of_a_vector_parameter_hold_for_each_element_or_one_by_one():
+    from gdsolve.formula.matrices import with_matrices
+
+    cols, _, _ = _ten_features()
+    m = parse_model("y ~ b0 + X @ w", with_matrices(table_from_mapping(cols), {"X": "f1..f3"}))
+    r = fit(m, p0={"w": 0.0, "b0": 2.0}, bounds={"w": (-0.5, 2.0)})
+    assert r.p0 == {"b0": 2.0, "w[f1]": 0.0, "w[f2]": 0.0, "w[f3]": 0.0}
+    assert all(-0.5 <= r.params[f"w[f{j}]"] <= 2.0 for j in (1, 2, 3))
+    # the true coefficients of f1 and f3, -1 and -0.56, are below the bound: held there, named by element
+    assert r.active_bounds == {"w[f1]": "lower", "w[f3]": "lower"}
+    r2 = fit(m, p0={"w": [0.1, 0.2, 0.3]}, method="lbfgs", max_iter=500)
+    assert r2.p0["w[f3]"] == 0.3 and r2.params["w[f2]"] == pytest.approx(fit(m).params["w[f2]"], rel=1e-6)
+    with pytest.raises(OptionError, match=r"w has shape \(2,\) but --shape says \(3,\)"):
+        fit(m, p0={"w": [0.1, 0.2]})
+
+
+def test_a_text_column_is_a_factor_with_treatment_coding():
+    x = [i / 4 for i in range(24)]
+    state = ["control", "treated", "placebo"] * 8
+    effect = {"control": 0.0, "placebo": 0.5, "treated": 2.0}
+    y = [3 * math.exp(-0.4 * xi) + effect[s] + 0.01 * math.sin(7 * i) for i, (xi, s) in enumerate(zip(x, state))]
+    data = {"x": x, "state": state, "y": y}
+    r = fit("y ~ a*exp(-k*x) + state @ b", data)
+    assert list(r.params) == ["a", "b[placebo]", "b[treated]", "k"]  # control, first in sorted order, is the reference
+    spelled = fit("y ~ a*exp(-k*x) + p*state[placebo] + t*state[treated]", data)
+    assert r.params["b[treated]"] == pytest.approx(spelled.params["t"], rel=1e-9)
+    assert r.stderr["b[placebo]"] == pytest.approx(spelled.stderr["p"], rel=1e-6)
+    assert r.params["b[treated]"] == pytest.approx(2.0, abs=0.02)
+    with pytest.raises(ExpressionError, match=r"state is a text column .* use it as a factor: state\[placebo\]"):
+        fit("y ~ a*exp(-k*x) + b*state", data)
+
+
+def test_one_sided_model_is_the_residual_itself_as_rs_nls():
+    # ~ (y - model) is y ~ model
+    same = fit("~ y - a*x - b", LINE)
+    plain = fit("y ~ a*x + b", LINE)
+    assert same.params == pytest.approx(plain.params, rel=1e-12) and same.rss == pytest.approx(plain.rss, rel=1e-12)
+    assert same.response == "" and same.r2 is None  # R^2 has no meaning without a response
+    # weights that depend on the parameters: the least-squares optimum of sum(((y - m)/sqrt(m))**2)
+    x = [i / 4 for i in range(1, 40)]
+    y = [5 * math.exp(-0.3 * xi) * (1 + 0.05 * math.sin(3 * i)) for i, xi in enumerate(x)]
+    r = fit("~ (y - a*exp(-b*x))/sqrt(a*exp(-b*x))", {"x": x, "y": y}, p0={"a": 4, "b": 0.2})
+    from gdsolve import minimize
+
+    m = minimize("sum((y - a*exp(-b*x))**2/(a*exp(-b*x)))", data={"x": x, "y": y}, x0={"a": 4, "b": 0.2},
+                 method="lbfgs", gtol=1e-12, max_iter=1000)
+    assert r.params["a"] == pytest.approx(m.x["a"], rel=1e-7) and r.params["b"] == pytest.approx(m.x["b"], rel=1e-7)
+    assert split_model("~ y - a") == ("", "y - a")
+
+
+def test_a_level_indicator_can_be_the_response_and_a_level_that_is_no_name_is_quoted():
+    gpa = [2.0 + i / 20 for i in range(40)]
+    grade = ["pass" if (i * 7) % 10 < 2 + i // 5 else "fail" for i in range(40)]
+    data = {"gpa": gpa, "grade": grade, "group": ["new york" if i % 2 else "boston" for i in range(40)]}
+    r = fit("grade['pass'] ~ 1/(1+exp(-(b0 + b1*gpa)))", data, p0={"b0": 0, "b1": 0})
+    y = torch.tensor([g == "pass" for g in grade], dtype=torch.float64)
+    p = torch.sigmoid(r.params["b0"] + r.params["b1"] * torch.tensor(gpa, dtype=torch.float64))
+    assert r.rss == pytest.approx(float(((y - p) ** 2).sum()), rel=1e-9) and r.params["b1"] > 0
+    assert fit("gpa ~ a + d*group['new york']", data).params["d"] == pytest.approx(0.05, rel=1e-9)

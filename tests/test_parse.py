@@ -264,3 +264,26 @@ def test_a_syntax_error_points_at_the_users_character(text, where, offset):
         parse_expression(text)
     assert str(info.value).startswith(f"syntax error {where}:")
     assert info.value.offset == offset
+
+
+def test_matrix_products_and_factor_levels():
+    p = parse_expression("sum((y - b0 - X @ w - d*g[b])**2)", data=["y"], matrices=["X"], factors={"g": ("a", "b")})
+    assert p.variables == ("b0", "d", "w") and p.matrices == ("X",) and p.products == (("X", "w"),)
+    assert p.data == ("g[b]", "y")
+    assert parse_expression("sum(g @ c)", factors={"g": ("a", "b")}).products == (("g", "c"),)
+    # a product whose right side is an expression is no shape hint
+    assert parse_expression("sum(X @ (2*w))", matrices=["X"]).products == ()
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("a*g", ["g is a text column (levels a, b)", "g[b] is 1 where g is 'b'", "g @ b gives one coefficient"]),
+    ("a*g[c]", ["'c' is not a level of g; its levels are: a, b"]),
+    ("a*g[1.5]", ["write a level of g in brackets"]),
+    ("a*X", ["X is a matrix of data columns; use it as X @ w"]),
+    ("sum(w @ X)", ["left of @ must be a data matrix"]),
+])
+def test_factors_and_matrices_misused_say_how_to_use_them(text, words):
+    with pytest.raises(ExpressionError) as info:
+        parse_expression(text, matrices=["X"], factors={"g": ("a", "b")})
+    for w in words:
+        assert w in str(info.value)

@@ -228,7 +228,10 @@ class FitResult:
         """Write the data with two more columns, ``fitted`` and ``residual`` (``y - fitted``), as CSV."""
         if self.table is None:
             raise OptionError("this result holds no data table to write residuals for")
-        names = list(self.table.names)
+        from ..formula.matrices import columns_record
+
+        data = columns_record(self.table)  # text columns too, as they were written
+        names = list(data)
         extra = [n for n in ("fitted", "residual") if n in names]
         if extra:
             raise OptionError(f"the data already has a column {extra[0]!r}; rename it to write {{residuals}}")
@@ -238,9 +241,10 @@ class FitResult:
         try:
             out = csv.writer(fh)
             out.writerow([*names, "fitted", "residual"])
-            cols = [self.table.columns[n] for n in names]
+            cols = list(data.values())
             for i in range(self.table.rows):
-                out.writerow([*(repr(c[i]) for c in cols), repr(self.fitted[i]), repr(self.residuals[i])])
+                out.writerow([*(c[i] if isinstance(c[i], str) else repr(c[i]) for c in cols), repr(self.fitted[i]),
+                              repr(self.residuals[i])])
         finally:
             fh.close()
 

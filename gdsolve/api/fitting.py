@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -157,8 +158,8 @@ def fit(
         raise DataError(f"{fm.table.source}: {fm.table.rows} data row{'' if fm.table.rows == 1 else 's'} for {len(names)} parameters "
                         f"({', '.join(names)}); a least-squares fit needs at least one row per parameter: "
                         "add rows, or write a model with fewer parameters")
-    start = resolve_p0(names, p0)
-    bounds = check_bounds(bounds or {})
+    start = resolve_p0(names, fm.expand(p0, "p0"))  # {"w": 0} is every element of a vector parameter
+    bounds = fm.expand(check_bounds(bounds or {}), "bounds")
     unknown = [k for k in bounds if k not in names]
     if unknown:
         raise OptionError(f"{{bounds}} names {shown(unknown[0])}, which is not a parameter of the model; "
@@ -310,7 +311,8 @@ def _minimize_fit(fm: FitModel, residuals: Callable[[torch.Tensor], torch.Tensor
     def cost(*cols: torch.Tensor) -> torch.Tensor:
         return lm.cost_of(residuals(torch.stack(cols, dim=-1)), loss, f_scale)
 
-    objective = Objective(fm.parsed, 1.0, cost)
+    # The engine's columns are the fitted numbers, a vector parameter's element by element.
+    objective = Objective(dataclasses.replace(fm.parsed, variables=fm.parameters), 1.0, cost)
     kw: dict[str, Any] = {"method": method, "bounds": bounds, "time_limit": time_limit}
     if lr is not None:
         kw["lr"] = lr

@@ -96,7 +96,9 @@ def prepare(
     if starts is not None and (isinstance(starts, bool) or not isinstance(starts, int) or starts < 1):
         raise OptionError(f"{{starts}} must be an integer >= 1, got {shown(starts)}")
     axes, base = split_sweep(settings_kw)
-    shapes = parse_shapes(shape)
+    objective = _objective(expression, params, variables, sense, cache, parse_shapes(shape), data, drop_missing)
+    # The objective's shapes: --shape's, and each w of an X @ w (its size follows X without --shape).
+    shapes = objective.shapes
     if shapes and isinstance(base.get("bounds"), Mapping):  # a bound on a shaped variable holds for each element
         base["bounds"] = expand_bounds(shapes, base["bounds"])
     settings = Settings(**base)
@@ -106,7 +108,6 @@ def prepare(
         combos = [Settings(**{**base, "lr": v.get("lr", base.get("lr")),
                               "options": {**dict(base.get("options") or {}), **{k: w for k, w in v.items() if k != "lr"}}})
                   for v in values]
-    objective = _objective(expression, params, variables, sense, cache, shapes, data, drop_missing)
     start = resolve_x0(objective.variables, expand_point(shapes, objective.parsed.variables, x0))
     names = objective.variables
     lo, hi = check_start(names, settings.bounds, start)

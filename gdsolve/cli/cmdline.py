@@ -155,3 +155,15 @@ def parse_list(text: str, option: str, *, integer: bool = False) -> float | int 
         else:
             values.append(_number(p, option))
     return values[0] if len(values) == 1 else values
+
+
+def data_option(data: str | None, matrix: Sequence[str] | None, drop_missing: bool) -> Any:
+    """``--data`` with its ``--matrix`` options: the path as it is, or the table read with its matrices named."""
+    if not matrix:
+        return data
+    if data is None:
+        raise OptionError("--matrix names columns of --data; give --data FILE too")
+    from ..formula.data import read_table
+    from ..formula.matrices import with_matrices
+
+    return with_matrices(read_table(data, drop_missing=drop_missing), matrix)

@@ -14,7 +14,7 @@ import typer
 
 from ..core.settings import DEFAULT_F_SCALE, DEFAULT_MAX_ITER, DEFAULT_SEED, FIT_FTOL, FIT_GTOL, FIT_MAX_ITER, FIT_XTOL, LOSSES
 from . import startup
-from .options import DATA_PANEL, DeviceOpt, DropMissingOpt, JsonOpt, TraceOpt, command, reworded
+from .options import DATA_PANEL, DeviceOpt, DropMissingOpt, JsonOpt, MatrixOpt, ShapeOpt, TraceOpt, command, reworded
 
 DATA = DATA_PANEL
 METHOD = "Method"
@@ -28,17 +28,22 @@ Loss = enum.Enum("Loss", {v: v for v in LOSSES}, type=str)  # type: ignore[misc]
 def fit_command(
     model: Annotated[str, typer.Argument(metavar="MODEL", show_default=False,
                                          help="response ~ formula, e.g. \"y ~ b1*(1-exp(-b2*x))\"; names that are "
-                                              "columns are data, the others are parameters.")],
+                                              "columns are data, the others are parameters. \"y ~ .\" is b0 plus "
+                                              "a coefficient per other column; \"~ expr\" fits expr as the "
+                                              "residual.")],
     data: Annotated[str, typer.Option("--data", metavar="FILE", rich_help_panel=DATA, show_default=False,
                                       help="CSV, TSV or whitespace columns with a header row; - for stdin.")],
     p0: Annotated[Optional[str], typer.Option("--p0", metavar="b1=500,b2=1e-4", show_default=False,
-                                              help="Start values (default 1 for every parameter).")] = None,
+                                              help="Start values (default 1 for every parameter); w=0 sets every "
+                                                   "element of a vector, w=[1,2,3] each.")] = None,
     sigma: Annotated[Optional[str], typer.Option("--sigma", metavar="COLUMN", rich_help_panel=DATA,
                                                  help="Column of per-point errors; residuals are divided by it.")] = None,
     absolute_sigma: Annotated[bool, typer.Option("--absolute-sigma", rich_help_panel=DATA, metavar="",
                                                  help="Take --sigma as true errors: standard errors are not scaled "
                                                       "by the reduced chi-square.")] = False,
     drop_missing: DropMissingOpt = False,
+    matrix: MatrixOpt = None,
+    shape: reworded(ShapeOpt, help="Make a parameter a vector: w=10 (repeatable); in X @ w its size follows X.") = None,  # type: ignore[valid-type]
     bounds: Annotated[Optional[list[str]], typer.Option("--bounds", metavar="b1=0:", show_default=False,
                                                         help="Bounds on a parameter (repeatable); an empty side is "
                                                              "open.")] = None,
@@ -92,7 +97,12 @@ def fit_command(
     if residuals == "-":
         raise OptionError("--residuals writes a file; give it a path (stdout holds the report)")
     options = OutputOptions(json=json_, trace=trace)  # refuses --json with --trace - before any data is read
-    bound = parse_model(model, read_table(data, drop_missing=drop_missing), sigma=sigma)
+    table = read_table(data, drop_missing=drop_missing)
+    if matrix:
+        from ..formula.matrices import with_matrices
+
+        table = with_matrices(table, matrix)
+    bound = parse_model(model, table, sigma=sigma, shapes=shape or None)
     budget = max_iter if max_iter is not None else FIT_MAX_ITER if method == "lm" else DEFAULT_MAX_ITER
     out = Outputs(bound, options, fit={"method": method}, fit_max_iter=budget)
     callback = out.callback if not startup.early_interrupt else _interrupted_at_first_step(out.callback)

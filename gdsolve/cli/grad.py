@@ -12,8 +12,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..io.jsonio import emit
-from .cmdline import parse_inputs
-from .options import DataOpt, DropMissingOpt, ExpressionArg, JsonOpt, ParamOpt, ShapeOpt, VarsOpt, command
+from .cmdline import data_option, parse_inputs
+from .options import DataOpt, DropMissingOpt, ExpressionArg, JsonOpt, MatrixOpt, ParamOpt, ShapeOpt, VarsOpt, command
 
 
 @command()
@@ -28,6 +28,7 @@ def grad_command(
     param: ParamOpt = None,
     shape: ShapeOpt = None,
     data: DataOpt = None,
+    matrix: MatrixOpt = None,
     drop_missing: DropMissingOpt = False,
     json_: JsonOpt = False,
 ) -> int:
@@ -36,7 +37,8 @@ def grad_command(
 
     variables, params, point = parse_inputs(vars_, param or [], at, "--at")
     doc, f, grad, hess = analyze(expression, at=point, hessian=hessian, params=params, variables=variables,
-                                 shape=shape or None, data=data, drop_missing=drop_missing)
+                                 shape=shape or None, data=data_option(data, matrix, drop_missing),
+                                 drop_missing=drop_missing)
     if json_:
         emit(doc)
     else:

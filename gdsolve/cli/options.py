@@ -69,6 +69,10 @@ ShapeOpt = Annotated[Optional[list[str]], typer.Option(
 DataOpt = Annotated[Optional[str], typer.Option(
     "--data", metavar="FILE", rich_help_panel=DATA_PANEL, show_default=False,
     help="CSV, TSV or whitespace columns with a header row (- for stdin); each column is a vector by its name.")]
+MatrixOpt = Annotated[Optional[list[str]], typer.Option(
+    "--matrix", metavar="X=age..s6", rich_help_panel=DATA_PANEL, show_default=False,
+    help="Name --data columns as one matrix for X @ w: a range in file order (age..s6), a glob (s*) or a list "
+         "(a,b,c) (repeatable); w's shape follows X.")]
 DropMissingOpt = Annotated[bool, typer.Option("--drop-missing", rich_help_panel=DATA_PANEL, metavar="",
                                               help="Drop data rows with missing values instead of refusing them.")]
 ExpressionArg = Annotated[str, typer.Argument(metavar="EXPRESSION", show_default=False,

@@ -29,6 +29,7 @@ from .options import (
     DataOpt,
     DeviceOpt,
     DropMissingOpt,
+    MatrixOpt,
     ParamOpt,
     ShapeOpt,
     VarsOpt,
@@ -77,6 +78,7 @@ def solve_command(sense: str) -> Callable[..., None]:
                          help="auto, cpu (default), cuda or mps: where a batch runs.") = None,
         shape: ShapeOpt = None,
         data: DataOpt = None,
+        matrix: MatrixOpt = None,
         drop_missing: DropMissingOpt = False,
         hops: Annotated[int, typer.Option("--hops", metavar="K", rich_help_panel=START,
                                           help="Basin hopping: K times, perturb each start's best point, descend, "
@@ -162,7 +164,8 @@ def solve_command(sense: str) -> Callable[..., None]:
                       settings=settings, outputs=outputs, starts=starts,
                       device=None if device is None else device.value, trace_rows=trace_rows,
                       compile_=compile_, hops=hops, hop_size=hop_size, verify=verify,
-                      verify_timeout=verify_timeout, shape=shape or [], data=data, drop_missing=drop_missing,
+                      verify_timeout=verify_timeout, shape=shape or [], data=data, matrix=matrix or [],
+                      drop_missing=drop_missing,
                       stderr=stderr)
 
     solve.__doc__ = (
@@ -180,10 +183,10 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
            bounds: Sequence[str], settings: dict[str, Any], outputs: Any, starts: int | None = None,
            device: str | None = None, trace_rows: int | None = None, compile_: bool = False, hops: int = 0,
            hop_size: float | None = None, verify: bool = False, verify_timeout: float | None = None,
-           shape: Sequence[str] = (), data: str | None = None, drop_missing: bool = False,
-           stderr: bool = False) -> int:
+           shape: Sequence[str] = (), data: str | None = None, matrix: Sequence[str] = (),
+           drop_missing: bool = False, stderr: bool = False) -> int:
     from ..api.solve import prepare, run, verifier
-    from .cmdline import parse_bounds, parse_inputs, parse_list
+    from .cmdline import data_option, parse_bounds, parse_inputs, parse_list
     from .outputs import Outputs
 
     # Numbers or comma lists (a sweep) on the rate and the method options.
@@ -197,7 +200,7 @@ def _solve(sense: str, expression: str, *, x0: str | None, vars_: str | None, pa
     variables, params, start = parse_inputs(vars_, param, x0, "--x0")
     descent = prepare(expression, sense=sense, x0=start, params=params, variables=variables,
                       bounds=parse_bounds(bounds), starts=starts, device=device, compile=compile_, hops=hops,
-                      shape=list(shape) or None, data=data, drop_missing=drop_missing,
+                      shape=list(shape) or None, data=data_option(data, matrix, drop_missing), drop_missing=drop_missing,
                       **({} if hop_size is None else {"hop_size": hop_size}), **settings)
     # Every refusal comes before a file is touched: --verify's options first, then the outputs (which
     # create the trace file); sympy starts solving while torch descends.

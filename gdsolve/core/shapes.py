@@ -10,6 +10,8 @@ The engine works on a batch of flat points ``(B, d)``: a shaped variable is
   shapes are right-aligned, as numpy and torch broadcast: a scalar variable is
   ``(B, 1, ..., 1)``, ``w`` of shape 3 is ``(B, ..., 3)``, a data column of
   ``n`` rows is ``(1, ..., n)``;
+* a data matrix (``X @ w``, :mod:`gdsolve.formula.matrices`) is ``(rows, k)`` as it is: ``X @ w`` with ``w``
+  ``(B, ..., k)`` is ``(B, ..., rows)``, the rows where a data column's are;
 * ``sum``, ``mean``, ``prod`` and ``norm`` reduce every dim but the batch
   (``dot(a, b)`` is ``sum(a*b)``), so the objective reduces to one number per start.
 
@@ -192,21 +194,24 @@ class Layout:
     shapes: Mapping[str, tuple[int, ...]]
     rank: int
     data: tuple[Any, ...] = ()
+    #: the data matrices (``X @ w``), ``(rows, k)`` each, passed as they are after the data columns
+    matrices: tuple[Any, ...] = ()
     #: per variable: its first column, its number of columns and its operand's dims after the batch
     blocks: tuple[tuple[int, int, tuple[int, ...]], ...] = ()
     #: the data columns laid out, by (dtype, device): moved once, not at every evaluation
     _placed: dict[Any, list[Any]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def build(cls, variables: Sequence[str], shapes: Mapping[str, tuple[int, ...]], data: Sequence[Any]) -> Layout:
-        rank = max([len(s) for s in shapes.values()] + [1 if data else 0])
+    def build(cls, variables: Sequence[str], shapes: Mapping[str, tuple[int, ...]], data: Sequence[Any],
+              matrices: Sequence[Any] = ()) -> Layout:
+        rank = max([len(s) for s in shapes.values()] + [1 if data or matrices else 0])
         blocks, col = [], 0
         for v in variables:
             shape = tuple(shapes.get(v, ()))
             size = math.prod(shape)
             blocks.append((col, size, (1,) * (rank - len(shape)) + shape))
             col += size
-        return cls(tuple(variables), dict(shapes), rank, tuple(data), tuple(blocks))
+        return cls(tuple(variables), dict(shapes), rank, tuple(data), tuple(matrices), tuple(blocks))
 
     @property
     def width(self) -> int:
@@ -214,12 +219,12 @@ class Layout:
         return sum(size for _, size, _ in self.blocks)
 
     def operands(self, X: Any) -> list[Any]:
-        """The formula's arguments from a flat batch ``X (B, d)``: variables (views of X), then data columns."""
+        """The formula's arguments from a flat batch ``X (B, d)``: variables (views of X), data columns, matrices."""
         B = X.shape[0]
         key = (X.dtype, X.device)
         if key not in self._placed:
             self._placed[key] = [c.to(dtype=X.dtype, device=X.device).reshape(*([1] * self.rank), c.shape[0])
-                                 for c in self.data]
+                                 for c in self.data] + [m.to(dtype=X.dtype, device=X.device) for m in self.matrices]
         return [X[:, col:col + size].reshape(B, *dims) for col, size, dims in self.blocks] + self._placed[key]
 
     def finish(self, F: Any, B: int, text: str) -> Any:

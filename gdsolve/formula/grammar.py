@@ -116,6 +116,11 @@ FUNCTIONS.update({
 })
 
 
+#: ``X @ v``: a data matrix (rows x k) times a k-vector per start (:mod:`gdsolve.formula.matrices`), one
+#: value per data row; an undefined function for sympy, torch's matmul for the compiled formula.
+MATMUL = sympy.Function("matmul")
+
+
 def scalar_reductions(expr: Any) -> Any:
     """``expr`` with each reduction of a scalar written out: ``sum(e)`` is ``e``, ``norm(e)`` is ``Abs(e)``."""
     return expr.replace(lambda e: isinstance(e, sympy.Function) and getattr(e.func, "__name__", "") in REDUCTIONS,
@@ -147,7 +152,6 @@ REFUSED = {
     "Slice": "slices",
     "Mod": "the % operator",
     "FloorDiv": "the // operator",
-    "MatMult": "the @ operator",
     "BitAnd": "the & operator",
     "BitOr": "the | operator",
     "LShift": "the << operator",

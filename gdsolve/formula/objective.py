@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
@@ -67,7 +68,24 @@ def _prod(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     return t
 
 
+class MatrixShapeError(RuntimeError):
+    """``X @ v`` where ``v`` has not as many elements as ``X`` has columns (caught where the formula is compiled)."""
+
+
+def _matmul(A: torch.Tensor, v: Any) -> torch.Tensor:
+    # A is the data matrix (rows, k), v one k-vector per start (B, ..., k): the product is (B, ..., rows), the rows
+    # on the last dim where the data columns are (see gdsolve.core.shapes).
+    v = _as_tensor_like(v, A)
+    k = A.shape[-1]
+    got = v.shape[-1] if v.ndim > 1 else 1
+    if got != k:
+        raise MatrixShapeError(f"a matrix of {k} column{'s' * (k != 1)} is multiplied by {got} element"
+                               f"{'s' * (got != 1)} at each point; the right of @ needs {k}")
+    return torch.matmul(v, A.transpose(0, 1))
+
+
 _OVERRIDES: dict[str, Callable[..., Any]] = {
+    "matmul": _matmul,
     "min": _nary(torch.minimum),
     "max": _nary(torch.maximum),
     "atan2": _nary(torch.atan2),
@@ -91,7 +109,7 @@ def _printer_class() -> Any:
         # sympy's torch printer refuses undefined functions; ours are defined in _OVERRIDES.
         def _print_Function(self, expr: Any) -> str:
             name = expr.func.__name__
-            if name in REDUCTIONS:
+            if name in REDUCTIONS or name == "matmul":
                 return f"{name}({', '.join(self._print(a) for a in expr.args)})"
             return super()._print_Function(expr)
 
@@ -215,29 +233,37 @@ def compile_objective(
         table = load(data, drop_missing=drop_missing)
     shaped = parse_shapes(shapes)
     parsed = expression if isinstance(expression, ParsedExpression) else parse_expression(
-        expression, params=params, variables=variables, data=table.names if table is not None else ()
+        expression, params=params, variables=variables, data=table.names if table is not None else (),
+        matrices=tuple(table.matrices) if table is not None else (),
+        factors={n: f.levels for n, f in table.factors.items()} if table is not None else None,
     )
     unknown = [k for k in shaped if k not in parsed.variables]
     if unknown:
         raise OptionError(f"{{shape}} names {unknown[0]}, which is not a variable of the expression "
                           f"(variables: {', '.join(parsed.variables)})")
+    if parsed.products:
+        assert table is not None
+        shaped = product_shapes(parsed, table, shaped)
     # Lambdify over private argument names: a variable called "torch" or
     # "exp" must not shadow what the generated code calls.
     private = [sympy.Symbol(f"_v{i}", real=True) for i in range(len(parsed.symbols))]
     target = -parsed.expr if maximize else parsed.expr
     try:
         columns = [sympy.Symbol(f"_d{i}", real=True) for i in range(len(parsed.data))]
+        mats = [sympy.Symbol(f"_m{i}", real=True) for i in range(len(parsed.matrices))]
         body = target.xreplace(dict(zip(parsed.symbols, private)))
         body = body.xreplace({sympy.Symbol(c, real=True): d for c, d in zip(parsed.data, columns)})
-        fn = lambdify_torch(private + columns, body)
+        body = body.xreplace({sympy.Symbol(c, real=True): d for c, d in zip(parsed.matrices, mats)})
+        fn = lambdify_torch(private + columns + mats, body)
     except (RecursionError, MemoryError):
         # The parser's limits bound size and depth; this is the last line of defence.
         raise ExpressionError("the expression is too large or too deeply nested to compile; simplify it") from None
     layout = None
-    if shaped or parsed.data:
-        assert table is not None or not parsed.data
+    if shaped or parsed.data or parsed.matrices:
+        assert table is not None or not (parsed.data or parsed.matrices)
         columns = [table.tensor(c) for c in parsed.data] if table is not None else []
-        layout = Layout.build(parsed.variables, shaped, columns)
+        matrices = [table.matrix(m) for m in parsed.matrices] if table is not None else []
+        layout = Layout.build(parsed.variables, shaped, columns, matrices)
         _probe(fn, layout, parsed.text)
     return Objective(parsed, -1.0 if maximize else 1.0, fn, layout)
 
@@ -247,7 +273,25 @@ def _probe(fn: Callable[..., Any], layout: Layout, text: str) -> None:
     X = torch.ones(1, layout.width, dtype=torch.float64)
     try:
         F = fn(*layout.operands(X))
+    except MatrixShapeError as exc:
+        raise ExpressionError(f"the shapes in {text!r} do not fit together: {exc}") from None
     except RuntimeError as exc:  # torch's broadcasting error
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExpressionError(f"the shapes in {text!r} do not fit together: {first}") from None
     layout.finish(F, 1, text)
+
+
+def product_shapes(parsed: ParsedExpression, table: Any, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """``shapes`` with each ``w`` of an ``X @ w`` a vector of X's columns: taken from X where ``--shape`` is silent,
+    checked where it speaks (the error names the matrix's columns and the ``--shape`` to write)."""
+    out = dict(shapes)
+    for matrix, name in parsed.products:
+        k = len(table.matrix_of(matrix).columns)
+        if name not in out:
+            out[name] = (k,)
+        elif tuple(out[name]) != (k,):
+            n = math.prod(out[name])
+            size = f"{n} element{'s' * (n != 1)}" if len(out[name]) == 1 else f"shape {'x'.join(map(str, out[name]))}"
+            raise OptionError(f"{table.describe(matrix)} but {name} has {size}: [[--shape {name}={k}||"
+                              f"shape={{{name!r}: {k}}}]]")
+    return out

@@ -39,6 +39,7 @@ from ..core.settings import finite_real
 from .grammar import (
     CONSTANTS,
     FUNCTIONS,
+    MATMUL,
     MAX_DEPTH,
     MAX_EXPONENT,
     MAX_LENGTH,
@@ -51,6 +52,7 @@ from .grammar import (
     parse_tree,
     scalar_reductions,
 )
+from .matrices import level_column, misused_matmul, misused_matrix
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "ParsedExpression", "exact_expression", "natural_key", "parse_data_expression",
            "parse_expression"]
@@ -80,6 +82,10 @@ class ParsedExpression:
     #: the data columns the formula reads (``--data``), natural order; their
     #: symbols are ``sympy.Symbol(name, real=True)``, bound to vectors at run time
     data: tuple[str, ...] = ()
+    #: the data matrices the formula multiplies (``X @ w``, ``--matrix``), natural order; bound to ``(rows, k)``
+    matrices: tuple[str, ...] = ()
+    #: each ``X @ w`` whose right side is one variable: ``(matrix, variable)``, so that w's shape can follow X
+    products: tuple[tuple[str, str], ...] = ()
 
 
 def natural_key(name: str) -> tuple[Any, ...]:
@@ -97,6 +103,8 @@ def parse_expression(
     params: Mapping[str, float] | None = None,
     variables: Sequence[str] | None = None,
     data: Collection[str] = (),
+    matrices: Collection[str] = (),
+    factors: Mapping[str, Sequence[str]] | None = None,
 ) -> ParsedExpression:
     """Validate ``text`` and build its sympy expression. Nothing is executed.
 
@@ -107,6 +115,10 @@ def parse_expression(
             expression's variables. Default: natural order of the names found.
         data: names that are data columns, not variables (a column name wins
             over a parameter or constant of the same name).
+        matrices: names of data matrices, read only as ``X @ expression`` (see
+            :mod:`gdsolve.formula.matrices`).
+        factors: text columns and their levels: ``state[treated]`` is an indicator
+            column, ``state @ b`` a matrix of indicators (every level but the first).
 
     Raises:
         ExpressionError: for anything malformed, unsafe, unsupported or too big;
@@ -124,7 +136,7 @@ def parse_expression(
         if not finite_real(value):
             raise ExpressionError(f"parameter {name} = {shown(value)} is not a finite number")
 
-    builder = _Builder(stripped, params, data=data)
+    builder = _Builder(stripped, params, data=data, matrices=matrices, factors=factors)
     expr = builder.build(parse_tree(stripped).body, depth=1)
     unused = set(params) - builder.params_used
     if unused:
@@ -138,7 +150,7 @@ def parse_expression(
             "(write a formula in x, for example)"
         )
     sym_expr = expr.sym
-    if not sym_expr.free_symbols - {sympy.Symbol(n, real=True) for n in builder.data_used}:
+    if not sym_expr.free_symbols - {sympy.Symbol(n, real=True) for n in builder.data_used | builder.matrices_used}:
         raise ExpressionError(
             f"the expression does not depend on its variables (it simplifies to {sym_expr}); "
             "nothing to minimize"
@@ -159,7 +171,8 @@ def parse_expression(
         found = list(order)
     symbols = tuple(sympy.Symbol(n, real=True) for n in found)
     used = tuple(sorted(builder.data_used, key=natural_key))
-    return ParsedExpression(stripped, _numify(sym_expr), tuple(found), symbols, params, used)
+    return ParsedExpression(stripped, _numify(sym_expr), tuple(found), symbols, params, used,
+                            tuple(sorted(builder.matrices_used, key=natural_key)), tuple(builder.products))
 
 
 def _checked_text(text: Any, what: str, example: str) -> str:
@@ -175,14 +188,14 @@ def _checked_text(text: Any, what: str, example: str) -> str:
     return stripped
 
 
-def parse_data_expression(text: str, data: Collection[str]) -> Any:
+def parse_data_expression(text: str, data: Collection[str], factors: Mapping[str, Sequence[str]] | None = None) -> Any:
     """A formula of data columns only (a fit's response, such as ``log(y)``), as a float sympy expression.
 
     >>> parse_data_expression("log(y)", ["x", "y"])
     log(y)
     """
     stripped = _checked_text(text, "the response (left of ~)", "name a data column, as in 'y ~ a*x + b'")
-    builder = _Builder(stripped, {}, data=data)
+    builder = _Builder(stripped, {}, data=data, factors=factors)  # a text column's level: pass[yes] ~ ...
     expr = builder.build(parse_tree(stripped).body, depth=1).sym
     if builder.names:
         unknown = ", ".join(sorted(builder.names, key=natural_key))
@@ -219,7 +232,7 @@ def exact_expression(parsed: ParsedExpression) -> Any:
     >>> exact_expression(parse_expression("sqrt(3)*x + 0.5*pi"))
     sqrt(3)*x + pi/2
     """
-    builder = _Builder(parsed.text, parsed.params, exact=True, data=parsed.data)
+    builder = _Builder(parsed.text, parsed.params, exact=True, data=parsed.data, matrices=parsed.matrices)
     expr = builder.build(parse_tree(parsed.text).body, depth=1).sym
     # Over scalar variables a reduction is its argument (norm: its absolute value), which sympy can differentiate.
     return expr if parsed.data else scalar_reductions(expr)
@@ -240,14 +253,20 @@ class _Builder:
     """
 
     def __init__(self, text: str, params: Mapping[str, float], *, exact: bool = False,
-                 data: Collection[str] = ()) -> None:
+                 data: Collection[str] = (), matrices: Collection[str] = (),
+                 factors: Mapping[str, Sequence[str]] | None = None) -> None:
         self.text = text
         self.params = params
         self.exact = exact
         self.data = frozenset(data)
+        self.factors = dict(factors or {})
+        # A factor is also the matrix of its indicators (state @ b).
+        self.matrices = frozenset(matrices) | frozenset(self.factors)
         self.names: set[str] = set()
         self.params_used: set[str] = set()
         self.data_used: set[str] = set()
+        self.matrices_used: set[str] = set()
+        self.products: list[tuple[str, str]] = []
 
     def fail(self, node: ast.AST, message: str) -> ExpressionError:
         col = getattr(node, "col_offset", None)
@@ -263,6 +282,11 @@ class _Builder:
             return self._chain(node, depth)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             return self._pow(node, depth)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return self._matmul(node, depth)
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and (
+                node.value.id in self.factors or any(d.startswith(node.value.id + "[") for d in self.data)):
+            return self._level(node)
         if isinstance(node, ast.BinOp):
             op = type(node.op).__name__
             raise self.fail(node, f"{REFUSED.get(op, op)} is not supported; use + - * / ** ^ and functions")
@@ -350,6 +374,29 @@ class _Builder:
             return self._const_or(sympy.Pow(base.sym, exp.sym) if self.exact else None, value, node)
         return _Node(sympy.Pow(base.sym, exp.sym), None)
 
+    def _matmul(self, node: ast.BinOp, depth: int) -> _Node:
+        """``X @ expression``: a data matrix (rows x k) times a vector of k per start (see gdsolve.core.shapes)."""
+        left = node.left
+        if not isinstance(left, ast.Name) or left.id not in self.matrices:
+            raise self.fail(node, misused_matmul(sorted(self.matrices)))
+        right = self.build(node.right, depth + 1)
+        if right.value is not None:
+            raise self.fail(node, f"the right of {left.id} @ ... is a constant; multiply by variables, as X @ w")
+        self.matrices_used.add(left.id)
+        if isinstance(node.right, ast.Name) and node.right.id in self.names:
+            self.products.append((left.id, node.right.id))
+        return _Node(MATMUL(sympy.Symbol(left.id, real=True), right.sym), None)
+
+    def _level(self, node: ast.Subscript) -> _Node:
+        """``state[treated]``: 1 where the text column ``state`` is ``treated``, 0 elsewhere."""
+        base = node.value.id  # type: ignore[attr-defined]
+        try:
+            name = level_column(base, node.slice, self.factors.get(base), self.data)
+        except ValueError as exc:
+            raise self.fail(node, str(exc)) from None
+        self.data_used.add(name)
+        return _Node(sympy.Symbol(name, real=True), None)
+
     def _constant(self, node: ast.Constant) -> _Node:
         value = node.value
         if isinstance(value, bool) or value is None or value is Ellipsis:
@@ -374,6 +421,8 @@ class _Builder:
 
     def _name(self, node: ast.Name) -> _Node:
         name = node.id
+        if name in self.matrices:  # a text column or a matrix, where a number is needed
+            raise self.fail(node, misused_matrix(name, self.factors.get(name)))
         if name in self.data:
             self.data_used.add(name)
             return _Node(sympy.Symbol(name, real=True), None)

@@ -15,6 +15,7 @@ import math
 from typing import IO, TYPE_CHECKING, Any
 
 from ..core.streams import Environment
+from ..formula.matrices import columns_record, matrices_record
 from .jsonio import JsonLines
 from .trace import header_record
 
@@ -38,10 +39,14 @@ class FitTraceWriter:
         self.parameters = model.parameters
         self.k = 0
         table = model.table
-        columns = {n: list(v) for n, v in table.columns.items()} if table.rows <= MAX_TRACE_ROWS else None
+        columns = columns_record(table) if table.rows <= MAX_TRACE_ROWS else None
+        # Matrices (X @ w) and vector parameters, so that gdsolve plot can evaluate the model again.
+        extra: dict[str, Any] = {"matrices": matrices_record(table)} if table.matrices else {}
+        if model.shapes:
+            extra["shapes"] = {k: list(v) for k, v in model.shapes.items()}
         self.header: dict[str, Any] | None = header_record(
             kind="fit", expression=model.parsed.text, model=model.text, response=model.response_text,
-            variables=list(self.parameters), params={}, settings=settings, rows=table.rows, data=columns)
+            variables=list(self.parameters), params={}, settings=settings, rows=table.rows, data=columns, **extra)
 
     def _write(self, record: dict[str, Any]) -> None:
         if self.header is not None:  # the file is made at the first record: a refused fit leaves none

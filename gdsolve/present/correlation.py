@@ -42,13 +42,13 @@ def _matrix(corr: Correlation, title: str) -> Table:
     names = list(corr)
     table.add_column("", no_wrap=True)
     for n in names:
-        table.add_column(n, justify="right", no_wrap=True)
+        table.add_column(Text(n), justify="right", no_wrap=True)  # names such as w[age] are text, not markup
     for a in names:
         cells = []
         for b in names:
             v = corr[a][b]
             cells.append(Text(f"{v:+.3f}", style="bold" if a != b and abs(v) > HIGHLIGHT else ""))
-        table.add_row(a, *cells)
+        table.add_row(Text(a), *cells)
     return table
 
 
@@ -74,7 +74,7 @@ def _pairs(corr: Correlation, title: str, width: int) -> RenderableType:
     grid.add_column(no_wrap=True)
     grid.add_column(justify="right", no_wrap=True)
     for a, b, r in shown:
-        grid.add_row(f"  {a} ~ {b}", Text(f"{r:+.3f}", style="bold"))
+        grid.add_row(Text(f"  {a} ~ {b}"), Text(f"{r:+.3f}", style="bold"))
     if natural_width(grid) > width:
         return Text(f"{title}: too wide for the screen ({len(pairs)} pairs); see --json", overflow="fold")
     from rich.console import Group

@@ -122,7 +122,7 @@ def titled_panel(title: str, parts: Sequence[RenderableType], *, short: str, bor
     def build(width: int) -> RenderableType:
         room = width - 6  # the corners, the rule before the title and the spaces around it
         if len(title) <= room:
-            return Panel(Group(*parts), title=title, title_align="left", expand=False, border_style=border_style)
+            return Panel(Group(*parts), title=Text(title), title_align="left", expand=False, border_style=border_style)
         return Panel(Group(Text(title, style="bold", overflow="fold"), *parts), title=short, title_align="left",
                      expand=False, border_style=border_style)
 

@@ -16,14 +16,15 @@ def fit_curve(header: dict[str, Any], params: dict[str, float]) -> dict[str, Any
     import torch
 
     from ..formula.data import table_from_mapping
+    from ..formula.matrices import restore_matrices
     from ..formula.model import parse_model
 
     data = header.get("data")
     if not isinstance(data, dict) or not data:
         raise GdsolveError(f"this fit trace holds no data (fits of over {MAX_TRACE_ROWS:,} rows keep it out of the "
                            "trace); plot the --residuals file instead")
-    table = table_from_mapping(data, "the trace's data")
-    fm = parse_model(str(header.get("model", "")), table)
+    table = restore_matrices(table_from_mapping(data, "the trace's data"), header.get("matrices"))
+    fm = parse_model(str(header.get("model", "")), table, shapes=header.get("shapes") or None)
     P = torch.tensor([[float(params[p]) for p in fm.parameters]], dtype=torch.float64)
     y = fm.observed().tolist()
     fitted = fm.predictor()(P)[0].tolist()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
+
 from ..api.fitresult import FitResult
 from .correlation import correlation_view
 from .narrow import fitted_table, titled_panel
@@ -31,9 +33,10 @@ def fit_view(result: FitResult, *, cli: bool = True) -> Any:
     colour = "green" if result.success else ("yellow" if result.status.value != "diverged" else "red")
     parts: list[Any] = [parameter_table(result)]
     if result.active_bounds:
-        parts.append("active bounds: " + ", ".join(f"{k} at its {v} bound" for k, v in result.active_bounds.items()))
+        parts.append("active bounds: " + ", ".join(f"{escape(k)} at its {v} bound"
+                                                   for k, v in result.active_bounds.items()))
     if result.stderr_reason:
-        parts.append(f"[yellow]standard errors: n/a: {result.stderr_reason}[/yellow]")
+        parts.append(f"[yellow]standard errors: n/a: {escape(result.stderr_reason)}[/yellow]")  # w[age] is text
     corr = correlation_view(result.correlation)  # the free parameters: one held on a bound has no correlation
     if corr is not None:
         parts.append(corr)
