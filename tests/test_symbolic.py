@@ -54,6 +54,20 @@ CASES = {
     "prod": ("prod(cos(0.7*x + 0.2*y))", sympy.cos(U), wide),
     "norm": ("norm(0.7*x + 0.2*y)", sympy.Abs(U), positive),
     "dot": ("dot(x, sin(0.7*x + 0.2*y))", X * sympy.sin(U), wide),
+    # the stable functions, against the formulas that define them (written out, as a user would without them)
+    "log1p": ("log1p(0.7*x + 0.2*y)", sympy.log(1 + U), positive),
+    "expm1": ("expm1(0.7*x + 0.2*y)", sympy.exp(U) - 1, wide),
+    "erfc": ("erfc(0.7*x + 0.2*y)", sympy.erfc(U), wide),
+    "sigmoid": ("sigmoid(0.7*x + 0.2*y)", 1 / (1 + sympy.exp(-U)), wide),
+    "softplus": ("softplus(0.7*x + 0.2*y)", sympy.log(1 + sympy.exp(U)), wide),
+    "logsigmoid": ("logsigmoid(0.7*x + 0.2*y)", -sympy.log(1 + sympy.exp(-U)), wide),
+    "logsumexp": ("logsumexp(x, 2*y, 1)", sympy.log(sympy.exp(X) + sympy.exp(2 * Y) + sympy.E), wide),
+    "xlogy": ("xlogy(x, 0.7*x + 0.2*y)", X * sympy.log(U), positive),
+    "normcdf": ("normcdf(0.7*x + 0.2*y)", sympy.erfc(-U / sympy.sqrt(2)) / 2, wide),
+    "lognormcdf": ("lognormcdf(0.7*x + 0.2*y)", sympy.log(sympy.erfc(-U / sympy.sqrt(2)) / 2), wide),
+    "lgamma": ("lgamma(0.7*x + 0.2*y)", sympy.loggamma(U), positive),
+    "digamma": ("digamma(0.7*x + 0.2*y)", sympy.polygamma(0, U), positive),
+    "polygamma": ("polygamma(1, 0.7*x + 0.2*y)", sympy.polygamma(1, U), positive),
 }
 
 

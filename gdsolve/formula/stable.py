@@ -1,0 +1,246 @@
+"""The numerically stable functions of the grammar, as sympy functions that know their derivatives.
+
+A statistician's formula is full of ``log(1+exp(x))``, ``log(Phi(x))`` and
+``x*log(y)``: written out, they overflow or lose every digit at the ends
+(``log(1+exp(800))`` is ``inf``, ``log(Phi(-40))`` is ``log(0)``). The
+functions here are the same mathematics under their own names, so that:
+
+* :func:`gdsolve.formula.objective.lambdify_torch` prints each one as a call
+  to its torch kernel (``torch.logaddexp``, ``torch.special.log_ndtr``...),
+  stable in value and in gradient;
+* sympy differentiates them (``fdiff``), for ``gdsolve grad`` and
+  ``--verify``, and prints the derivative with the names the user types
+  (``d softplus(x)/dx = sigmoid(x)``), so a gradient can be typed back;
+* sympy evaluates them to any precision (``_eval_evalf``, through the
+  defining formula, which mpmath computes without overflow);
+* a constant argument is folded in floating point by :data:`FLOAT`, with the
+  same care (``math.log1p``, ``math.lgamma``, mpmath's ``ncdf``).
+
+``log1p``, ``expm1`` (sympy's ``codegen`` functions), ``erf``, ``erfc`` and
+``polygamma`` are sympy's own.
+
+>>> x = sympy.Symbol("x", real=True)
+>>> sympy.diff(softplus(x), x), sympy.diff(lognormcdf(x), x)
+(sigmoid(x), sqrt(2)*exp(-x**2/2 - lognormcdf(x))/(2*sqrt(pi)))
+>>> float(lognormcdf(-40).evalf(20))
+-804.6084420137538
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mpmath
+import sympy
+from mpmath.libmp import prec_to_dps
+from sympy.codegen.cfunctions import expm1, log1p
+
+__all__ = ["FLOAT", "SYMPY", "digamma", "expm1", "lgamma", "log1p", "logsigmoid", "logsumexp", "lognormcdf", "normcdf",
+           "sigmoid", "softplus", "written_out", "xlogy"]
+
+
+class _Defined(sympy.Function):
+    """A function given by a formula (:meth:`formula`) that sympy evaluates at any precision, never simplifies
+    into, and never folds on its own (a constant argument is folded by the parser, in floating point)."""
+
+    @classmethod
+    def formula(cls, *args: Any) -> Any:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def _eval_evalf(self, prec: int) -> Any:
+        if not all(a.is_number for a in self.args):
+            return None
+        # mpmath has no overflow, so the plain formula is exact to the digits asked for: exp(800) is a number there.
+        return self.formula(*self.args).evalf(prec_to_dps(prec) + 5)._eval_evalf(prec)
+
+    def _eval_is_real(self) -> bool | None:
+        return all(a.is_real for a in self.args) or None
+
+
+class sigmoid(_Defined):  # noqa: N801 - the name the user types, which sympy prints
+    """``1/(1 + exp(-x))``; torch.sigmoid."""
+
+    nargs = 1
+
+    @classmethod
+    def formula(cls, x: Any) -> Any:
+        return 1 / (1 + sympy.exp(-x))
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
+
+
+class softplus(_Defined):  # noqa: N801
+    """``log(1 + exp(x))``; torch.logaddexp(x, 0)."""
+
+    nargs = 1
+
+    @classmethod
+    def formula(cls, x: Any) -> Any:
+        return sympy.log(1 + sympy.exp(x))
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        return sigmoid(self.args[0])
+
+
+class logsigmoid(_Defined):  # noqa: N801
+    """``log(sigmoid(x)) = -softplus(-x)``; torch.nn.functional.logsigmoid."""
+
+    nargs = 1
+
+    @classmethod
+    def formula(cls, x: Any) -> Any:
+        return -sympy.log(1 + sympy.exp(-x))
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        return sigmoid(-self.args[0])
+
+
+class normcdf(_Defined):  # noqa: N801
+    """The standard normal distribution function Phi(x); torch.special.erfc(-x/sqrt(2))/2."""
+
+    nargs = 1
+
+    @classmethod
+    def formula(cls, x: Any) -> Any:
+        return sympy.erfc(-x / sympy.sqrt(2)) / 2
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        x = self.args[0]
+        return sympy.exp(-x**2 / 2) / sympy.sqrt(2 * sympy.pi)
+
+
+class lognormcdf(_Defined):  # noqa: N801
+    """``log(Phi(x))``; torch.special.log_ndtr."""
+
+    nargs = 1
+
+    @classmethod
+    def formula(cls, x: Any) -> Any:
+        return sympy.log(sympy.erfc(-x / sympy.sqrt(2)) / 2)
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        # phi(x)/Phi(x) written as exp(-x**2/2 - lognormcdf(x))/sqrt(2*pi): typed back, it stays finite at x = -40,
+        # where phi and Phi both underflow to 0.
+        x = self.args[0]
+        return sympy.exp(-x**2 / 2 - lognormcdf(x)) / sympy.sqrt(2 * sympy.pi)
+
+
+class xlogy(_Defined):  # noqa: N801
+    """``x*log(y)``, 0 where x is 0 (y = 0 included); torch.special.xlogy."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, x: Any, y: Any) -> Any:
+        if x.is_zero:
+            return sympy.S.Zero
+        return None
+
+    @classmethod
+    def formula(cls, x: Any, y: Any) -> Any:
+        return x * sympy.log(y)
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        x, y = self.args
+        return sympy.log(y) if argindex == 1 else x / y
+
+
+class lgamma(_Defined):  # noqa: N801
+    """``log|Gamma(x)|``; torch.lgamma (math.lgamma): real for negative x too."""
+
+    nargs = 1
+
+    @classmethod
+    def formula(cls, x: Any) -> Any:
+        return sympy.re(sympy.loggamma(x))
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        return digamma(self.args[0])
+
+
+class digamma(_Defined):  # noqa: N801
+    """The derivative of lgamma, ``polygamma(0, x)``; torch.special.digamma."""
+
+    nargs = 1
+
+    @classmethod
+    def formula(cls, x: Any) -> Any:
+        return sympy.polygamma(0, x)
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        return sympy.polygamma(1, self.args[0])
+
+
+class logsumexp(_Defined):  # noqa: N801
+    """``log(exp(a) + exp(b) + ...)`` of several arguments (torch.logaddexp); of one shaped argument, the
+    reduction over its elements (torch.logsumexp), which on a number is the number."""
+
+    @classmethod
+    def formula(cls, *args: Any) -> Any:
+        return sympy.log(sympy.Add(*[sympy.exp(a) for a in args]))
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        if len(self.args) == 1:
+            return sympy.S.One
+        return sympy.exp(self.args[argindex - 1] - self)
+
+
+def written_out(expr: Any) -> Any:
+    """``expr`` with each stable function replaced by its defining formula, for sympy's ``solve``.
+
+    >>> written_out(softplus(sympy.Symbol("x")) + log1p(sympy.Symbol("y")))
+    log(y + 1) + log(exp(x) + 1)
+    """
+    return expr.replace(lambda e: isinstance(e, (_Defined, log1p, expm1)),
+                        lambda e: sympy.log(1 + e.args[0]) if isinstance(e, log1p) else
+                        sympy.exp(e.args[0]) - 1 if isinstance(e, expm1) else e.formula(*e.args))
+
+
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+
+
+def _softplus(x: float) -> float:
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _logsumexp(*args: float) -> float:
+    top = max(args)
+    if math.isinf(top):
+        return top
+    return top + math.log(math.fsum(math.exp(a - top) for a in args))
+
+
+def _xlogy(x: float, y: float) -> float:
+    return 0.0 if x == 0 else x * math.log(y)
+
+
+def _polygamma(n: float, x: float) -> float:
+    return float(mpmath.polygamma(int(n), x))
+
+
+#: Each function's value at constant arguments, in floating point, stable where the function is.
+FLOAT: dict[str, Any] = {
+    "log1p": math.log1p,
+    "expm1": math.expm1,
+    "erfc": math.erfc,
+    "sigmoid": _sigmoid,
+    "softplus": _softplus,
+    "logsigmoid": lambda x: -_softplus(-x),
+    "logsumexp": _logsumexp,
+    "xlogy": _xlogy,
+    "normcdf": lambda x: float(mpmath.ncdf(x)),
+    "lognormcdf": lambda x: float(mpmath.log(mpmath.ncdf(x))),
+    "lgamma": math.lgamma,
+    "digamma": lambda x: float(mpmath.digamma(x)),
+    "polygamma": _polygamma,
+}
+
+#: The sympy function behind each name.
+SYMPY: dict[str, Any] = {
+    "log1p": log1p, "expm1": expm1, "erfc": sympy.erfc, "sigmoid": sigmoid, "softplus": softplus,
+    "logsigmoid": logsigmoid, "logsumexp": logsumexp, "xlogy": xlogy, "normcdf": normcdf, "lognormcdf": lognormcdf,
+    "lgamma": lgamma, "digamma": digamma, "polygamma": sympy.polygamma,
+}
