@@ -197,12 +197,15 @@ def test_stable_functions_are_their_torch_kernels_in_value_and_gradient(text, po
 
 
 def test_the_formulas_the_stable_functions_replace_do_overflow():
-    # the claim the README makes for softplus and lognormcdf: written out, they fail where the functions do not
+    # the claim the README makes for softplus, lognormcdf and log1p: written out, they fail where the functions do not
     for text, point in [("log(1 + exp(x))", 800.0), ("log(normcdf(x))", -40.0)]:
         X = torch.tensor([[point]], dtype=torch.float64, requires_grad=True)
         F = compile_objective(text)(X)
         (G,) = torch.autograd.grad(F.sum(), X)
         assert not (math.isfinite(F.item()) and math.isfinite(G.item()))
+    assert compile_objective("log(1 + x)")(torch.tensor([[1e-20]], dtype=torch.float64)).item() == 0.0
+    # why normcdf is erfc(-x/sqrt(2))/2 and not torch.special.ndtr: ndtr's lower tail cancels to 0
+    assert torch.special.ndtr(torch.tensor(-10.0, dtype=torch.float64)).item() < 1e-30
 
 
 def test_logsumexp_of_one_shaped_variable_is_a_reduction():

@@ -73,10 +73,10 @@ def parse_assignments(text: str, option: str, *, names_required: bool = False) -
 
 
 def _top_level_split(text: str) -> list[str]:
-    """Split on the commas outside brackets: ``x=[1,2],b=0`` is two items."""
+    """Split on the commas outside brackets and parentheses: ``x=[1,2],b=atan2(1,2)`` is two items."""
     parts, depth, cur = [], 0, []
     for ch in text:
-        depth += (ch == "[") - (ch == "]")
+        depth += (ch in "[(") - (ch in "])")
         if ch == "," and depth == 0:
             parts.append("".join(cur))
             cur = []
@@ -87,13 +87,16 @@ def _top_level_split(text: str) -> list[str]:
 
 
 def _nested(text: str, option: str, name: str) -> Any:
-    """A nested list of numbers, ``[[1,2],[3,4]]``, for a shaped variable (read as JSON, never evaluated)."""
+    """A nested list of numbers, ``[[1,2],[pi,4]]``, for a shaped variable (never evaluated: read as JSON, or
+    element by element as constant expressions by the formula parser)."""
     import json
 
     try:
         value = json.loads(text)
     except ValueError:
-        raise OptionError(f"{option}: {shown(text)} for {name} is not a list of numbers such as [[1,2],[3,4]]") from None
+        from ..formula.parse import parse_constant
+
+        value = parse_constant(text, f"{option} {name}", lists=True)
 
     def check(v: Any) -> Any:
         if isinstance(v, list) and v:
@@ -125,14 +128,21 @@ def parse_inputs(vars_: str | None, params: Sequence[str], point: str | None,
     return variables, values, where
 
 
-def _number(text: str, option: str, name: str | None = None) -> float:
+def _number(text: str, option: str, name: str | None = None, *, constant: bool = True) -> float:
+    """A number, or (``constant``) a constant expression such as ``-pi/2`` or ``sqrt(2)``: read by the formula
+    parser, never evaluated as Python, and imported only then, so that plain numbers need no sympy."""
     try:
         value = float(text)
     except ValueError:
-        what = f" for {name}" if name else ""
-        raise OptionError(f"{option}: {shown(text)}{what} is not a number") from None
+        if not constant:
+            what = f" for {name}" if name else ""
+            raise OptionError(f"{option}: {shown(text)}{what} is not a number") from None
+        from ..formula.parse import parse_constant
+
+        return float(parse_constant(text, f"{option} {name}" if name else option))
     if not math.isfinite(value):
-        raise OptionError(f"{option}: {shown(text)} must be a finite number")
+        what = f" for {name}" if name else ""
+        raise OptionError(f"{option}: {shown(text)}{what} must be a finite number, such as 1e300 or pi/2")
     return value
 
 
@@ -153,5 +163,5 @@ def parse_list(text: str, option: str, *, integer: bool = False) -> float | int 
             except ValueError:
                 raise OptionError(f"{option}: {shown(p)} is not an integer") from None
         else:
-            values.append(_number(p, option))
+            values.append(_number(p, option, constant=False))
     return values[0] if len(values) == 1 else values
