@@ -34,7 +34,7 @@ from typing import Any
 
 import sympy
 
-from ..core.errors import ExpressionError, OptionError, shown
+from ..core.errors import ExpressionError, shown
 from ..core.settings import finite_real
 from .grammar import (
     CONSTANTS,
@@ -449,51 +449,3 @@ def _numify(expr: Any) -> Any:
             raise ExpressionError(f"the constant {expr} is not a finite real number")
         return num(value.real)
     return expr.func(*[_numify(a) for a in expr.args])
-
-
-def parse_constant(text: str, what: str, *, lists: bool = False) -> Any:
-    """A number typed as a constant expression (``-pi/2``, ``sqrt(2)``, ``1e-3*pi``) as a float, through the
-    same checks as a formula: nothing is executed.
-
-    With ``lists=True``, also a nested list of them (``[[1, 2], [pi, 4]]``, a tensor variable's value), as
-    nested lists of floats. ``what`` names the option and the variable in messages (``--x0 a``).
-
-    >>> parse_constant("-pi/2", "--bounds shift")
-    -1.5707963267948966
-    >>> parse_constant("[[1, 2], [sqrt(4), 1e-3*pi]]", "--x0 x", lists=True)
-    [[1.0, 2.0], [2.0, 0.0031415926535897933]]
-
-    Raises:
-        OptionError: text that is not a finite constant (a variable named in it, a syntax error, an overflow),
-            naming ``what``, the text and the fix.
-    """
-    fix = "write a number or a constant expression such as pi/2, sqrt(2) or 1e-3*pi"
-    try:
-        stripped = _checked_text(text, what, fix)
-    except ExpressionError as exc:
-        raise OptionError(str(exc)) from None
-    try:
-        tree = parse_tree(stripped).body
-    except ExpressionError as exc:
-        raise OptionError(f"{what}: {shown(stripped)}: {exc}") from None
-    builder = _Builder(stripped, {})
-
-    def value(node: ast.AST, depth: int) -> Any:
-        if lists and isinstance(node, ast.List):
-            if not node.elts:
-                raise OptionError(f"{what}: {shown(stripped)} has an empty list; {fix} for each element")
-            return [value(e, depth + 1) for e in node.elts]
-        try:
-            built = builder.build(node, depth)
-        except ExpressionError as exc:
-            raise OptionError(f"{what}: {shown(stripped)} cannot be evaluated: {exc}; {fix}") from None
-        if builder.names:
-            names = sorted(builder.names, key=natural_key)
-            if set(names) & {"inf", "infinity", "nan"}:
-                raise OptionError(f"{what}: {shown(stripped)} is not a finite number; {fix}")
-            raise OptionError(f"{what}: {shown(stripped)} names {', '.join(names)}, but a value here cannot "
-                              f"depend on a variable; {fix}")
-        assert built.value is not None  # no variable and no data column: the builder folded it to a number
-        return float(built.value)
-
-    return value(tree, 1)
