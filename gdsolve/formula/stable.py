@@ -58,7 +58,8 @@ class _Defined(sympy.Function):
         return all(a.is_real for a in self.args) or None
 
 
-class sigmoid(_Defined):  # noqa: N801 - the name the user types, which sympy prints
+# Lower-case class names: sympy prints a function by its class's name, and it must be the name the user types.
+class sigmoid(_Defined):
     """``1/(1 + exp(-x))``; torch.sigmoid."""
 
     nargs = 1
@@ -71,7 +72,7 @@ class sigmoid(_Defined):  # noqa: N801 - the name the user types, which sympy pr
         return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
 
 
-class softplus(_Defined):  # noqa: N801
+class softplus(_Defined):
     """``log(1 + exp(x))``; torch.logaddexp(x, 0)."""
 
     nargs = 1
@@ -84,7 +85,7 @@ class softplus(_Defined):  # noqa: N801
         return sigmoid(self.args[0])
 
 
-class logsigmoid(_Defined):  # noqa: N801
+class logsigmoid(_Defined):
     """``log(sigmoid(x)) = -softplus(-x)``; torch.nn.functional.logsigmoid."""
 
     nargs = 1
@@ -97,7 +98,7 @@ class logsigmoid(_Defined):  # noqa: N801
         return sigmoid(-self.args[0])
 
 
-class normcdf(_Defined):  # noqa: N801
+class normcdf(_Defined):
     """The standard normal distribution function Phi(x); torch.special.erfc(-x/sqrt(2))/2."""
 
     nargs = 1
@@ -111,7 +112,7 @@ class normcdf(_Defined):  # noqa: N801
         return sympy.exp(-x**2 / 2) / sympy.sqrt(2 * sympy.pi)
 
 
-class lognormcdf(_Defined):  # noqa: N801
+class lognormcdf(_Defined):
     """``log(Phi(x))``; torch.special.log_ndtr."""
 
     nargs = 1
@@ -127,7 +128,7 @@ class lognormcdf(_Defined):  # noqa: N801
         return sympy.exp(-x**2 / 2 - lognormcdf(x)) / sympy.sqrt(2 * sympy.pi)
 
 
-class xlogy(_Defined):  # noqa: N801
+class xlogy(_Defined):
     """``x*log(y)``, 0 where x is 0 (y = 0 included); torch.special.xlogy."""
 
     nargs = 2
@@ -147,7 +148,7 @@ class xlogy(_Defined):  # noqa: N801
         return sympy.log(y) if argindex == 1 else x / y
 
 
-class lgamma(_Defined):  # noqa: N801
+class lgamma(_Defined):
     """``log|Gamma(x)|``; torch.lgamma (math.lgamma): real for negative x too."""
 
     nargs = 1
@@ -160,7 +161,7 @@ class lgamma(_Defined):  # noqa: N801
         return digamma(self.args[0])
 
 
-class digamma(_Defined):  # noqa: N801
+class digamma(_Defined):
     """The derivative of lgamma, ``polygamma(0, x)``; torch.special.digamma."""
 
     nargs = 1
@@ -173,7 +174,7 @@ class digamma(_Defined):  # noqa: N801
         return sympy.polygamma(1, self.args[0])
 
 
-class logsumexp(_Defined):  # noqa: N801
+class logsumexp(_Defined):
     """``log(exp(a) + exp(b) + ...)`` of several arguments (torch.logaddexp); of one shaped argument, the
     reduction over its elements (torch.logsumexp), which on a number is the number."""
 
