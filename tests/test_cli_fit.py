@@ -164,3 +164,12 @@ def test_fit_messages_name_only_options_fit_takes_in_cli_words(method, lr, advic
     assert advice in message, message
     for foreign in ("--eps", "--line-search", "line_search", "--gtol", "--x0", "method=", "lr=", "{", "[["):
         assert foreign not in message, message
+
+
+def test_p0_and_bounds_take_constant_expressions():
+    code, out, _ = invoke("fit", "y ~ a*exp(-k*t)", "--data", DECAY, "--p0", "a=2*E,k=1/pi", "--bounds", "k=0:pi/8",
+                          "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["p0"] == pytest.approx({"a": 2 * math.e, "k": 1 / math.pi}, rel=1e-15)
+    code, out, err = invoke("fit", "y ~ a*exp(-k*t)", "--data", DECAY, "--p0", "a=k,k=1")
+    assert code == 2 and err.startswith("error: --p0 a: 'k' names k, but a value here cannot depend on a variable")

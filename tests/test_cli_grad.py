@@ -184,3 +184,11 @@ def test_minimize_verify_solves_a_stable_function():
     doc = json.loads(out)
     assert code == 0 and doc["x"]["x"] == pytest.approx(math.log(3 / 7), abs=1e-6)
     assert doc["verify"]["points"][0]["x"] == {"x": "log(3/7)"} and doc["verify"]["nearest"]["sought"] is True
+
+
+def test_grad_at_takes_constant_expressions_and_one_value_for_every_variable():
+    code, out, _ = invoke("grad", "sin(x)*y", "--at", "x=pi/3,y=sqrt(2)", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["autograd"]["x"] == pytest.approx(0.5 * math.sqrt(2), rel=1e-15)
+    code, out, _ = invoke("grad", "x*y", "--at", "pi", "--json")
+    assert code == 0 and json.loads(out)["at"] == {"x": math.pi, "y": math.pi}
