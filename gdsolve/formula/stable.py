@@ -143,6 +143,10 @@ class xlogy(_Defined):
     def formula(cls, x: Any, y: Any) -> Any:
         return x * sympy.log(y)
 
+    def _eval_is_real(self) -> bool | None:
+        x, y = self.args
+        return (x.is_real and y.is_positive) or None  # log of a negative y is not real
+
     def fdiff(self, argindex: int = 1) -> Any:
         x, y = self.args
         return sympy.log(y) if argindex == 1 else x / y
