@@ -192,3 +192,9 @@ def test_grad_at_takes_constant_expressions_and_one_value_for_every_variable():
     assert code == 0 and doc["autograd"]["x"] == pytest.approx(0.5 * math.sqrt(2), rel=1e-15)
     code, out, _ = invoke("grad", "x*y", "--at", "pi", "--json")
     assert code == 0 and json.loads(out)["at"] == {"x": math.pi, "y": math.pi}
+
+
+def test_explain_walks_the_stable_functions_kernels():
+    code, out, _ = invoke("explain", "softplus(x) + lognormcdf(y)", "--at", "x=800,y=-40")
+    assert code == 0
+    assert "LogaddexpBackward0" in out and "SpecialLogNdtrBackward0" in out and "y.grad = 40.025" in out
