@@ -347,3 +347,13 @@ def test_lognormcdf_derivative_typed_back_is_finite_where_phi_over_phi_written_o
     X = torch.tensor([[-40.0]], dtype=torch.float64)
     assert compile_objective(f"{derivative} + 0*x")(X).item() == pytest.approx(40.024968847207264, rel=1e-12)
     assert math.isnan(compile_objective("exp(-x**2/2)/sqrt(2*pi)/normcdf(x)")(X).item())
+
+
+@pytest.mark.parametrize("text, at, want", [
+    ("lgamma(x)", 1e300, 690.77552789821368),  # sympy's loggamma would expand 10**300 factorial
+    ("digamma(x)", 1e6, 1.0000005000001667e-06),  # sympy's polygamma(1, 10**6) would sum a harmonic number exactly
+    ("polygamma(2, x)", 1e6, 2.000003000002e-18),
+])
+def test_stable_functions_at_huge_arguments_are_evaluated_at_once(text, at, want):
+    doc = gradient(text, at={"x": at})  # mpmath's asymptotic forms: no timeout needed here
+    assert doc["agree"] is True and doc["symbolic"]["x"] == pytest.approx(want, rel=1e-12)

@@ -118,9 +118,10 @@ FUNCTIONS.update({
 
 
 def _polygamma(n: Any, x: Any) -> Any:
-    if not (n.is_Integer and n >= 0):
-        raise ExpressionError(f"polygamma(n, x) takes a whole number n >= 0 (0 is digamma), got n = {n}")
-    return sympy.polygamma(n, x)
+    if not (n.is_Integer and 0 <= n <= stable.MAX_POLYGAMMA_ORDER):
+        raise ExpressionError(f"polygamma(n, x) takes a whole number n from 0 to {stable.MAX_POLYGAMMA_ORDER} "
+                              f"(0 is digamma), got n = {n}")
+    return stable.polygamma(n, x)
 
 
 #: The numerically stable functions (:mod:`gdsolve.formula.stable`), with their arities; each is lambdified to

@@ -11,13 +11,13 @@ functions here are the same mathematics under their own names, so that:
 * sympy differentiates them (``fdiff``), for ``gdsolve grad`` and
   ``--verify``, and prints the derivative with the names the user types
   (``d softplus(x)/dx = sigmoid(x)``), so a gradient can be typed back;
-* sympy evaluates them to any precision (``_eval_evalf``, through the
-  defining formula, which mpmath computes without overflow);
+* sympy evaluates them to any precision (``_eval_evalf``, through mpmath,
+  which has no overflow: ``softplus(800)`` is a number there);
 * a constant argument is folded in floating point by :data:`FLOAT`, with the
   same care (``math.log1p``, ``math.lgamma``, mpmath's ``ncdf``).
 
-``log1p``, ``expm1`` (sympy's ``codegen`` functions), ``erf``, ``erfc`` and
-``polygamma`` are sympy's own.
+``log1p``, ``expm1`` (sympy's ``codegen`` functions), ``erf`` and ``erfc`` are
+sympy's own.
 
 >>> x = sympy.Symbol("x", real=True)
 >>> sympy.diff(softplus(x), x), sympy.diff(lognormcdf(x), x)
@@ -36,8 +36,8 @@ import sympy
 from mpmath.libmp import prec_to_dps
 from sympy.codegen.cfunctions import expm1, log1p
 
-__all__ = ["FLOAT", "SYMPY", "digamma", "expm1", "lgamma", "log1p", "logsigmoid", "logsumexp", "lognormcdf", "normcdf",
-           "sigmoid", "softplus", "written_out", "xlogy"]
+__all__ = ["FLOAT", "MAX_POLYGAMMA_ORDER", "SYMPY", "digamma", "expm1", "lgamma", "log1p", "logsigmoid",
+           "logsumexp", "lognormcdf", "normcdf", "polygamma", "sigmoid", "softplus", "written_out", "xlogy"]
 
 
 class _Defined(sympy.Function):
@@ -48,11 +48,20 @@ class _Defined(sympy.Function):
     def formula(cls, *args: Any) -> Any:  # pragma: no cover - every subclass defines it
         raise NotImplementedError
 
+    @staticmethod
+    def mp(*args: Any) -> Any:  # pragma: no cover - every subclass defines it
+        """The value from mpmath numbers, at mpmath's working precision."""
+        raise NotImplementedError
+
     def _eval_evalf(self, prec: int) -> Any:
         if not all(a.is_number for a in self.args):
             return None
-        # mpmath has no overflow, so the plain formula is exact to the digits asked for: exp(800) is a number there.
-        return self.formula(*self.args).evalf(prec_to_dps(prec) + 5)._eval_evalf(prec)
+        # mpmath, not the sympy formula: sympy would evaluate loggamma(10**300) through an exact factorial.
+        # mpmath has no overflow (exp(800) is a number there); 30 guard bits cover the cancellations inside.
+        with mpmath.workprec(prec + 30):
+            args = [a.evalf(prec_to_dps(prec + 30))._to_mpmath(prec + 30) for a in self.args]
+            value = self.mp(*args)
+        return sympy.Expr._from_mpmath(value, prec)
 
     def _eval_is_real(self) -> bool | None:
         return all(a.is_real for a in self.args) or None
@@ -61,6 +70,8 @@ class _Defined(sympy.Function):
 # Lower-case class names: sympy prints a function by its class's name, and it must be the name the user types.
 class sigmoid(_Defined):
     """``1/(1 + exp(-x))``; torch.sigmoid."""
+
+    mp = staticmethod(lambda x: 1 / (1 + mpmath.exp(-x)))
 
     nargs = 1
 
@@ -75,6 +86,8 @@ class sigmoid(_Defined):
 class softplus(_Defined):
     """``log(1 + exp(x))``; torch.logaddexp(x, 0)."""
 
+    mp = staticmethod(lambda x: mpmath.log(1 + mpmath.exp(x)))
+
     nargs = 1
 
     @classmethod
@@ -87,6 +100,8 @@ class softplus(_Defined):
 
 class logsigmoid(_Defined):
     """``log(sigmoid(x)) = -softplus(-x)``; torch.nn.functional.logsigmoid."""
+
+    mp = staticmethod(lambda x: -mpmath.log(1 + mpmath.exp(-x)))
 
     nargs = 1
 
@@ -101,6 +116,8 @@ class logsigmoid(_Defined):
 class normcdf(_Defined):
     """The standard normal distribution function Phi(x); torch.special.erfc(-x/sqrt(2))/2."""
 
+    mp = staticmethod(mpmath.ncdf)
+
     nargs = 1
 
     @classmethod
@@ -114,6 +131,8 @@ class normcdf(_Defined):
 
 class lognormcdf(_Defined):
     """``log(Phi(x))``; torch.special.log_ndtr."""
+
+    mp = staticmethod(lambda x: mpmath.log(mpmath.ncdf(x)))
 
     nargs = 1
 
@@ -130,6 +149,8 @@ class lognormcdf(_Defined):
 
 class xlogy(_Defined):
     """``x*log(y)``, 0 where x is 0 (y = 0 included); torch.special.xlogy."""
+
+    mp = staticmethod(lambda x, y: mpmath.mpf(0) if x == 0 else x * mpmath.log(y))
 
     nargs = 2
 
@@ -155,6 +176,8 @@ class xlogy(_Defined):
 class lgamma(_Defined):
     """``log|Gamma(x)|``; torch.lgamma (math.lgamma): real for negative x too."""
 
+    mp = staticmethod(lambda x: mpmath.re(mpmath.loggamma(x)))
+
     nargs = 1
 
     @classmethod
@@ -168,6 +191,8 @@ class lgamma(_Defined):
 class digamma(_Defined):
     """The derivative of lgamma, ``polygamma(0, x)``; torch.special.digamma."""
 
+    mp = staticmethod(mpmath.digamma)
+
     nargs = 1
 
     @classmethod
@@ -175,12 +200,32 @@ class digamma(_Defined):
         return sympy.polygamma(0, x)
 
     def fdiff(self, argindex: int = 1) -> Any:
-        return sympy.polygamma(1, self.args[0])
+        return polygamma(1, self.args[0])
+
+
+class polygamma(_Defined):
+    """The n-th derivative of digamma, n a whole number; torch.special.polygamma. sympy's own polygamma would
+    fold polygamma(1, 10**6) through an exact harmonic number, which takes minutes."""
+
+    mp = staticmethod(lambda n, x: mpmath.polygamma(int(n), x))
+    nargs = 2
+
+    @classmethod
+    def formula(cls, n: Any, x: Any) -> Any:
+        return sympy.polygamma(n, x)
+
+    def fdiff(self, argindex: int = 2) -> Any:
+        n, x = self.args
+        if argindex == 1:
+            raise sympy.ArgumentIndexError(self, argindex)  # the order is a whole number, not a variable
+        return polygamma(n + 1, x)
 
 
 class logsumexp(_Defined):
     """``log(exp(a) + exp(b) + ...)`` of several arguments (torch.logaddexp); of one shaped argument, the
     reduction over its elements (torch.logsumexp), which on a number is the number."""
+
+    mp = staticmethod(lambda *a: mpmath.log(mpmath.fsum(mpmath.exp(v) for v in a)))
 
     @classmethod
     def formula(cls, *args: Any) -> Any:
@@ -222,7 +267,13 @@ def _xlogy(x: float, y: float) -> float:
     return 0.0 if x == 0 else x * math.log(y)
 
 
+#: The highest order ``polygamma(n, x)`` takes: mpmath needs most of a minute for ``polygamma(10**6, 2)``.
+MAX_POLYGAMMA_ORDER = 100
+
+
 def _polygamma(n: float, x: float) -> float:
+    if n != int(n) or not 0 <= n <= MAX_POLYGAMMA_ORDER:
+        raise ValueError(f"polygamma's order n is a whole number from 0 to {MAX_POLYGAMMA_ORDER}")
     return float(mpmath.polygamma(int(n), x))
 
 
@@ -247,5 +298,5 @@ FLOAT: dict[str, Any] = {
 SYMPY: dict[str, Any] = {
     "log1p": log1p, "expm1": expm1, "erfc": sympy.erfc, "sigmoid": sigmoid, "softplus": softplus,
     "logsigmoid": logsigmoid, "logsumexp": logsumexp, "xlogy": xlogy, "normcdf": normcdf, "lognormcdf": lognormcdf,
-    "lgamma": lgamma, "digamma": digamma, "polygamma": sympy.polygamma,
+    "lgamma": lgamma, "digamma": digamma, "polygamma": polygamma,
 }
