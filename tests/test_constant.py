@@ -23,6 +23,9 @@ from gdsolve.formula.constant import parse_constant
     ("lognormcdf(-40)", -804.60844201375379),
     ("softplus(800)", 800.0),
     ("  0.1  ", 0.1),
+    ("erfc(-1e308)", 2.0),  # mpmath's own erfc overflows a float inside past |x| = 1e154
+    ("normcdf(-1e308)", 0.0),
+    ("lognormcdf(-1e150)", -5e299),
 ])
 def test_constant_expressions_are_their_correctly_rounded_values(text, want):
     assert parse_constant(text, "--x0 a") == pytest.approx(want, rel=1e-16)

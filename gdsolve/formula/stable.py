@@ -16,8 +16,7 @@ functions here are the same mathematics under their own names, so that:
 * a constant argument is folded in floating point by :data:`FLOAT`, with the
   same care (``math.log1p``, ``math.lgamma``, mpmath's ``ncdf``).
 
-``log1p``, ``expm1`` (sympy's ``codegen`` functions), ``erf`` and ``erfc`` are
-sympy's own.
+``log1p``, ``expm1`` (sympy's ``codegen`` functions) and ``erf`` are sympy's own.
 
 >>> x = sympy.Symbol("x", real=True)
 >>> sympy.diff(softplus(x), x), sympy.diff(lognormcdf(x), x)
@@ -36,8 +35,21 @@ import sympy
 from mpmath.libmp import prec_to_dps
 from sympy.codegen.cfunctions import expm1, log1p
 
-__all__ = ["FLOAT", "MAX_POLYGAMMA_ORDER", "SYMPY", "digamma", "expm1", "lgamma", "log1p", "logsigmoid",
+__all__ = ["FLOAT", "MAX_POLYGAMMA_ORDER", "SYMPY", "digamma", "erfc", "expm1", "lgamma", "log1p", "logsigmoid",
            "logsumexp", "lognormcdf", "normcdf", "polygamma", "sigmoid", "softplus", "written_out", "xlogy"]
+
+
+def _erfc(x: Any) -> Any:
+    """mpmath's erfc, and past |x| = 1e100 (where mpmath's own overflows a float inside) its asymptotic form,
+    exact there to far more digits than asked: the next term is 1/(2*x**2) smaller."""
+    if abs(x) <= 1e100:
+        return mpmath.erfc(x)
+    tail = mpmath.exp(-x * x) / (abs(x) * mpmath.sqrt(mpmath.pi))
+    return tail if x > 0 else 2 - tail
+
+
+def _ncdf(x: Any) -> Any:
+    return _erfc(-x / mpmath.sqrt(2)) / 2
 
 
 class _Defined(sympy.Function):
@@ -116,7 +128,7 @@ class logsigmoid(_Defined):
 class normcdf(_Defined):
     """The standard normal distribution function Phi(x); torch.special.erfc(-x/sqrt(2))/2."""
 
-    mp = staticmethod(mpmath.ncdf)
+    mp = staticmethod(_ncdf)
 
     nargs = 1
 
@@ -132,7 +144,7 @@ class normcdf(_Defined):
 class lognormcdf(_Defined):
     """``log(Phi(x))``; torch.special.log_ndtr."""
 
-    mp = staticmethod(lambda x: mpmath.log(mpmath.ncdf(x)))
+    mp = staticmethod(lambda x: mpmath.log(_ncdf(x)))
 
     nargs = 1
 
@@ -145,6 +157,21 @@ class lognormcdf(_Defined):
         # where phi and Phi both underflow to 0.
         x = self.args[0]
         return sympy.exp(-x**2 / 2 - lognormcdf(x)) / sympy.sqrt(2 * sympy.pi)
+
+
+class erfc(_Defined):
+    """``1 - erf(x)``, kept in the tail; torch.special.erfc. sympy's own would be evaluated by mpmath's, which
+    fails past |x| = 1e154."""
+
+    mp = staticmethod(_erfc)
+    nargs = 1
+
+    @classmethod
+    def formula(cls, x: Any) -> Any:
+        return sympy.erfc(x)
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        return -2 * sympy.exp(-self.args[0]**2) / sympy.sqrt(sympy.pi)
 
 
 class xlogy(_Defined):
@@ -287,8 +314,8 @@ FLOAT: dict[str, Any] = {
     "logsigmoid": lambda x: -_softplus(-x),
     "logsumexp": _logsumexp,
     "xlogy": _xlogy,
-    "normcdf": lambda x: float(mpmath.ncdf(x)),
-    "lognormcdf": lambda x: float(mpmath.log(mpmath.ncdf(x))),
+    "normcdf": lambda x: 0.5 * math.erfc(-x / math.sqrt(2)),
+    "lognormcdf": lambda x: float(mpmath.log(_ncdf(mpmath.mpf(x)))),
     "lgamma": math.lgamma,
     "digamma": lambda x: float(mpmath.digamma(x)),
     "polygamma": _polygamma,
@@ -296,7 +323,7 @@ FLOAT: dict[str, Any] = {
 
 #: The sympy function behind each name.
 SYMPY: dict[str, Any] = {
-    "log1p": log1p, "expm1": expm1, "erfc": sympy.erfc, "sigmoid": sigmoid, "softplus": softplus,
+    "log1p": log1p, "expm1": expm1, "erfc": erfc, "sigmoid": sigmoid, "softplus": softplus,
     "logsigmoid": logsigmoid, "logsumexp": logsumexp, "xlogy": xlogy, "normcdf": normcdf, "lognormcdf": lognormcdf,
     "lgamma": lgamma, "digamma": digamma, "polygamma": polygamma,
 }
