@@ -101,3 +101,9 @@ def test_every_keyword_refuses_wrong_values_with_its_own_short_error(key):
 def test_sense_is_not_a_keyword_of_minimize():
     with pytest.raises(OptionError, match="unknown setting 'sense'"):
         minimize("(x-4)**2", sense="maximize")
+
+
+def test_one_number_x0_starts_every_variable_and_every_element_there():
+    r = minimize("(x-1)**2 + sum((w-2)**2)", x0=0.5, shape={"w": 2}, method="lbfgs")
+    assert r.x0 == {"x": 0.5, "w[0]": 0.5, "w[1]": 0.5}
+    assert r.x == pytest.approx({"x": 1.0, "w[0]": 2.0, "w[1]": 2.0}, abs=1e-6)

@@ -97,8 +97,33 @@ BAD = [
     (["minimize", "x**2", "--method", "adam", "--line-search", "armijo"], "armijo applies"),
     (["minimize", "x**2", "--bounds", "x=5:0"], "empty"),
     (["minimize", "x**2", "--bounds", "x0:5"], "x=0:5"),
+    (["minimize", "x**2", "--bounds", "0:5"], "--bounds '0:5' names no variable; write name=lo:hi"),
+    (["minimize", "x**2", "--bounds", "x=-pi:y"], "--bounds x: 'y' names y, but a value here cannot depend on a variable"),
+    (["minimize", "x**2", "--x0", "x=sqrt(-2)"], "--x0 x: 'sqrt(-2)' cannot be evaluated"),
+    (["minimize", "x**2 + y**2", "--x0", "x=y,y=1"], "--x0 x: 'y' names y"),
+    (["minimize", "x**2", "--x0", "__import__('os').system('touch pwned')"], "attribute access"),
+    (["minimize", "x**2", "--x0", "x=__import__('os')"], "double underscores"),
     (["minimize", "x**2", "--gamma", "0.5"], "--gamma"),
 ]
+
+
+def test_x0_bounds_and_params_take_constant_expressions():
+    code, out, _ = invoke("minimize", "(x-a)**2 + (y-1)**2", "--param", "a=pi/4", "--x0", "x=sqrt(2),y=1e-3*pi",
+                          "--bounds", "x=-pi/2:pi/2", "--bounds", "y=:2^2", "--method", "lbfgs", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["x0"] == pytest.approx({"x": 2**0.5, "y": 1e-3 * 3.141592653589793}, rel=1e-15)
+    bounds = doc["settings"]["bounds"]
+    assert bounds["x"] == pytest.approx([-3.141592653589793 / 2, 3.141592653589793 / 2], rel=1e-15)
+    assert bounds["y"][1] == 4.0 and bounds["y"][0] in (None, float("-inf"))
+    assert doc["x"]["x"] == pytest.approx(3.141592653589793 / 4, abs=1e-6)
+
+
+def test_one_bare_x0_sets_every_variable_and_every_element():
+    code, out, _ = invoke("minimize", "sum((w-1)**2) + (b-2)**2", "--shape", "w=2,2", "--x0", "0", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["x0"] == {"b": 0.0, "w": [[0.0, 0.0], [0.0, 0.0]]}
+    code, out, _ = invoke("minimize", "sum((w-1)**2)", "--shape", "w=2,2", "--x0", "w=[[1,2],[pi,sqrt(16)]]", "--json")
+    assert code == 0 and json.loads(out)["x0"] == {"w": [[1.0, 2.0], [3.141592653589793, 4.0]]}
 
 
 @pytest.mark.parametrize(("args", "fragment"), BAD, ids=[a[1][:25] + (a[2] if len(a) > 2 else "") for a, _ in BAD])

@@ -224,3 +224,12 @@ def test_residuals_file_keeps_a_text_column_as_written(tmp_path):
     assert code == 0, err
     lines = res.read_text().splitlines()
     assert lines[0].split(",")[-4:] == ["group", "y", "fitted", "residual"] and lines[1].split(",")[10] == "a"
+
+
+def test_p0_and_bounds_take_constant_expressions():
+    code, out, _ = invoke("fit", "y ~ a*exp(-k*t)", "--data", DECAY, "--p0", "a=2*E,k=1/pi", "--bounds", "k=0:pi/8",
+                          "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["p0"] == pytest.approx({"a": 2 * math.e, "k": 1 / math.pi}, rel=1e-15)
+    code, out, err = invoke("fit", "y ~ a*exp(-k*t)", "--data", DECAY, "--p0", "a=k,k=1")
+    assert code == 2 and err.startswith("error: --p0 a: 'k' names k, but a value here cannot depend on a variable")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from typer.testing import CliRunner
@@ -166,3 +167,34 @@ def test_help_states_the_librarys_own_limits():
         assert (float(atol), float(rtol)) == (ATOL, RTOL)
     minimize = " ".join(runner.invoke(app, ["minimize", "--help"], env={"COLUMNS": "200"}).stdout.split())
     assert f"(default {TIMEOUT:g})" in minimize
+
+
+def test_grad_of_stable_functions_at_extreme_arguments():
+    code, out, _ = invoke("grad", "softplus(x) + lognormcdf(y)", "--at", "x=800,y=-40", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["gradient"] == {"x": "sigmoid(x)",
+                                             "y": "sqrt(2)*exp(-y**2/2 - lognormcdf(y))/(2*sqrt(pi))"}
+    assert doc["f"] == pytest.approx(800.0 - 804.60844201375379, rel=1e-13)
+    assert doc["autograd"]["x"] == doc["symbolic"]["x"] == 1.0
+    assert doc["symbolic"]["y"] == pytest.approx(40.024968847207264, rel=1e-15) and doc["agree"] is True
+
+
+def test_minimize_verify_solves_a_stable_function():
+    code, out, _ = invoke("minimize", "softplus(x) - 0.3*x", "--method", "lbfgs", "--verify", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["x"]["x"] == pytest.approx(math.log(3 / 7), abs=1e-6)
+    assert doc["verify"]["points"][0]["x"] == {"x": "log(3/7)"} and doc["verify"]["nearest"]["sought"] is True
+
+
+def test_grad_at_takes_constant_expressions_and_one_value_for_every_variable():
+    code, out, _ = invoke("grad", "sin(x)*y", "--at", "x=pi/3,y=sqrt(2)", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["autograd"]["x"] == pytest.approx(0.5 * math.sqrt(2), rel=1e-15)
+    code, out, _ = invoke("grad", "x*y", "--at", "pi", "--json")
+    assert code == 0 and json.loads(out)["at"] == {"x": math.pi, "y": math.pi}
+
+
+def test_explain_walks_the_stable_functions_kernels():
+    code, out, _ = invoke("explain", "softplus(x) + lognormcdf(y)", "--at", "x=800,y=-40")
+    assert code == 0
+    assert "LogaddexpBackward0" in out and "SpecialLogNdtrBackward0" in out and "y.grad = 40.025" in out

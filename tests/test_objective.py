@@ -141,3 +141,91 @@ def test_the_users_sign_goes_in_and_comes_out_in_one_place():
     value = float(up(torch.tensor([[0.0]], dtype=torch.float64))[0])  # the engine minimizes -f
     assert value == -2.0 and up.reported(value) == 2.0
     assert up.minimized(2.5) == -2.5 and up.reported_grad([-2.0, 0.5]) == [2.0, -0.5]
+
+
+# The stable functions at the extremes where the formulas they replace overflow or lose every digit:
+# (formula, point, value, gradient, the torch kernel's backward node that must be in the graph).
+STABLE_EXTREMES = [
+    ("softplus(x)", [800.0], 800.0, [1.0], "LogaddexpBackward0"),
+    ("softplus(x)", [-800.0], 0.0, [0.0], "LogaddexpBackward0"),
+    ("softplus(x)", [30.0], 30.0 + math.exp(-30.0), [1 / (1 + math.exp(-30.0))], "LogaddexpBackward0"),
+    ("logsigmoid(x)", [-800.0], -800.0, [1.0], "LogSigmoidBackward0"),
+    ("logsigmoid(x)", [800.0], 0.0, [0.0], "LogSigmoidBackward0"),
+    ("sigmoid(x)", [800.0], 1.0, [0.0], "SigmoidBackward0"),
+    ("sigmoid(x)", [-800.0], 0.0, [0.0], "SigmoidBackward0"),
+    # log(Phi(-40)) and its derivative phi/Phi, from mpmath at 40 digits (torch's backward: 1.3e-13 off)
+    ("lognormcdf(x)", [-40.0], -804.60844201375379, [40.024968847207264], "SpecialLogNdtrBackward0"),
+    ("normcdf(x)", [-40.0], 0.0, [0.0], "ErfcBackward0"),
+    ("normcdf(x)", [-10.0], 7.6198530241605260e-24, [7.6945986267064194e-23], "ErfcBackward0"),
+    ("normcdf(x)", [1.0], 0.8413447460685429, [0.24197072451914337], "ErfcBackward0"),
+    ("log1p(x)", [1e-20], 1e-20, [1.0], "Log1PBackward0"),
+    ("expm1(x)", [1e-20], 1e-20, [1.0], "Expm1Backward0"),
+    ("erfc(x)", [10.0], 2.0884875837625447570e-45, [-4.1976562313542170e-44], "ErfcBackward0"),
+    ("lgamma(x)", [1e-300], 690.77552789821368, [-1e300], "LgammaBackward0"),
+    ("lgamma(x)", [-0.5], math.lgamma(-0.5), [0.03648997397857652], "LgammaBackward0"),
+    ("digamma(x)", [0.5], -1.9635100260214235, [math.pi**2 / 2], "DigammaBackward0"),
+    ("polygamma(1, x)", [0.5], math.pi**2 / 2, [-16.828796644234319], "PolygammaBackward0"),
+    ("logsumexp(x, y)", [1000.0, 1000.0], 1000.0 + math.log(2), [0.5, 0.5], "LogaddexpBackward0"),
+    ("xlogy(x, y)", [0.0, 0.0], 0.0, [0.0, 0.0], "XlogyBackward0"),
+    ("xlogy(x, y)", [0.0, 0.5], 0.0, [math.log(0.5), 0.0], "XlogyBackward0"),
+    ("xlogy(x, y)", [2.0, 0.5], 2 * math.log(0.5), [math.log(0.5), 4.0], "XlogyBackward0"),
+]
+
+
+def _nodes(fn) -> set[str]:
+    seen, todo = set(), [fn]
+    while todo:
+        node = todo.pop()
+        if node is None or node.name() in seen:
+            continue
+        seen.add(node.name())
+        todo.extend(n for n, _ in node.next_functions)
+    return seen
+
+
+@pytest.mark.parametrize("text, point, value, grad, kernel", STABLE_EXTREMES)
+def test_stable_functions_are_their_torch_kernels_in_value_and_gradient(text, point, value, grad, kernel):
+    obj = compile_objective(text)
+    X = torch.tensor([point], dtype=torch.float64, requires_grad=True)
+    F = obj(X)
+    (G,) = torch.autograd.grad(F.sum(), X)
+    # torch's trigamma (digamma's derivative, polygamma(1, .)) is good to about 1e-10, not to the last digit
+    rel = 1e-9 if "gamma(" in text and "lgamma" not in text else 1e-14
+    assert F.item() == pytest.approx(value, rel=rel, abs=1e-300)
+    assert G[0].tolist() == pytest.approx(grad, rel=max(rel, 1e-12), abs=1e-300)
+    assert kernel in _nodes(F.grad_fn), _nodes(F.grad_fn)  # the kernel itself, not a formula written out
+
+
+def test_the_formulas_the_stable_functions_replace_do_overflow():
+    # the claim the README makes for softplus, lognormcdf and log1p: written out, they fail where the functions do not
+    for text, point in [("log(1 + exp(x))", 800.0), ("log(normcdf(x))", -40.0)]:
+        X = torch.tensor([[point]], dtype=torch.float64, requires_grad=True)
+        F = compile_objective(text)(X)
+        (G,) = torch.autograd.grad(F.sum(), X)
+        assert not (math.isfinite(F.item()) and math.isfinite(G.item()))
+    assert compile_objective("log(1 + x)")(torch.tensor([[1e-20]], dtype=torch.float64)).item() == 0.0
+    # why normcdf is erfc(-x/sqrt(2))/2 and not torch.special.ndtr: ndtr's lower tail cancels to 0
+    assert torch.special.ndtr(torch.tensor(-10.0, dtype=torch.float64)).item() < 1e-30
+
+
+def test_logsumexp_of_one_shaped_variable_is_a_reduction():
+    obj = compile_objective("logsumexp(w) - w1", shapes={"w": 3}, variables=["w", "w1"])
+    X = torch.tensor([[1000.0, 1000.0, 1000.0, 0.5]], dtype=torch.float64, requires_grad=True)
+    F = obj(X)
+    (G,) = torch.autograd.grad(F.sum(), X)
+    assert F.item() == pytest.approx(1000.0 + math.log(3) - 0.5, rel=1e-15)
+    assert G[0].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3, -1.0], rel=1e-14)
+
+
+def test_logsumexp_of_a_data_column_and_xlogy_of_zero_counts():
+    # a Poisson log-likelihood with a zero count: xlogy(0, mu) is 0, with a finite gradient
+    obj = compile_objective("sum(exp(a + b*x) - xlogy(y, exp(a + b*x))) + logsumexp(y)",
+                            data={"x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 3.0]})
+    X = torch.tensor([[0.1, 0.2]], dtype=torch.float64, requires_grad=True)
+    F = obj(X)
+    (G,) = torch.autograd.grad(F.sum(), X)
+    mu = [math.exp(0.1 + 0.2 * x) for x in (0.0, 1.0, 2.0)]
+    want = sum(m - y * math.log(m) for m, y in zip(mu, (0.0, 1.0, 3.0))) + math.log(1 + math.e + math.e**3)
+    assert F.item() == pytest.approx(want, rel=1e-14)
+    assert G[0].tolist() == pytest.approx([sum(mu) - 4.0, sum(m * x for m, x in zip(mu, (0, 1, 2))) - 7.0],
+                                          rel=1e-13)

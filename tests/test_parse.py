@@ -287,3 +287,59 @@ def test_factors_and_matrices_misused_say_how_to_use_them(text, words):
         parse_expression(text, matrices=["X"], factors={"g": ("a", "b")})
     for w in words:
         assert w in str(info.value)
+
+
+# Stable functions of constants fold in floating point as stably as the torch kernels compute them.
+@pytest.mark.parametrize("text, want", [
+    ("softplus(800)", 800.0),
+    ("softplus(-800)", 0.0),
+    ("softplus(1)", math.log1p(math.e)),
+    ("logsigmoid(-800)", -800.0),
+    ("sigmoid(-800)", 0.0),
+    ("sigmoid(800)", 1.0),
+    ("lognormcdf(-40)", -804.60844201375379),
+    ("normcdf(-10)", 7.6198530241605260e-24),
+    ("log1p(1e-20)", 1e-20),
+    ("expm1(1e-20)", 1e-20),
+    ("xlogy(0, 0)", 0.0),
+    ("xlogy(2, 3)", 2 * math.log(3)),
+    ("erfc(10)", 2.0884875837625447570e-45),
+    ("lgamma(1e-300)", 690.77552789821368),
+    ("lgamma(-0.5)", 1.2655121234846454),
+    ("digamma(1)", -0.57721566490153286),
+    ("polygamma(1, 1)", math.pi**2 / 6),
+    ("logsumexp(1000, 1000)", 1000.0 + math.log(2)),
+    ("logsumexp(-800)", -800.0),
+])
+def test_stable_functions_of_constants_fold_stably(text, want):
+    expr = parse_expression(f"x + {text}").expr
+    term = expr - sympy.Symbol("x", real=True)
+    assert term.is_Number and float(term) == pytest.approx(want, rel=1e-14, abs=1e-300)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("lgamma(0) + x", "lgamma() of a constant is undefined"),
+    ("xlogy(1, 0) + x", "xlogy() of a constant is undefined"),
+    ("log1p(-1) + x", "log1p() of a constant is undefined"),
+    ("polygamma(0.5, x)", "whole number n from 0 to 100"),
+    ("polygamma(x, 2)", "whole number n from 0 to 100"),
+    ("polygamma(-1, x)", "whole number n from 0 to 100"),
+    ("polygamma(101, x)", "whole number n from 0 to 100"),
+    ("polygamma(10**6, 2) + x", "polygamma() of a constant is undefined"),  # refused at once, not after a minute
+    ("xlogy(x)", "xlogy() takes 2 arguments"),
+    ("logsumexp()", "logsumexp() takes at least 1 argument"),
+    ("softplus(x, 2)", "softplus() takes 1 argument"),
+    ("softpluss(x)", "did you mean 'softplus'"),
+    ("softplus + x", "'softplus' is a function"),
+])
+def test_stable_functions_refuse_what_they_cannot_compute(text, fragment):
+    with pytest.raises(ExpressionError, match=re.escape(fragment)):
+        parse_expression(text)
+
+
+def test_stable_functions_keep_their_names_exact_and_in_scalar_work():
+    from gdsolve.formula.parse import exact_expression
+
+    p = parse_expression("softplus(800)*x + logsumexp(x, y) + logsumexp(y**2)")
+    assert str(exact_expression(p)) == "x*softplus(800) + y**2 + logsumexp(x, y)"  # one argument: a scalar's own
+    assert "softplus" not in str(p.expr) and "logsumexp(x, y)" in str(p.expr)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 
-from gdsolve.cli.cmdline import parse_assignments
+from gdsolve.cli.cmdline import parse_assignments, parse_bounds
 from gdsolve.core.errors import OptionError
 from gdsolve.core.settings import Settings, resolve_x0
 
@@ -62,6 +63,7 @@ def test_resolve_x0_forms():
     assert resolve_x0(("x", "y"), [1, 2]) == {"x": 1.0, "y": 2.0}
     assert resolve_x0(("x",), 3) == {"x": 3.0}
     assert resolve_x0(("x",), None) is None
+    assert resolve_x0(("x", "y", "w[0]"), 0.5) == {"x": 0.5, "y": 0.5, "w[0]": 0.5}  # one number: every variable
 
 
 @pytest.mark.parametrize(
@@ -69,7 +71,6 @@ def test_resolve_x0_forms():
     [
         ({"x": 1, "z": 2}, "names z"),
         ({"x": 1}, "missing y"),
-        (1.0, "one number"),
         ([1, 2, 3], "3 values"),
         ({"x": float("inf"), "y": 0}, "finite"),
         ({"x": "a", "y": 0}, "not a number"),
@@ -84,12 +85,44 @@ def test_bad_x0(x0, fragment):
 def test_parse_assignments():
     assert parse_assignments("x=1,y=-2", "--x0") == {"x": 1.0, "y": -2.0}
     assert parse_assignments("1, 2", "--x0") == [1.0, 2.0]
-    for bad, frag in [("x=1,2", "mixes"), ("x=a", "not a number"), ("", "empty"), ("x=1,,y=2", "empty"),
+    for bad, frag in [("x=1,2", "mixes"), ("x=a", "cannot depend on a variable"), ("", "empty"), ("x=1,,y=2", "empty"),
                       ("x=1,x=2", "twice"), ("1x=2", "not a variable"), ("x=inf", "finite")]:
         with pytest.raises(OptionError, match=frag):
             parse_assignments(bad, "--x0")
     with pytest.raises(OptionError, match=re.escape("--param 'a': expected name=value, e.g. --param a=2")):
         parse_assignments("a", "--param", names_required=True)
+
+
+def test_assignments_and_bounds_take_constant_expressions():
+    assert parse_assignments("a=sqrt(2), b=1e-3*pi, c=atan2(1, 1)", "--x0") == pytest.approx(
+        {"a": math.sqrt(2), "b": 1e-3 * math.pi, "c": math.pi / 4}, rel=1e-15)
+    assert parse_assignments("pi, -E", "--x0") == pytest.approx([math.pi, -math.e], rel=1e-15)
+    assert parse_assignments("x=[[1,2],[pi,4]],b=log(2)", "--x0") == {"x": [[1.0, 2.0], [math.pi, 4.0]],
+                                                                       "b": math.log(2)}
+    assert parse_assignments("a=pi/4", "--param", names_required=True) == {"a": math.pi / 4}
+    assert parse_bounds(["shift=-pi/2:pi/2", "s=:2*sqrt(2)"]) == {"shift": (-math.pi / 2, math.pi / 2),
+                                                                  "s": (-math.inf, 2 * math.sqrt(2))}
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: parse_assignments("a=b+1", "--x0"),
+     "--x0 a: 'b+1' names b, but a value here cannot depend on a variable; write a number or a constant "
+     "expression such as pi/2, sqrt(2) or 1e-3*pi"),
+    (lambda: parse_assignments("a=exp(1000)", "--x0"), "--x0 a: 'exp(1000)' cannot be evaluated: exp() of a "
+                                                        "constant is undefined or overflows here"),
+    (lambda: parse_assignments("a=1/0", "--p0", names_required=True), "--p0 a: '1/0' cannot be evaluated: division by zero"),
+    (lambda: parse_assignments("a=inf", "--x0"), "--x0: 'inf' for a must be a finite number, such as 1e300 or pi/2"),
+    (lambda: parse_assignments("a=-inf*1", "--x0"), "--x0 a: '-inf*1' is not a finite number"),
+    (lambda: parse_assignments("a=__import__('os')", "--x0"), "--x0 a: \"__import__('os')\" cannot be evaluated: "
+                                                               "name '__import__' is not allowed"),
+    (lambda: parse_assignments("x=[[1,2],[pi,y]]", "--x0"), "--x0 x: '[[1,2],[pi,y]]' names y"),
+    (lambda: parse_assignments("x=[[pi,2],[]]", "--x0"), "--x0 x: '[[pi,2],[]]' has an empty list"),
+    (lambda: parse_bounds(["x=sin(:1"]), "--bounds x: 'sin(': syntax error"),
+    (lambda: parse_bounds(["x=2*pi:pi"]), "is empty: 6.28319 > 3.14159"),
+])
+def test_constant_expressions_refused_name_the_option_the_text_and_the_fix(call, message):
+    with pytest.raises(OptionError, match=re.escape(message)):
+        call()
 
 
 # --- every default is written once, and "not given" is not a value ----------------------------------------

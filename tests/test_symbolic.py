@@ -54,6 +54,20 @@ CASES = {
     "prod": ("prod(cos(0.7*x + 0.2*y))", sympy.cos(U), wide),
     "norm": ("norm(0.7*x + 0.2*y)", sympy.Abs(U), positive),
     "dot": ("dot(x, sin(0.7*x + 0.2*y))", X * sympy.sin(U), wide),
+    # the stable functions, against the formulas that define them (written out, as a user would without them)
+    "log1p": ("log1p(0.7*x + 0.2*y)", sympy.log(1 + U), positive),
+    "expm1": ("expm1(0.7*x + 0.2*y)", sympy.exp(U) - 1, wide),
+    "erfc": ("erfc(0.7*x + 0.2*y)", sympy.erfc(U), wide),
+    "sigmoid": ("sigmoid(0.7*x + 0.2*y)", 1 / (1 + sympy.exp(-U)), wide),
+    "softplus": ("softplus(0.7*x + 0.2*y)", sympy.log(1 + sympy.exp(U)), wide),
+    "logsigmoid": ("logsigmoid(0.7*x + 0.2*y)", -sympy.log(1 + sympy.exp(-U)), wide),
+    "logsumexp": ("logsumexp(x, 2*y, 1)", sympy.log(sympy.exp(X) + sympy.exp(2 * Y) + sympy.E), wide),
+    "xlogy": ("xlogy(x, 0.7*x + 0.2*y)", X * sympy.log(U), positive),
+    "normcdf": ("normcdf(0.7*x + 0.2*y)", sympy.erfc(-U / sympy.sqrt(2)) / 2, wide),
+    "lognormcdf": ("lognormcdf(0.7*x + 0.2*y)", sympy.log(sympy.erfc(-U / sympy.sqrt(2)) / 2), wide),
+    "lgamma": ("lgamma(0.7*x + 0.2*y)", sympy.loggamma(U), positive),
+    "digamma": ("digamma(0.7*x + 0.2*y)", sympy.polygamma(0, U), positive),
+    "polygamma": ("polygamma(1, 0.7*x + 0.2*y)", sympy.polygamma(1, U), positive),
 }
 
 
@@ -286,3 +300,62 @@ def test_the_budget_holds_when_its_first_ring_is_swallowed():
     assert len(swallowed) == 1  # the first ring was swallowed in the callback...
     assert out == expr and simplify.complete is False  # ...and a later one stopped simplify
     assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None) and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+@pytest.mark.parametrize("text, want", [
+    ("softplus(x)", "sigmoid(x)"),
+    ("logsigmoid(x)", "sigmoid(-x)"),
+    ("sigmoid(x)", "(1 - sigmoid(x))*sigmoid(x)"),
+    ("lognormcdf(x)", "sqrt(2)*exp(-x**2/2 - lognormcdf(x))/(2*sqrt(pi))"),
+    ("normcdf(x)", "sqrt(2)*exp(-x**2/2)/(2*sqrt(pi))"),
+    ("lgamma(x)", "digamma(x)"),
+    ("digamma(x)", "polygamma(1, x)"),
+    ("log1p(x)", "1/(x + 1)"),
+    ("expm1(x)", "exp(x)"),
+    ("logsumexp(x, 0)", "exp(x - logsumexp(x, 0))"),
+    ("xlogy(2, x)", "2/x"),
+    ("logsumexp(x**2)", "2*x"),
+])
+def test_stable_derivatives_are_formulas_the_user_can_type_back(text, want):
+    doc = gradient(text, at={"x": 0.75})
+    assert doc["gradient"]["x"] == want and doc["agree"] is True
+    # typed back into gdsolve, the derivative is the same number autograd gives
+    import torch
+
+    back = compile_objective(f"{want} + 0*x")(torch.tensor([[0.75]], dtype=torch.float64)).item()
+    assert back == pytest.approx(doc["autograd"]["x"], rel=1e-12)
+
+
+@pytest.mark.parametrize("text, at, f, grad", [
+    ("softplus(x)", 800.0, 800.0, 1.0),
+    ("softplus(x)", -800.0, 0.0, 0.0),
+    ("logsigmoid(x)", -800.0, -800.0, 1.0),
+    ("lognormcdf(x)", -40.0, -804.60844201375379, 40.024968847207264),  # mpmath, 40 digits
+    ("lgamma(x)", 1e-300, 690.77552789821368, -1e300),
+])
+def test_stable_gradients_agree_at_extreme_arguments(text, at, f, grad):
+    doc = gradient(text, at={"x": at})
+    assert doc["agree"] is True and doc["f"] == pytest.approx(f, rel=1e-14, abs=1e-300)
+    assert doc["autograd"]["x"] == pytest.approx(grad, rel=1e-12, abs=1e-300)  # torch's log_ndtr: 1.3e-13 off
+    assert doc["symbolic"]["x"] == pytest.approx(grad, rel=1e-15, abs=1e-300)
+
+
+def test_lognormcdf_derivative_typed_back_is_finite_where_phi_over_phi_written_out_is_not():
+    import torch
+
+    derivative = gradient("lognormcdf(x)")["gradient"]["x"]
+    X = torch.tensor([[-40.0]], dtype=torch.float64)
+    assert compile_objective(f"{derivative} + 0*x")(X).item() == pytest.approx(40.024968847207264, rel=1e-12)
+    assert math.isnan(compile_objective("exp(-x**2/2)/sqrt(2*pi)/normcdf(x)")(X).item())
+
+
+@pytest.mark.parametrize("text, at, want", [
+    ("lgamma(x)", 1e300, 690.77552789821368),  # sympy's loggamma would expand 10**300 factorial
+    ("digamma(x)", 1e6, 1.0000005000001667e-06),  # sympy's polygamma(1, 10**6) would sum a harmonic number exactly
+    ("polygamma(2, x)", 1e6, 2.000003000002e-18),
+    ("erfc(x)", -1e300, 0.0),  # mpmath's erfc fails past |x| = 1e154; the asymptotic form takes over
+    ("normcdf(x)", -1e200, 0.0),
+])
+def test_stable_functions_at_huge_arguments_are_evaluated_at_once(text, at, want):
+    doc = gradient(text, at={"x": at})  # mpmath's asymptotic forms: no timeout needed here
+    assert doc["agree"] is True and doc["symbolic"]["x"] == pytest.approx(want, rel=1e-12)

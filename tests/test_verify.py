@@ -137,3 +137,16 @@ def test_what_the_solving_process_prints_does_not_corrupt_its_answer(monkeypatch
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     doc = verdict("(x-2)**2", {"x": 2.0})
     assert doc["points"][0]["x"] == {"x": "2"}
+
+
+@pytest.mark.parametrize("expression, answer, point", [
+    ("softplus(x) - 0.3*x", -0.85, {"x": "log(3/7)"}),  # sigmoid(x) = 3/10
+    ("logsumexp(x, 0) - 0.25*x", -1.1, {"x": "-log(3)"}),
+    ("-logsigmoid(x) - logsigmoid(-x)", 0.0, {"x": "0"}),
+    ("log1p(x**2) + expm1(x**2)", 0.0, {"x": "0"}),
+    ("x - xlogy(2, x)", 2.0, {"x": "2"}),
+])
+def test_stable_functions_are_solved_through_their_formulas(expression, answer, point):
+    doc = verdict(expression, {"x": answer})
+    assert doc["status"] == "found" and doc["points"][0]["x"] == point
+    assert doc["points"][0]["kind"] == "minimum" and doc["nearest"]["sought"] is True

@@ -242,7 +242,7 @@ def _autograd_only(expression: str, at: X0, hessian: bool, params: Mapping[str, 
 
     objective = compile_objective(expression, params=params, variables=variables, shapes=shape, data=data,
                                   drop_missing=drop_missing)
-    reason = ("sympy cannot follow sum, mean, prod, norm or dot over a tensor variable or a data column; "
+    reason = ("sympy cannot follow sum, mean, prod, norm, dot or logsumexp over a tensor variable or a data column; "
               "autograd's gradient is exact, and is given at the point")
     if hessian:
         raise OptionError("{hessian} is symbolic, and sympy cannot follow {shape} or {data}; leave it out")

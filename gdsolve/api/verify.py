@@ -127,10 +127,13 @@ def _solve(text: str, params: Mapping[str, float], variables: Sequence[str]) -> 
     import sympy
 
     from ..formula.parse import exact_expression, parse_expression
+    from ..formula.stable import written_out
     from .symbolic import drop_delta
 
     parsed = parse_expression(text, params=params, variables=variables)
     f = exact_expression(parsed)  # no float in it: what nsimplify(rational=True) would make of the decimals
+    # softplus, sigmoid, normcdf...: solve knows the formulas (sigmoid(x) = 3/10 is x = log(3/7)), not the names.
+    f = written_out(f)
     symbols = list(parsed.symbols)
     grad = [drop_delta(sympy.diff(f, s)) for s in symbols]
     found = sympy.solve(grad, symbols, dict=True)

@@ -2,7 +2,8 @@
 
 ``--x0 x=1,y=2``, ``--param a=2``, ``--bounds x=0:5``, ``--lr 0.1,0.01``: each
 parser names the option and quotes the text in its errors
-(:class:`~gdsolve.core.errors.OptionError`). No torch, no sympy: ``--help`` stays fast.
+(:class:`~gdsolve.core.errors.OptionError`). No torch, no sympy: ``--help`` stays fast
+(a value that is not a plain number, such as ``pi/2``, is read by the formula parser, imported then).
 """
 
 from __future__ import annotations
@@ -16,16 +17,23 @@ from ..core.settings import Bounds
 
 
 def parse_bounds(specs: Sequence[str]) -> Bounds:
-    """Parse ``--bounds x=0:5`` items; an empty side is open.
+    """Parse ``--bounds x=0:5`` items; an empty side is open; a side may be a constant expression.
 
     >>> parse_bounds(["x=0:5", "y=:2.5", "z=-1:"])
     {'x': (0.0, 5.0), 'y': (-inf, 2.5), 'z': (-1.0, inf)}
+    >>> parse_bounds(["shift=-pi/2:pi/2"])
+    {'shift': (-1.5707963267948966, 1.5707963267948966)}
     """
     out: Bounds = {}
     for spec in specs:
         name, eq, rng = spec.partition("=")
         lo_s, colon, hi_s = rng.partition(":")
         name = name.strip()
+        if not eq and ":" in spec:
+            # A bare interval is refused, not read as every variable's: a bound is a claim about one variable,
+            # and a tensor variable's already holds for each of its elements.
+            raise OptionError(f"--bounds {shown(spec)} names no variable; write name=lo:hi for each bounded "
+                              f"variable, as x=0:5 (on a --shape variable it holds for every element)")
         if not eq or not colon or not name.isidentifier():
             raise OptionError(f"--bounds {shown(spec)} must look like x=0:5 (either side may be empty: x=:5)")
         if name in out:
@@ -39,7 +47,8 @@ def parse_bounds(specs: Sequence[str]) -> Bounds:
 
 
 def parse_assignments(text: str, option: str, *, names_required: bool = False) -> dict[str, float] | list[float]:
-    """Parse ``x=1,y=2`` (or ``1,2`` / ``1``) as given to ``--x0`` or ``--param``.
+    """Parse ``x=1,y=2`` (or ``1,2`` / ``1``) as given to ``--x0`` or ``--param``; a value may be a constant
+    expression (``a=sqrt(2)``), a tensor's a nested list of them.
 
     >>> parse_assignments("x=1, y=-2.5", "--x0")
     {'x': 1.0, 'y': -2.5}
@@ -47,6 +56,8 @@ def parse_assignments(text: str, option: str, *, names_required: bool = False) -
     [0.5]
     >>> parse_assignments("x=[[1,2],[3,4]],b=0", "--x0")
     {'x': [[1.0, 2.0], [3.0, 4.0]], 'b': 0.0}
+    >>> parse_assignments("a=pi/2, b=1e-3*pi", "--x0")
+    {'a': 1.5707963267948966, 'b': 0.0031415926535897933}
     """
     parts = [p.strip() for p in _top_level_split(text)]
     form = "a=2" if names_required else "x=1,y=2"
@@ -73,10 +84,10 @@ def parse_assignments(text: str, option: str, *, names_required: bool = False) -
 
 
 def _top_level_split(text: str) -> list[str]:
-    """Split on the commas outside brackets: ``x=[1,2],b=0`` is two items."""
+    """Split on the commas outside brackets and parentheses: ``x=[1,2],b=atan2(1,2)`` is two items."""
     parts, depth, cur = [], 0, []
     for ch in text:
-        depth += (ch == "[") - (ch == "]")
+        depth += (ch in "[(") - (ch in "])")
         if ch == "," and depth == 0:
             parts.append("".join(cur))
             cur = []
@@ -87,13 +98,16 @@ def _top_level_split(text: str) -> list[str]:
 
 
 def _nested(text: str, option: str, name: str) -> Any:
-    """A nested list of numbers, ``[[1,2],[3,4]]``, for a shaped variable (read as JSON, never evaluated)."""
+    """A nested list of numbers, ``[[1,2],[pi,4]]``, for a shaped variable (never evaluated: read as JSON, or
+    element by element as constant expressions by the formula parser)."""
     import json
 
     try:
         value = json.loads(text)
     except ValueError:
-        raise OptionError(f"{option}: {shown(text)} for {name} is not a list of numbers such as [[1,2],[3,4]]") from None
+        from ..formula.constant import parse_constant
+
+        value = parse_constant(text, f"{option} {name}", lists=True)
 
     def check(v: Any) -> Any:
         if isinstance(v, list) and v:
@@ -125,14 +139,21 @@ def parse_inputs(vars_: str | None, params: Sequence[str], point: str | None,
     return variables, values, where
 
 
-def _number(text: str, option: str, name: str | None = None) -> float:
+def _number(text: str, option: str, name: str | None = None, *, constant: bool = True) -> float:
+    """A number, or (``constant``) a constant expression such as ``-pi/2`` or ``sqrt(2)``: read by the formula
+    parser, never evaluated as Python, and imported only then, so that plain numbers need no sympy."""
     try:
         value = float(text)
     except ValueError:
-        what = f" for {name}" if name else ""
-        raise OptionError(f"{option}: {shown(text)}{what} is not a number") from None
+        if not constant:
+            what = f" for {name}" if name else ""
+            raise OptionError(f"{option}: {shown(text)}{what} is not a number") from None
+        from ..formula.constant import parse_constant
+
+        return float(parse_constant(text, f"{option} {name}" if name else option))
     if not math.isfinite(value):
-        raise OptionError(f"{option}: {shown(text)} must be a finite number")
+        what = f" for {name}" if name else ""
+        raise OptionError(f"{option}: {shown(text)}{what} must be a finite number, such as 1e300 or pi/2")
     return value
 
 
@@ -153,7 +174,7 @@ def parse_list(text: str, option: str, *, integer: bool = False) -> float | int 
             except ValueError:
                 raise OptionError(f"{option}: {shown(p)} is not an integer") from None
         else:
-            values.append(_number(p, option))
+            values.append(_number(p, option, constant=False))
     return values[0] if len(values) == 1 else values
 
 

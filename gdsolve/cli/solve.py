@@ -66,7 +66,8 @@ def solve_command(sense: str) -> Callable[..., None]:
         expression: Annotated[str, typer.Argument(metavar="EXPRESSION", show_default=False,
                                                   help="The formula, e.g. \"(x-4)**2\"; ^ also means power.")],
         x0: Annotated[Optional[str], typer.Option("--x0", metavar="x=1,y=2", rich_help_panel=START,
-                                                  help="Start point (or 1 for one variable). Default: random, from --seed.")] = None,
+                                                  help="Start point; one value (0) starts every variable there; values may be constant "
+                                                       "expressions (pi/2). Default: random, from --seed.")] = None,
         seed: Annotated[int, typer.Option("--seed", metavar="N", rich_help_panel=START,
                                           help="Seed of the random start point.")] = DEFAULT_SEED,
         vars_: reworded(VarsOpt, panel=START) = None,  # type: ignore[valid-type]

@@ -304,6 +304,8 @@ def resolve_x0(variables: Sequence[str], x0: X0, *, option: str = "x0") -> dict[
     {'x': 1.0, 'y': 2.0}
     >>> resolve_x0(("x",), 0.5)
     {'x': 0.5}
+    >>> resolve_x0(("x", "y"), 0)
+    {'x': 0.0, 'y': 0.0}
     """
     if x0 is None:
         return None
@@ -322,11 +324,8 @@ def resolve_x0(variables: Sequence[str], x0: X0, *, option: str = "x0") -> dict[
         if missing:
             raise OptionError(f"{x0_} is missing {', '.join(missing)}; give every variable, e.g. {example}")
         values = [x0[n] for n in names]
-    elif is_real(x0):
-        if len(names) != 1:
-            raise OptionError(f"{x0_} {shown(x0)} gives one number but the expression has {len(names)} variables; "
-                              f"use {example}")
-        values = [x0]
+    elif is_real(x0):  # one number for every variable (every element of a shaped one)
+        values = [x0] * len(names)
     elif isinstance(x0, Sequence) and not isinstance(x0, (str, bytes)):
         if len(x0) != len(names):
             raise OptionError(

@@ -29,6 +29,7 @@ from typing import Any
 import sympy
 
 from ..core.errors import ExpressionError, shown
+from . import stable
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 100
@@ -105,7 +106,7 @@ FUNCTIONS: dict[str, _Func] = {
 #: Reductions over a shaped variable or data column (:mod:`gdsolve.core.shapes`): every dim but the batch.
 #: sympy cannot follow them, so they stay undefined functions for it; on a plain number they are the number
 #: (``norm``: its absolute value), which :func:`scalar_reductions` writes out for symbolic work.
-REDUCTIONS = ("sum", "mean", "prod", "norm", "dot")
+REDUCTIONS = ("sum", "mean", "prod", "norm", "dot", "logsumexp")
 _SUM, _MEAN, _PROD, _NORM = (sympy.Function(n) for n in ("sum", "mean", "prod", "norm"))
 FUNCTIONS.update({
     "sum": _Func((1, 1), _SUM, lambda v: v),
@@ -121,9 +122,26 @@ FUNCTIONS.update({
 MATMUL = sympy.Function("matmul")
 
 
+def _polygamma(n: Any, x: Any) -> Any:
+    if not (n.is_Integer and 0 <= n <= stable.MAX_POLYGAMMA_ORDER):
+        raise ExpressionError(f"polygamma(n, x) takes a whole number n from 0 to {stable.MAX_POLYGAMMA_ORDER} "
+                              f"(0 is digamma), got n = {n}")
+    return stable.polygamma(n, x)
+
+
+#: The numerically stable functions (:mod:`gdsolve.formula.stable`), with their arities; each is lambdified to
+#: its torch kernel. ``logsumexp`` of one argument is a reduction (above); of several, their log-sum-exp.
+STABLE = {"log1p": (1, 1), "expm1": (1, 1), "erfc": (1, 1), "sigmoid": (1, 1), "softplus": (1, 1),
+          "logsigmoid": (1, 1), "logsumexp": (1, -1), "xlogy": (2, 2), "normcdf": (1, 1), "lognormcdf": (1, 1),
+          "lgamma": (1, 1), "digamma": (1, 1), "polygamma": (2, 2)}
+FUNCTIONS.update({name: _Func(arity, _polygamma if name == "polygamma" else stable.SYMPY[name], stable.FLOAT[name])
+                  for name, arity in STABLE.items()})
+
+
 def scalar_reductions(expr: Any) -> Any:
     """``expr`` with each reduction of a scalar written out: ``sum(e)`` is ``e``, ``norm(e)`` is ``Abs(e)``."""
-    return expr.replace(lambda e: isinstance(e, sympy.Function) and getattr(e.func, "__name__", "") in REDUCTIONS,
+    return expr.replace(lambda e: isinstance(e, sympy.Function) and getattr(e.func, "__name__", "") in REDUCTIONS
+                        and len(e.args) == 1,
                         lambda e: sympy.Abs(e.args[0]) if e.func.__name__ == "norm" else e.args[0])
 
 

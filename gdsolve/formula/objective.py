@@ -84,7 +84,56 @@ def _matmul(A: torch.Tensor, v: Any) -> torch.Tensor:
     return torch.matmul(v, A.transpose(0, 1))
 
 
+def _softplus(x: torch.Tensor) -> torch.Tensor:
+    # log(exp(x) + exp(0)), computed as max + log1p(exp(-|x|)): exact at every x, in value and gradient.
+    # (torch.nn.functional.softplus returns x itself above x = 20, 2e-9 short of the value.)
+    return torch.logaddexp(x, torch.zeros_like(x))
+
+
+def _xlogy(x: Any, y: Any) -> torch.Tensor:
+    # torch.special.xlogy is 0 where x is 0, but its gradient in y at x = y = 0 is 0/0 = NaN; there y is
+    # replaced by 1 (the value is 0 either way), which makes that derivative 0, as it is for every other y.
+    like = _first_tensor([x, y])
+    x, y = _as_tensor_like(x, like), _as_tensor_like(y, like)
+    return torch.special.xlogy(x, torch.where((x == 0) & (y == 0), torch.ones_like(y), y))
+
+
+def _logsumexp(*args: Any) -> Any:
+    # One argument: the reduction over a shaped variable or data column; several: elementwise, pair by pair.
+    if len(args) == 1:
+        return _reduce(lambda t, d: torch.logsumexp(t, d, keepdim=True))(args[0])
+    return _nary(torch.logaddexp)(*args)
+
+
+def _normcdf(x: torch.Tensor) -> torch.Tensor:
+    # Phi(x) = erfc(-x/sqrt(2))/2: full relative precision in the lower tail, where torch.special.ndtr
+    # (1 + erf) cancels to 0 already at x = -10 (the value is 7.6e-24).
+    return torch.special.erfc(x * -math.sqrt(0.5)) / 2
+
+
+def _polygamma(n: Any, x: torch.Tensor) -> torch.Tensor:
+    return torch.special.polygamma(int(n), x)  # the parser made sure n is a whole number >= 0
+
+
+#: The stable functions' torch kernels (see :mod:`gdsolve.formula.stable`), by the name the user types.
+KERNELS: dict[str, Callable[..., Any]] = {
+    "log1p": torch.log1p,
+    "expm1": torch.expm1,
+    "erfc": torch.special.erfc,
+    "sigmoid": torch.sigmoid,
+    "softplus": _softplus,
+    "logsigmoid": torch.nn.functional.logsigmoid,
+    "logsumexp": _logsumexp,
+    "xlogy": _xlogy,
+    "normcdf": _normcdf,
+    "lognormcdf": torch.special.log_ndtr,
+    "lgamma": torch.lgamma,
+    "digamma": torch.special.digamma,
+    "polygamma": _polygamma,
+}
+
 _OVERRIDES: dict[str, Callable[..., Any]] = {
+    **KERNELS,
     "matmul": _matmul,
     "min": _nary(torch.minimum),
     "max": _nary(torch.maximum),
@@ -105,14 +154,20 @@ def _printer_class() -> Any:
 
     from .grammar import REDUCTIONS
 
+    def by_name(self: Any, expr: Any) -> str:
+        return f"{expr.func.__name__}({', '.join(self._print(a) for a in expr.args)})"
+
     class _Printer(TorchPrinter):
         # sympy's torch printer refuses undefined functions; ours are defined in _OVERRIDES.
         def _print_Function(self, expr: Any) -> str:
             name = expr.func.__name__
-            if name in REDUCTIONS or name == "matmul":
-                return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+            if name in REDUCTIONS or name == "matmul" or name in KERNELS:
+                return by_name(self, expr)
             return super()._print_Function(expr)
 
+    # sympy's own printers for these (log1p as log(1 + x), polygamma refused beyond digamma) give way to the kernels.
+    for name in KERNELS:
+        setattr(_Printer, f"_print_{name}", by_name)
     return _Printer
 
 
