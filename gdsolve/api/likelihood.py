@@ -162,8 +162,9 @@ def message(run: scoring.ScoringResult, family: Family, names: tuple[str, ...], 
         return rule, (f"converged: no fraction of the Fisher-scoring step lowers the deviance after {run.nit} "
                       "steps (a minimum to rounding)")
     tol = {StopRule.FTOL: ftol, StopRule.XTOL: xtol, StopRule.TIME_LIMIT: time_limit or 0.0}.get(rule, math.nan)
-    return rule, stop_message(rule, value=run.value, tol=tol, nit=run.nit,
-                              detail="no stopping rule held yet" if rule is StopRule.MAX_ITER else "")
+    text = stop_message(rule, value=run.value, tol=tol, nit=run.nit,
+                        detail="no stopping rule held yet" if rule is StopRule.MAX_ITER else "")
+    return rule, text.replace("relative change in f", "relative change in the deviance")
 
 
 def report(fm: FitModel, family: Family, run: scoring.ScoringResult, rule: StopRule, template: str,

@@ -2,9 +2,12 @@
 
 Laid out as gnuplot's ``fit`` and lmfit's ``fit_report`` are, so it reads
 familiarly: one row per parameter (value, standard error, its percentage of
-the value, t-value), the correlation matrix with entries above
+the value, t-value, p-value, 95% confidence interval), the correlation matrix with entries above
 :data:`HIGHLIGHT` in absolute value in bold, then n, degrees of freedom,
-RSS, residual standard deviation, reduced chi-square, R^2, AIC and BIC.
+RSS, residual standard deviation, reduced chi-square, R^2, AIC and BIC. A fit
+with a family reads as R's ``summary(glm)``: z-values where the dispersion is
+fixed, then the family, its dispersion, the deviance and null deviance with
+their degrees of freedom, Pearson's chi-square, the log-likelihood, AIC and BIC.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from ..api.fitresult import FitResult
+from ..api.fitresult import CONF_LEVEL, FitResult
 
 #: Correlations above this (absolute) are highlighted, as lmfit's report does.
 HIGHLIGHT = 0.1
@@ -31,16 +34,32 @@ def _num(v: float | None, digits: int = DIGITS) -> str:
     return "n/a" if v is None else f"{v:.{digits}g}"
 
 
+def _likelihood_rows(result: FitResult) -> list[tuple[str, str]]:
+    """A family's goodness of fit, as R's ``summary(glm)`` gives it."""
+    how = "fixed" if result.dispersion_fixed else "estimated"
+    return [
+        ("family", str(result.family)), ("dispersion", f"{_num(result.dispersion)} ({how})"),
+        ("n (data rows)", str(result.n)),
+        ("deviance", f"{_num(result.deviance)} on {result.dof} degrees of freedom"),
+        ("null deviance", f"{_num(result.null_deviance)} on {result.df_null} degrees of freedom"),
+        ("Pearson chi-square", _num(result.pearson_chi2)), ("log-likelihood", _num(result.loglik)),
+        ("AIC", _num(result.aic)), ("BIC", _num(result.bic)),
+    ]
+
+
 def fit_view(result: FitResult, *, cli: bool = True) -> Any:
     """A rich renderable of the whole report."""
     colour = "green" if result.success else ("yellow" if result.status.value != "diverged" else "red")
     params = Table(title="Parameters", title_justify="left", show_edge=False)
-    for col in ("name", "value", "std error", "error %", "t-value"):
+    lo, hi = (f"{100 * q:g}%" for q in ((1 - CONF_LEVEL) / 2, (1 + CONF_LEVEL) / 2))  # R's confint headers
+    for col in ("name", "value", "std error", "error %", f"{result.test}-value", "p-value", lo, hi):
         params.add_column(col, justify="left" if col == "name" else "right")
-    pct, t = result.stderr_percent, result.t_value
+    pct, t, p, ci = result.stderr_percent, result.t_value, result.p_value, result.conf_int
     for name, value in result.params.items():
+        interval = ci[name]
         params.add_row(name, _num(value), _num(result.stderr[name], 6),
-                       "n/a" if pct[name] is None else f"{pct[name]:.3g}%", _num(t[name], 4))
+                       "n/a" if pct[name] is None else f"{pct[name]:.3g}%", _num(t[name], 4), _num(p[name], 3),
+                       *(("n/a", "n/a") if interval is None else (_num(interval[0], 5), _num(interval[1], 5))))
     parts: list[Any] = [params]
     if result.active_bounds:
         parts.append("active bounds: " + ", ".join(f"{k} at its {v} bound" for k, v in result.active_bounds.items()))
@@ -64,7 +83,7 @@ def fit_view(result: FitResult, *, cli: bool = True) -> Any:
     stats = Table(title="Goodness of fit", title_justify="left", show_header=False, show_edge=False)
     stats.add_column(style="dim")
     stats.add_column(justify="right")
-    rows = [
+    rows = _likelihood_rows(result) if result.family is not None else [
         ("n (data rows)", str(result.n)), ("degrees of freedom", str(result.dof)),
         ("residual sum of squares", _num(result.rss)),
         ("residual standard deviation", _num(result.residual_std)),
