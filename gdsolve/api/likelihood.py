@@ -24,7 +24,7 @@ Example:
     >>> {k: round(v, 5) for k, v in r.params.items()}, r.status.value
     ({'b0': -0.06051, 'b1': 0.74776}, 'converged')
     >>> round(r.stderr["b1"], 5), round(r.deviance, 5), r.dispersion
-    (0.23069, 0.11357, 1.0)
+    (0.27669, 0.01518, 1.0)
 """
 
 from __future__ import annotations

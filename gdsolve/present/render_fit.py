@@ -2,7 +2,7 @@
 
 Laid out as gnuplot's ``fit`` and lmfit's ``fit_report`` are, so it reads
 familiarly: one row per parameter (value, standard error, its percentage of
-the value, t-value, p-value, 95% confidence interval), the correlation matrix with entries above
+the value, t-value, p-value), the 95% confidence intervals, the correlation matrix with entries above
 :data:`HIGHLIGHT` in absolute value in bold, then n, degrees of freedom,
 RSS, residual standard deviation, reduced chi-square, R^2, AIC and BIC. A fit
 with a family reads as R's ``summary(glm)``: z-values where the dispersion is
@@ -34,6 +34,19 @@ def _num(v: float | None, digits: int = DIGITS) -> str:
     return "n/a" if v is None else f"{v:.{digits}g}"
 
 
+def _intervals(result: FitResult) -> Table:
+    """Each parameter's confidence interval, as R's ``confint`` prints it (its own table: the parameter
+    table stays within 80 columns)."""
+    lo, hi = (f"{100 * q:g}%" for q in ((1 - CONF_LEVEL) / 2, (1 + CONF_LEVEL) / 2))  # R's headers
+    dist = "t" if result.test == "t" else "normal"
+    table = Table(title=f"{100 * CONF_LEVEL:g}% confidence intervals ({dist})", title_justify="left", show_edge=False)
+    for col in ("name", lo, hi):
+        table.add_column(col, justify="left" if col == "name" else "right")
+    for name, interval in result.conf_int.items():
+        table.add_row(name, *(("n/a", "n/a") if interval is None else (_num(interval[0]), _num(interval[1]))))
+    return table
+
+
 def _likelihood_rows(result: FitResult) -> list[tuple[str, str]]:
     """A family's goodness of fit, as R's ``summary(glm)`` gives it."""
     how = "fixed" if result.dispersion_fixed else "estimated"
@@ -51,16 +64,13 @@ def fit_view(result: FitResult, *, cli: bool = True) -> Any:
     """A rich renderable of the whole report."""
     colour = "green" if result.success else ("yellow" if result.status.value != "diverged" else "red")
     params = Table(title="Parameters", title_justify="left", show_edge=False)
-    lo, hi = (f"{100 * q:g}%" for q in ((1 - CONF_LEVEL) / 2, (1 + CONF_LEVEL) / 2))  # R's confint headers
-    for col in ("name", "value", "std error", "error %", f"{result.test}-value", "p-value", lo, hi):
+    for col in ("name", "value", "std error", "error %", f"{result.test}-value", "p-value"):
         params.add_column(col, justify="left" if col == "name" else "right")
-    pct, t, p, ci = result.stderr_percent, result.t_value, result.p_value, result.conf_int
+    pct, t, p = result.stderr_percent, result.t_value, result.p_value
     for name, value in result.params.items():
-        interval = ci[name]
         params.add_row(name, _num(value), _num(result.stderr[name], 6),
-                       "n/a" if pct[name] is None else f"{pct[name]:.3g}%", _num(t[name], 4), _num(p[name], 3),
-                       *(("n/a", "n/a") if interval is None else (_num(interval[0], 5), _num(interval[1], 5))))
-    parts: list[Any] = [params]
+                       "n/a" if pct[name] is None else f"{pct[name]:.3g}%", _num(t[name], 4), _num(p[name], 3))
+    parts: list[Any] = [params, _intervals(result)]
     if result.active_bounds:
         parts.append("active bounds: " + ", ".join(f"{k} at its {v} bound" for k, v in result.active_bounds.items()))
     if result.stderr_reason:
