@@ -1,8 +1,8 @@
 """Write the reference values tests/test_likelihood.py checks ``fit --family`` against (run once; needs statsmodels).
 
 The data are statsmodels' public-domain datasets (their COPYRIGHT says so: anes96, randhie, strikes,
-longley, statecrime), copied to tests/data/ with only the columns the models read, so CI needs no
-statsmodels. statsmodels' spector, scotland and cpunish are "used with express permission of the
+longley, statecrime), copied to tests/data/ (anes96 to examples/, for the README) with only the columns the models read, so CI
+needs no statsmodels. statsmodels' spector, scotland and cpunish are "used with express permission of the
 original author, who retains all rights": benchmarks/models.py reads them from an installed statsmodels,
 they are not copied here.
 
@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import statsmodels.api as sm
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
 
 
 def logistic(eta: str) -> str:
@@ -43,17 +44,17 @@ def cases() -> list[dict]:
     rx = list(randhie.columns[1:])
     lx = list(longley.columns[1:])
     return [
-        dict(name="logit", csv="anes96.csv", frame=anes, y="vote", x=ax, family="binomial",
+        dict(name="logit", csv="examples/anes96.csv", frame=anes, y="vote", x=ax, family="binomial",
              model="vote ~ " + logistic(linear(ax)), sm_family=F.Binomial()),
-        dict(name="probit", csv="anes96.csv", frame=anes, y="vote", x=ax, family="binomial",
+        dict(name="probit", csv="examples/anes96.csv", frame=anes, y="vote", x=ax, family="binomial",
              model="vote ~ " + probit(linear(ax)), sm_family=F.Binomial(L.Probit())),
-        dict(name="poisson", csv="randhie400.csv", frame=randhie, y="mdvis", x=rx, family="poisson",
+        dict(name="poisson", csv="tests/data/randhie400.csv", frame=randhie, y="mdvis", x=rx, family="poisson",
              model="mdvis ~ exp(" + linear(rx) + ")", sm_family=F.Poisson()),
-        dict(name="gamma_log", csv="strikes.csv", frame=strikes, y="duration", x=["iprod"], family="gamma",
+        dict(name="gamma_log", csv="tests/data/strikes.csv", frame=strikes, y="duration", x=["iprod"], family="gamma",
              model="duration ~ exp(b0 + b1*iprod)", sm_family=F.Gamma(L.Log())),
-        dict(name="gaussian", csv="longley.csv", frame=longley, y="TOTEMP", x=lx, family="gaussian",
+        dict(name="gaussian", csv="tests/data/longley.csv", frame=longley, y="TOTEMP", x=lx, family="gaussian",
              model="TOTEMP ~ " + linear(lx), sm_family=F.Gaussian()),
-        dict(name="proportion", csv="statecrime.csv", frame=crime, y="hs_grad/100", x=["poverty", "urban"],
+        dict(name="proportion", csv="tests/data/statecrime.csv", frame=crime, y="hs_grad/100", x=["poverty", "urban"],
              family="binomial", model="hs_grad/100 ~ " + logistic(linear(["poverty", "urban"])),
              sm_family=F.Binomial(), endog=crime["hs_grad"] / 100),
     ]
@@ -63,7 +64,7 @@ def main() -> None:
     out = {}
     for c in cases():
         frame = c["frame"]
-        frame.to_csv(DATA / c["csv"], index=False)
+        frame.to_csv(ROOT / c["csv"], index=False)
         endog = c.get("endog", frame[c["y"]] if c["y"] in frame else None)
         exog = sm.add_constant(frame[c["x"]].to_numpy(dtype=float), has_constant="add")
         r = sm.GLM(np.asarray(endog, dtype=float), exog, family=c["sm_family"]).fit(tol=1e-14, maxiter=1000)

@@ -166,7 +166,7 @@ def test_fit_messages_name_only_options_fit_takes_in_cli_words(method, lr, advic
         assert foreign not in message, message
 
 
-ANES = str(ROOT / "tests" / "data" / "anes96.csv")
+ANES = str(ROOT / "examples" / "anes96.csv")
 STRIKES = str(ROOT / "tests" / "data" / "strikes.csv")
 LOGIT = "vote ~ 1/(1+exp(-(b0 + b1*age + b2*educ + b3*income + b4*selfLR)))"
 

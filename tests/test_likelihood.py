@@ -2,7 +2,8 @@
 
 The reference values were computed once with statsmodels 0.15 (benchmarks/glm_reference.py writes them, with
 ``tol=1e-14``; ``use_t=True`` where the dispersion is estimated, as R's summary does) on statsmodels'
-public-domain datasets, copied to tests/data/ (anes96, randhie's first 400 rows, strikes, longley, statecrime):
+public-domain datasets, copied to tests/data/ (randhie's first 400 rows, strikes, longley, statecrime) and examples/
+(anes96):
 CI needs no statsmodels.
 """
 
@@ -17,7 +18,8 @@ import pytest
 from gdsolve import OptionError, fit
 from gdsolve.formula.data import DataError
 
-DATA = Path(__file__).resolve().parent / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
 REFERENCE = json.loads((DATA / "glm_reference.json").read_text())
 COUNTS = {"x": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "y": [1.0, 3.0, 2.0, 6.0, 8.0, 13.0]}
 
@@ -25,7 +27,7 @@ COUNTS = {"x": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "y": [1.0, 3.0, 2.0, 6.0, 8.0, 13
 @pytest.fixture(scope="module", params=sorted(REFERENCE))
 def case(request):
     ref = REFERENCE[request.param]
-    return ref, fit(ref["model"], str(DATA / ref["csv"]), family=ref["family"])
+    return ref, fit(ref["model"], str(ROOT / ref["csv"]), family=ref["family"])
 
 
 def test_parameters_to_6_digits_and_standard_errors_to_4(case):
@@ -64,7 +66,7 @@ def test_json_carries_the_family_fields(case):
 def test_least_squares_reports_t_p_values_and_intervals_as_ols():
     # statsmodels' OLS on longley: the gaussian reference (use_t) is OLS's t-test and interval
     ref = REFERENCE["gaussian"]
-    r = fit(ref["model"], str(DATA / ref["csv"]))
+    r = fit(ref["model"], str(ROOT / ref["csv"]))
     assert r.family is None and r.deviance is None and r.test == "t"
     for k in ref["params"]:
         assert r.params[k] == pytest.approx(ref["params"][k], rel=1e-6)
@@ -97,7 +99,7 @@ def test_a_response_outside_the_family_names_the_column_and_row(family, y, row, 
 @pytest.mark.parametrize(("options", "words"), [
     ({"method": "adam"}, "leave {method} out"), ({"loss": "huber"}, "leave {loss} out"),
     ({"bounds": {"a": (0, 1)}}, "{bounds}"), ({"gtol": 1e-8}, "leave {gtol} out"),
-    ({"f_scale": 2.0}, "{f_scale}"), ({"family": "negbin"}, "is unknown; choose one of gaussian, binomial"),
+    ({"f_scale": 2.0}, "{f_scale}"), ({"absolute_sigma": True}, "leave {absolute_sigma} out"), ({"family": "negbin"}, "is unknown; choose one of gaussian, binomial"),
 ])
 def test_least_squares_options_are_refused_with_a_family(options, words):
     kw = {"family": "poisson", **options}

@@ -141,6 +141,8 @@ EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
         (0, lambda out: close_json(json.loads(out), json.loads(readme_block("readme-fit-json")[0])), "shell"),
     'gdsolve fit "y ~ b1*(1-exp(-b2*x))" --data misra1a.csv --p0 b1=500,b2=1e-4 --trace - | gdsolve plot -o fit.png':
         (0, None, "shell"),
+    'gdsolve fit "vote ~ 1/(1+exp(-(b0 + b1*age + b2*educ + b3*income + b4*selfLR)))" --data anes96.csv --family binomial':
+        (0, lambda out: same_numbers(out, "\n".join(readme_block("readme-family"))), "shell"),
     'gdsolve grad "mean(3*(x+2)**2)" --shape x=2,2 --at x=1':
         (0, lambda out: "27" in out and out.count("4.5") == 4 and "declined" in out, "main"),
     # the worked examples of --help
@@ -246,7 +248,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         code, _, err = in_process(f'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr {lr} --max-iter 300 '
                                   f'--x0 x=-1,y=1 --trace {d / name}.jsonl --quiet')
         assert code == 1, err
-    for name in ("problems.jsonl", "misra1a.csv", "decay.tsv"):
+    for name in ("problems.jsonl", "misra1a.csv", "decay.tsv", "anes96.csv"):
         shutil.copy(ROOT / "examples" / name, d / name)
     return d
 

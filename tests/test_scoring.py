@@ -59,3 +59,17 @@ def test_time_limit_and_budget():
     assert run.rule == scoring.TIME_LIMIT
     run = scoring.solve(loglinear, Y, FAMILIES["poisson"], torch.zeros(2, dtype=torch.float64), max_iter=2)
     assert run.rule == scoring.MAX_ITER and run.nit == 2
+
+
+def test_a_probit_runs_until_the_score_is_zero_not_until_the_deviance_is_flat():
+    # a noncanonical link converges linearly: a deviance flat to 1e-15 still leaves the score at 1e-7
+    x = torch.tensor([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0], dtype=torch.float64)
+    y = torch.tensor([0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0], dtype=torch.float64)
+
+    def probit(P):
+        return 0.5 * (1 + torch.erf((P[:, :1] + P[:, 1:] * x) / 2**0.5))
+
+    run = scoring.solve(probit, y, FAMILIES["binomial"], torch.zeros(2, dtype=torch.float64))
+    assert run.rule == scoring.XTOL
+    score = run.J.T @ ((y - run.mu) / (run.mu * (1 - run.mu)))
+    assert float(score.abs().max()) < 1e-10
