@@ -23,8 +23,6 @@ import sys
 import time
 import warnings
 
-import numpy as np
-
 REPEATS = 5
 
 
@@ -70,28 +68,31 @@ def best_time(fn) -> tuple[float, object]:
     return best, out
 
 
-def main() -> int:
+def compare(m: dict) -> tuple:
+    """One model: gdsolve's fit and statsmodels', timed, and their agreement."""
     import statsmodels.api as sm
 
     from gdsolve import fit
 
-    warnings.simplefilter("ignore")
-    rows = []
-    for m in models():
-        frame = m["frame"]
-        data = {c: frame[c].astype(float).tolist() for c in [m["y"], *m["x"]]}
-        exog = sm.add_constant(frame[m["x"]].to_numpy(float), has_constant="add")
-        endog = frame[m["y"]].to_numpy(float)
-        if m["family"] is None:
-            t_sm, ref = best_time(lambda: sm.OLS(endog, exog).fit())
-        else:
-            t_sm, _ = best_time(lambda: sm.GLM(endog, exog, family=m["sm"]).fit())
-            ref = sm.GLM(endog, exog, family=m["sm"]).fit(tol=1e-15, maxiter=200)
-        t_gd, r = best_time(lambda: fit(m["model"], data, family=m["family"]))
-        names = list(r.params)
-        rows.append((m["name"], len(endog), len(names), r.status.value, r.nit,
-                     lre([r.params[k] for k in names], ref.params.tolist()),
-                     lre([r.stderr[k] for k in names], ref.bse.tolist()), t_gd, t_sm))
+    warnings.simplefilter("ignore")  # after the import: statsmodels sets its own filters (the Gamma DomainWarning)
+    frame = m["frame"]
+    data = {c: frame[c].astype(float).tolist() for c in [m["y"], *m["x"]]}
+    exog = sm.add_constant(frame[m["x"]].to_numpy(float), has_constant="add")
+    endog = frame[m["y"]].to_numpy(float)
+    if m["family"] is None:
+        t_sm, ref = best_time(lambda: sm.OLS(endog, exog).fit())
+    else:
+        t_sm, _ = best_time(lambda: sm.GLM(endog, exog, family=m["sm"]).fit())
+        ref = sm.GLM(endog, exog, family=m["sm"]).fit(tol=1e-15, maxiter=200)
+    t_gd, r = best_time(lambda: fit(m["model"], data, family=m["family"]))
+    names = list(r.params)
+    return (m["name"], len(endog), len(names), r.status.value, r.nit,
+            lre([r.params[k] for k in names], ref.params.tolist()),
+            lre([r.stderr[k] for k in names], ref.bse.tolist()), t_gd, t_sm)
+
+
+def main() -> int:
+    rows = [compare(m) for m in models()]
     print(f"{'model':28s} {'rows':>6s} {'params':>6s} {'status':>10s} {'steps':>5s} {'param digits':>12s} "
           f"{'stderr digits':>13s} {'gdsolve s/fit':>13s} {'statsmodels s/fit':>17s}")
     for name, n, p, status, nit, dp, ds, tg, ts in rows:

@@ -99,7 +99,8 @@ def test_a_response_outside_the_family_names_the_column_and_row(family, y, row, 
 @pytest.mark.parametrize(("options", "words"), [
     ({"method": "adam"}, "leave {method} out"), ({"loss": "huber"}, "leave {loss} out"),
     ({"bounds": {"a": (0, 1)}}, "{bounds}"), ({"gtol": 1e-8}, "leave {gtol} out"),
-    ({"f_scale": 2.0}, "{f_scale}"), ({"absolute_sigma": True}, "leave {absolute_sigma} out"), ({"family": "negbin"}, "is unknown; choose one of gaussian, binomial"),
+    ({"f_scale": 2.0}, "{f_scale}"), ({"absolute_sigma": True}, "leave {absolute_sigma} out"),
+    ({"family": "negbin"}, "is unknown; choose one of gaussian, binomial"),
 ])
 def test_least_squares_options_are_refused_with_a_family(options, words):
     kw = {"family": "poisson", **options}
