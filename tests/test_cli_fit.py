@@ -222,3 +222,13 @@ def test_family_outside_its_range_exits_3_with_the_row():
                           "--p0", "a=-1,b=0", "--json")
     doc = json.loads(out)
     assert code == 3 and doc["status"] == "diverged" and "data row 1" in doc["message"] and "--p0" in doc["message"]
+
+
+def test_family_trace_has_a_step_per_fisher_scoring_step_and_the_result(tmp_path):
+    trace = tmp_path / "t.jsonl"
+    code, _, _ = invoke("fit", LOGIT, "--data", ANES, "--family", "binomial", "--trace", str(trace))
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert code == 0 and records[0]["settings"] == {"method": "fisher-scoring", "family": "binomial"}
+    steps = [r for r in records if r["type"] == "step"]
+    assert len(steps) == records[-1]["nit"] and records[-1]["family"] == "binomial"
+    assert [s["f"] for s in steps] == sorted(s["f"] for s in steps)[::-1]  # half the deviance, never rising

@@ -110,7 +110,8 @@ def fit_command(
         raise OptionError("--residuals writes a file; give it a path (stdout holds the report)")
     options = OutputOptions(json=json_, trace=trace)  # refuses --json with --trace - before any data is read
     bound = parse_model(model, read_table(data, drop_missing=drop_missing), sigma=sigma)
-    out = Outputs(bound, options, fit={"method": method} if family is None else {"family": family.value})
+    header = {"method": method} if family is None else {"method": "fisher-scoring", "family": family.value}
+    out = Outputs(bound, options, fit=header)
     callback = out.callback if not startup.early_interrupt else _interrupted_at_first_step(out.callback)
     try:
         result = fit(bound, p0=start, absolute_sigma=absolute_sigma, bounds=parse_bounds(bounds or []),
