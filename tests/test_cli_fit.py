@@ -232,3 +232,14 @@ def test_family_trace_has_a_step_per_fisher_scoring_step_and_the_result(tmp_path
     steps = [r for r in records if r["type"] == "step"]
     assert len(steps) == records[-1]["nit"] and records[-1]["family"] == "binomial"
     assert [s["f"] for s in steps] == sorted(s["f"] for s in steps)[::-1]  # half the deviance, never rising
+
+
+def test_family_binomial_trials_column():
+    beetle = str(ROOT / "tests" / "data" / "beetle.csv")
+    code, out, _ = invoke("fit", "killed/n ~ 1/(1+exp(-(a + b*dose)))", "--data", beetle, "--family", "binomial",
+                          "--trials", "n", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["trials"] == "n" and doc["settings"]["trials"] == "n"
+    assert doc["params"]["b"] == pytest.approx(34.27032573, rel=1e-6)  # statsmodels' GLM on successes/failures
+    code, _, err = invoke("fit", "killed/n ~ a + b*dose", "--data", beetle, "--trials", "n")
+    assert code == 2 and "--trials is the number of trials of a binomial proportion; give --family binomial" in err

@@ -148,3 +148,30 @@ def test_several_starts_keep_the_lowest_deviance_and_steps_reach_the_callback():
 def test_the_step_budget_is_an_honest_status():
     r = fit("y ~ exp(a + b*x)", COUNTS, family="poisson", max_iter=1)
     assert r.status.value == "max_iter" and r.nit == 1
+
+
+# Bliss's beetles (1935): dose, beetles exposed, beetles killed. statsmodels 0.15, GLM(np.c_[killed, n - killed],
+# add_constant(dose), Binomial()).fit(tol=1e-14): the successes/failures form, whose llf is R's logLik.
+BEETLE = {"params": (-60.71745456, 34.27032573), "stderr": (5.18071146, 2.91214007), "deviance": 11.232231097419321,
+          "null_deviance": 284.20244948083143, "loglik": -18.715134657256023, "aic": 41.430269314512046,
+          "pearson_chi2": 10.026817585637584}
+
+
+def test_binomial_proportions_with_trials_as_statsmodels_successes_and_failures():
+    r = fit("killed/n ~ 1/(1+exp(-(a + b*dose)))", str(DATA / "beetle.csv"), family="binomial", trials="n")
+    assert r.success and r.trials == "n" and r.to_dict()["trials"] == "n"
+    for k, v, se in zip(("a", "b"), BEETLE["params"], BEETLE["stderr"]):
+        assert r.params[k] == pytest.approx(v, rel=1e-6) and r.stderr[k] == pytest.approx(se, rel=1e-4)
+    for key in ("deviance", "null_deviance", "loglik", "aic", "pearson_chi2"):
+        assert getattr(r, key) == pytest.approx(BEETLE[key], rel=1e-6), key
+
+
+def test_trials_are_refused_without_binomial_and_must_be_positive():
+    with pytest.raises(OptionError, match="give"):
+        fit("killed/n ~ a + b*dose", str(DATA / "beetle.csv"), trials="n")
+    with pytest.raises(OptionError) as exc:
+        fit("killed ~ exp(a + b*dose)", str(DATA / "beetle.csv"), family="poisson", trials="n")
+    assert "with {family} poisson" in exc.value.template
+    with pytest.raises(DataError, match="trials column 'x' is 0 at data row 2"):
+        fit("y ~ 1/(1+exp(-(a + b*t)))", {"t": [0, 1, 2], "y": [0, 0.5, 1], "x": [2, 0, 2]}, family="binomial",
+            trials="x")

@@ -125,7 +125,7 @@ def statistics(names: tuple[str, ...], r: torch.Tensor, J: torch.Tensor, y: torc
 #: A likelihood fit's numbers (:class:`~gdsolve.api.likelihood.Likelihood`), read through as attributes
 #: of a :class:`FitResult` and written at the top of its JSON; ``None`` for a least-squares fit.
 LIKELIHOOD_KEYS = ("family", "dispersion", "dispersion_fixed", "deviance", "null_deviance", "df_null", "loglik",
-                   "pearson_chi2")
+                   "pearson_chi2", "trials")
 
 #: The confidence level of :attr:`FitResult.conf_int`.
 CONF_LEVEL = 0.95

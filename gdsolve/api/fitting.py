@@ -117,6 +117,7 @@ def fit(
     device: str | None = None,
     callback: Callable[[Any], None] | None = None,
     family: str | None = None,
+    trials: str | None = None,
 ) -> FitResult:
     """Fit ``model`` (``"y ~ b1*(1-exp(-b2*x))"``) to ``data`` by least squares, or by maximum likelihood.
 
@@ -151,6 +152,8 @@ def fit(
             response's mean and the fit maximizes the family's likelihood by Fisher
             scoring (:mod:`gdsolve.api.likelihood`); the start is 0 for every parameter
             (or 1 where the mean is not valid at 0) unless ``p0`` says otherwise.
+        trials: with ``family="binomial"``, a column of trials per row: the response is
+            the proportion of successes (R's ``glm`` weights).
 
     Raises:
         GdsolveError: bad data, model or option, before anything runs.
@@ -163,12 +166,16 @@ def fit(
                         f"({', '.join(names)}); a least-squares fit needs at least one row per parameter: "
                         "add rows, or write a model with fewer parameters")
     lik = None
+    if trials is not None and family is None:
+        raise OptionError("{trials} is the number of trials of a binomial proportion; give [[--family binomial||"
+                          "family='binomial']] (least squares weighs rows by {sigma})")
     if family is not None:
         from . import likelihood as lik
 
         fam = lik.check_family_options(family, method=method, loss=loss, sigma=fm.sigma, absolute_sigma=absolute_sigma,
-                                       bounds=bounds or {}, gtol=gtol, f_scale=f_scale)
+                                       bounds=bounds or {}, gtol=gtol, f_scale=f_scale, trials=trials)
         lik.check_response(fm, fam, fm.observed())
+        lik.trials_of(fm, trials)
     start = resolve_p0(names, p0)
     bounds = check_bounds(bounds or {})
     unknown = [k for k in bounds if k not in names]
@@ -193,7 +200,7 @@ def fit(
         if p0 is None:
             start = lik.default_starts(fm, fam, where)
         return _fit_family(lik, fm, fam, draw_fit_starts(start, {}, n_starts, seed).to(where), max_iter, ftol, xtol,
-                           time_limit, callback, where, seed, t0)
+                           time_limit, callback, where, seed, t0, trials)
     P0 = draw_fit_starts(start, bounds, n_starts, seed).to(where)
     settings = {"method": method, "loss": loss, "f_scale": f_scale, "absolute_sigma": absolute_sigma, "sigma": sigma,
                 "starts": n_starts, "seed": seed, "ftol": ftol, "xtol": xtol, "gtol": gtol, "time_limit": time_limit,
@@ -234,18 +241,19 @@ def fit(
 
 def _fit_family(lik: Any, fm: FitModel, fam: Any, P0: torch.Tensor, max_iter: int | None, ftol: float, xtol: float,
                 time_limit: float | None, callback: Callable[[Any], None] | None, where: str, seed: int,
-                t0: float) -> FitResult:
+                t0: float, trials: str | None) -> FitResult:
     """The likelihood fit (:mod:`gdsolve.api.likelihood`): Fisher scoring from every start, the best reported."""
     budget = FIT_MAX_ITER if max_iter is None else max_iter
     settings = {"method": lik.METHOD, "family": fam.name, "loss": "linear", "f_scale": DEFAULT_F_SCALE,
                 "absolute_sigma": False, "sigma": None, "starts": P0.shape[0], "seed": seed, "ftol": ftol,
-                "xtol": xtol, "time_limit": time_limit, "device": where, "bounds": {}, "max_iter": budget}
+                "xtol": xtol, "time_limit": time_limit, "device": where, "bounds": {}, "max_iter": budget,
+                "trials": trials}
     run, row = lik.fit_family(fm, fam, P0, max_iter=budget, ftol=ftol, xtol=xtol, time_limit=time_limit,
-                              callback=callback, where=where)
+                              callback=callback, where=where, trials=lik.trials_of(fm, trials))
     rule, template = lik.message(run, fam, fm.parameters, ftol, xtol, time_limit)
     template = fit_template(template, LEAST_SQUARES)
     return lik.report(fm, fam, run, rule, template, dict(zip(fm.parameters, P0[row].tolist())), P0.shape[0],
-                      settings, time.perf_counter() - t0)
+                      settings, time.perf_counter() - t0, trials)
 
 
 #: Options a fit's message may name: ``{name}`` or ``[[--flag ...||...]]`` (see :mod:`gdsolve.core.errors`).

@@ -12,7 +12,7 @@ the likelihood, and :mod:`gdsolve.optim.scoring` maximizes it. The report is
 * the dispersion ``phi``: 1 for binomial and poisson, Pearson's chi-square over
   the residual degrees of freedom for gaussian and gamma;
 * the deviance, the null deviance (that of the constant mean ``mean(y)``, the
-  maximum-likelihood constant) on ``n - 1`` degrees of freedom, the
+  maximum-likelihood constant, weighted by the trials of a binomial proportion) on ``n - 1`` degrees of freedom, the
   log-likelihood (:mod:`gdsolve.optim.family` says at which dispersion), and
   statsmodels' ``aic = -2 loglik + 2 p`` and ``bic = -2 loglik + log(n) p`` (its
   ``bic_llf``; R's ``AIC`` and ``BIC`` count the dispersion of gaussian and
@@ -61,7 +61,8 @@ class Likelihood:
     Attributes:
         family: its name; ``dispersion``: phi (1 where fixed); ``dispersion_fixed``: not estimated.
         deviance, null_deviance: at the answer and at the constant mean; ``df_null``: ``n - 1``.
-        loglik: the log-likelihood; ``pearson_chi2``: ``sum((y - mu)**2 / V(mu))``.
+        loglik: the log-likelihood; ``pearson_chi2``: ``sum((y - mu)**2 / V(mu))`` (times the trials).
+        trials: a binomial fit's column of trials per row, or ``None`` (one trial each).
     """
 
     family: str
@@ -72,6 +73,7 @@ class Likelihood:
     df_null: int
     loglik: float | None
     pearson_chi2: float
+    trials: str | None = None
 
 
 def family_of(name: str) -> Family:
@@ -82,9 +84,13 @@ def family_of(name: str) -> Family:
 
 
 def check_family_options(name: str, *, method: str, loss: str, sigma: str | None, absolute_sigma: bool,
-                         bounds: Mapping[str, Any], gtol: float | None, f_scale: float | None) -> Family:
+                         bounds: Mapping[str, Any], gtol: float | None, f_scale: float | None,
+                         trials: str | None = None) -> Family:
     """The family, after refusing the least-squares options a likelihood fit does not take."""
     family = family_of(name)
+    if trials is not None and family.name != "binomial":
+        raise OptionError(f"{{trials}} is the number of trials of a binomial proportion; with {{family}} {name}, "
+                          "leave it out")
     why = {
         "method": method != "lm" and "a likelihood fit runs Fisher scoring (its own method); leave {method} out",
         "loss": loss != "linear" and "the family is the loss; leave {loss} out",
@@ -99,6 +105,18 @@ def check_family_options(name: str, *, method: str, loss: str, sigma: str | None
         if reason:
             raise OptionError(f"with {{family}} {name}: {reason}")
     return family
+
+
+def trials_of(fm: FitModel, trials: str | None) -> torch.Tensor | None:
+    """The ``trials`` column ``(n,)``, refused unless every value is a positive number."""
+    if trials is None:
+        return None
+    values = fm.table.require(trials, "--trials")
+    bad = next((i for i, v in enumerate(values) if not (v > 0 and math.isfinite(v))), None)
+    if bad is not None:
+        raise DataError(f"{fm.table.source}: trials column {shown(trials)} is {values[bad]:g} at data row {bad + 1}; "
+                        "every row needs a positive number of trials: correct or drop that row")
+    return fm.table.tensor(trials)
 
 
 def check_response(fm: FitModel, family: Family, y: torch.Tensor) -> None:
@@ -126,7 +144,7 @@ def default_starts(fm: FitModel, family: Family, where: str) -> dict[str, float]
 
 def fit_family(fm: FitModel, family: Family, P0: torch.Tensor, *, max_iter: int, ftol: float, xtol: float,
                time_limit: float | None, callback: Callable[[Any], None] | None,
-               where: str) -> tuple[scoring.ScoringResult, int]:
+               where: str, trials: torch.Tensor | None = None) -> tuple[scoring.ScoringResult, int]:
     """Run Fisher scoring from every start in ``P0 (B, p)``; the run with the lowest deviance and its row."""
     mean = fm.predictor(torch.float64, where)
     y = fm.observed(torch.float64, where)
@@ -134,7 +152,7 @@ def fit_family(fm: FitModel, family: Family, P0: torch.Tensor, *, max_iter: int,
     row = 0
     for b in range(P0.shape[0]):
         run = scoring.solve(mean, y, family, P0[b], max_iter=max_iter, ftol=ftol, xtol=xtol, time_limit=time_limit,
-                            callback=callback)
+                            callback=callback, weights=None if trials is None else trials.to(where))
         if best is None or (math.isfinite(run.deviance) and not run.deviance >= best.deviance):
             best, row = run, b
         if run.rule == scoring.INTERRUPTED:
@@ -168,28 +186,31 @@ def message(run: scoring.ScoringResult, family: Family, names: tuple[str, ...], 
 
 
 def report(fm: FitModel, family: Family, run: scoring.ScoringResult, rule: StopRule, template: str,
-           p0: dict[str, float], starts: int, settings: dict[str, Any], elapsed: float) -> FitResult:
-    """The result record: ``glm``'s statistics at the run's end."""
+           p0: dict[str, float], starts: int, settings: dict[str, Any], elapsed: float,
+           trials: str | None = None) -> FitResult:
+    """The result record: ``glm``'s statistics at the run's end (``trials``: the binomial's column, if any)."""
     names = fm.parameters
     P, mu, J = run.P.cpu(), run.mu.detach().cpu(), run.J.detach().cpu()
     y = fm.observed(torch.float64, "cpu")
     n, p = J.shape
-    s = family.variance(mu).sqrt()
+    w = torch.ones_like(y) if trials is None else fm.table.tensor(trials)
+    s = (family.variance(mu) / w).sqrt()
     pearson = (y - mu) / s
     stats = statistics(names, pearson, J / s.unsqueeze(-1), y, None, absolute_sigma=family.fixed_dispersion)
     pearson_chi2 = float((pearson**2).sum())
     dof = n - p
     dispersion = 1.0 if family.fixed_dispersion else (pearson_chi2 / dof if dof > 0 else math.nan)
     finite = math.isfinite(run.deviance) and math.isfinite(dispersion)
-    loglik = family.loglik(y, mu, dispersion) if finite else math.nan
-    null = float(family.deviance(y, y.mean().expand(n)).sum())
+    loglik = family.loglik(y, mu, dispersion, w) if finite else math.nan
+    ybar = (w * y).sum() / w.sum()  # the maximum-likelihood constant mean
+    null = float((w * family.deviance(y, ybar.expand(n))).sum())
     aic, bic = -2 * loglik + 2 * p, -2 * loglik + math.log(n) * p
     resid = y - mu
     stats = replace(stats, rss=float((resid**2).sum()), residual_std=None, reduced_chisq=None, r2=None,
                     aic=aic if math.isfinite(aic) else None, bic=bic if math.isfinite(bic) else None)
     lik = Likelihood(family=family.name, dispersion=dispersion, dispersion_fixed=family.fixed_dispersion,
                      deviance=run.deviance, null_deviance=null if math.isfinite(null) else None, df_null=n - 1,
-                     loglik=loglik if math.isfinite(loglik) else None, pearson_chi2=pearson_chi2)
+                     loglik=loglik if math.isfinite(loglik) else None, pearson_chi2=pearson_chi2, trials=trials)
     return FitResult(
         params=dict(zip(names, P.tolist())), stats=stats, status=rule.status, stop_rule=rule,
         message=render(template, cli=False), nit=run.nit, nfev=run.nfev, p0=p0, starts=starts, model=fm.text,

@@ -47,6 +47,9 @@ def fit_command(
                                               help="Start values (default 1 for every parameter).")] = None,
     sigma: Annotated[Optional[str], typer.Option("--sigma", metavar="COLUMN", rich_help_panel=DATA,
                                                  help="Column of per-point errors; residuals are divided by it.")] = None,
+    trials: Annotated[Optional[str], typer.Option("--trials", metavar="COLUMN", rich_help_panel=DATA, show_default=False,
+                                                  help="With --family binomial: the number of trials per row; the "
+                                                       "response is the proportion of successes.")] = None,
     absolute_sigma: Annotated[bool, typer.Option("--absolute-sigma", rich_help_panel=DATA, metavar="",
                                                  help="Take --sigma as true errors: standard errors are not scaled "
                                                       "by the reduced chi-square.")] = False,
@@ -118,7 +121,7 @@ def fit_command(
                      starts=starts, seed=seed, method=method, loss=loss.value, f_scale=f_scale, max_iter=max_iter,
                      ftol=ftol, xtol=xtol, gtol=gtol, lr=lr, time_limit=time_limit,
                      device=None if device is None else device.value, callback=callback,
-                     family=None if family is None else family.value)
+                     family=None if family is None else family.value, trials=trials)
         if residuals is not None:
             result.write_residuals(residuals)
     except BaseException:

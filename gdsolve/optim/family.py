@@ -16,7 +16,9 @@ gamma       mu^2                2 [(y - mu)/mu - log(y/mu)]                   (0
 
 The dispersion ``phi`` is 1 for binomial and poisson; gaussian and gamma
 estimate it, as R and statsmodels do, by Pearson's chi-square over the
-residual degrees of freedom. The log-likelihoods are statsmodels' (``GLM.llf``):
+residual degrees of freedom. A binomial response may be a proportion of
+``trials`` per row (R's ``glm`` weights, statsmodels' ``n_trials``): each
+row's unit deviance and information are then ``trials`` times one trial's. The log-likelihoods are statsmodels' (``GLM.llf``):
 gaussian's at the maximum-likelihood variance ``deviance / n``, gamma's at the
 Pearson dispersion, binomial's with the binomial coefficient of a proportion
 (0 for a 0/1 response).
@@ -57,7 +59,7 @@ class Family:
     name: str
     variance: Callable[[torch.Tensor], torch.Tensor]
     unit_deviance: Fn
-    loglik_obs: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
+    loglik_obs: Callable[[torch.Tensor, torch.Tensor, float, torch.Tensor], torch.Tensor]
     valid_response: Callable[[torch.Tensor], torch.Tensor]
     valid_mean: Callable[[torch.Tensor], torch.Tensor]
     fixed_dispersion: bool
@@ -68,9 +70,10 @@ class Family:
         """The unit deviances ``(..., n)``; sum them over the last axis for the deviance."""
         return self.unit_deviance(y, mu)
 
-    def loglik(self, y: torch.Tensor, mu: torch.Tensor, dispersion: float) -> float:
-        """The log-likelihood at ``mu`` (``dispersion``: the family's, 1 where it is fixed)."""
-        return float(self.loglik_obs(y, mu, dispersion).sum())
+    def loglik(self, y: torch.Tensor, mu: torch.Tensor, dispersion: float, trials: torch.Tensor | None = None) -> float:
+        """The log-likelihood at ``mu`` (``dispersion``: the family's, 1 where it is fixed; ``trials``: a
+        binomial proportion's number of trials per row, 1 when ``None``)."""
+        return float(self.loglik_obs(y, mu, dispersion, torch.ones_like(y) if trials is None else trials).sum())
 
     def bad_response(self, y: torch.Tensor) -> int | None:
         """The index of the first response value outside the family's range, or ``None``."""
@@ -92,17 +95,18 @@ def _binomial_deviance(y: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     return 2 * (_xlogy_ratio(y, mu) + _xlogy_ratio(1 - y, 1 - mu))
 
 
-def _binomial_loglik(y: torch.Tensor, mu: torch.Tensor, dispersion: float) -> torch.Tensor:
-    # statsmodels' binomial with one trial: the coefficient lgamma(2) - lgamma(y+1) - lgamma(2-y) is 0 for 0/1
-    coef = math.lgamma(2.0) - torch.lgamma(y + 1) - torch.lgamma(2 - y)
-    return coef + torch.xlogy(y, mu) + torch.xlogy(1 - y, 1 - mu)
+def _binomial_loglik(y: torch.Tensor, mu: torch.Tensor, dispersion: float, trials: torch.Tensor) -> torch.Tensor:
+    # y = successes/trials; the binomial coefficient (R's logLik and statsmodels' with n_trials) is 0 for one trial
+    k = y * trials
+    coef = torch.lgamma(trials + 1) - torch.lgamma(k + 1) - torch.lgamma(trials - k + 1)
+    return coef + torch.xlogy(k, mu) + torch.xlogy(trials - k, 1 - mu)
 
 
 def _poisson_deviance(y: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     return 2 * (_xlogy_ratio(y, mu) - (y - mu))
 
 
-def _poisson_loglik(y: torch.Tensor, mu: torch.Tensor, dispersion: float) -> torch.Tensor:
+def _poisson_loglik(y: torch.Tensor, mu: torch.Tensor, dispersion: float, trials: torch.Tensor) -> torch.Tensor:
     return torch.xlogy(y, mu) - mu - torch.lgamma(y + 1)
 
 
@@ -110,13 +114,13 @@ def _gamma_deviance(y: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     return 2 * ((y - mu) / mu - torch.log(y / mu))
 
 
-def _gamma_loglik(y: torch.Tensor, mu: torch.Tensor, dispersion: float) -> torch.Tensor:
+def _gamma_loglik(y: torch.Tensor, mu: torch.Tensor, dispersion: float, trials: torch.Tensor) -> torch.Tensor:
     shape = 1 / dispersion  # statsmodels' Gamma.loglike_obs with the Pearson scale
     ratio = y / mu
     return shape * torch.log(shape * ratio) - shape * ratio - torch.log(y) - math.lgamma(shape)
 
 
-def _gaussian_loglik(y: torch.Tensor, mu: torch.Tensor, dispersion: float) -> torch.Tensor:
+def _gaussian_loglik(y: torch.Tensor, mu: torch.Tensor, dispersion: float, trials: torch.Tensor) -> torch.Tensor:
     # at the maximum-likelihood variance (statsmodels' GLM.llf for the identity link, R's logLik)
     var = float(((y - mu) ** 2).mean())
     return -0.5 * ((y - mu) ** 2 / var + math.log(2 * math.pi * var))

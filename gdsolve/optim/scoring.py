@@ -87,16 +87,19 @@ class ScoringResult(NamedTuple):
     bad_row: int | None = None
 
 
-def _deviance(family: Family, y: torch.Tensor, mu: torch.Tensor) -> float:
+def _deviance(family: Family, y: torch.Tensor, mu: torch.Tensor, w: torch.Tensor | None) -> float:
     """The deviance, or ``nan`` where a mean is outside the family's range."""
     if family.bad_mean(mu) is not None:
         return float("nan")
-    return float(family.deviance(y, mu).sum())
+    d = family.deviance(y, mu)
+    return float((d if w is None else w * d).sum())
 
 
-def score_step(family: Family, y: torch.Tensor, mu: torch.Tensor, J: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The Fisher-scoring step ``delta (p,)`` and the scales ``D (p,)`` (column norms of ``J / sqrt(V)``)."""
-    s = family.variance(mu).sqrt()
+def score_step(family: Family, y: torch.Tensor, mu: torch.Tensor, J: torch.Tensor,
+               w: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Fisher-scoring step ``delta (p,)`` and the scales ``D (p,)`` (column norms of ``J / sqrt(V/w)``;
+    ``w``: prior weights, a binomial's trials)."""
+    s = family.variance(mu).sqrt() if w is None else (family.variance(mu) / w).sqrt()
     A = J / s.unsqueeze(-1)
     b = (y - mu) / s
     U, S, Vh = torch.linalg.svd(A, full_matrices=False)
@@ -107,9 +110,10 @@ def score_step(family: Family, y: torch.Tensor, mu: torch.Tensor, J: torch.Tenso
 
 def solve(mean: Mean, y: torch.Tensor, family: Family, P0: torch.Tensor, *, max_iter: int = FIT_MAX_ITER,
           ftol: float = FIT_FTOL, xtol: float = FIT_XTOL, time_limit: float | None = None,
-          callback: Callable[[Any], None] | None = None) -> ScoringResult:
+          callback: Callable[[Any], None] | None = None, weights: torch.Tensor | None = None) -> ScoringResult:
     """Maximize the likelihood of ``y (n,)`` with mean ``mean(P (1, p)) -> (1, n)`` from ``P0 (p,)``.
 
+    ``weights (n,)``: prior weights (a binomial's trials per row), 1 when ``None``.
     Never raises for the numbers: a start where the mean is outside the
     family's range ends at once with rule ``nonfinite`` and the row; Ctrl-C ends
     with ``interrupted`` at the last accepted point.
@@ -121,14 +125,14 @@ def solve(mean: Mean, y: torch.Tensor, family: Family, P0: torch.Tensor, *, max_
     bad = family.bad_mean(mu)
     if bad is not None or not torch.isfinite(J).all():
         return ScoringResult(P, mu, J, float("nan"), NONFINITE, float("nan"), 0, nfev, bad)
-    dev = _deviance(family, y, mu)
+    dev = _deviance(family, y, mu, weights)
     try:
         while True:
             if nit >= max_iter:
                 return ScoringResult(P, mu, J, dev, MAX_ITER, float("nan"), nit, nfev)
             if time_limit is not None and time.perf_counter() - t0 >= time_limit:
                 return ScoringResult(P, mu, J, dev, TIME_LIMIT, time.perf_counter() - t0, nit, nfev)
-            delta, D = score_step(family, y, mu, J)
+            delta, D = score_step(family, y, mu, J, weights)
             if not torch.isfinite(delta).all():
                 return ScoringResult(P, mu, J, dev, NONFINITE, float("nan"), nit, nfev)
             t = 1.0
@@ -136,7 +140,7 @@ def solve(mean: Mean, y: torch.Tensor, family: Family, P0: torch.Tensor, *, max_
                 trial = P + t * delta
                 new_mu = mean(trial.unsqueeze(0))[0]
                 nfev += 1
-                new_dev = _deviance(family, y, new_mu)
+                new_dev = _deviance(family, y, new_mu, weights)
                 # a full step that moves the deviance by rounding only is taken: the parameters still settle
                 if new_dev <= dev or (t == 1.0 and new_dev - dev <= 1e-14 * (abs(dev) + 1)):
                     break
