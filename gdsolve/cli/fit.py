@@ -44,7 +44,8 @@ def fit_command(
     data: Annotated[str, typer.Option("--data", metavar="FILE", rich_help_panel=DATA, show_default=False,
                                       help="CSV, TSV or whitespace columns with a header row; - for stdin.")],
     p0: Annotated[Optional[str], typer.Option("--p0", metavar="b1=500,b2=1e-4", show_default=False,
-                                              help="Start values (default 1 for every parameter).")] = None,
+                                              help="Start values (default 1 for every parameter; with --family 0, "
+                                                   "or 1 where the mean is not valid at 0).")] = None,
     sigma: Annotated[Optional[str], typer.Option("--sigma", metavar="COLUMN", rich_help_panel=DATA,
                                                  help="Column of per-point errors; residuals are divided by it.")] = None,
     trials: Annotated[Optional[str], typer.Option("--trials", metavar="COLUMN", rich_help_panel=DATA, show_default=False,
@@ -146,7 +147,8 @@ def _interrupted_at_first_step(writer: Callable[..., None] | None) -> Callable[.
 fit_command.__doc__ = (
     "Fit MODEL to the data in --data by least squares, or by maximum likelihood with --family: the parameters, "
     "their standard errors, p-values, 95% confidence intervals and correlations, and the goodness of fit.\n\n"
-    "The default method is Levenberg-Marquardt on autograd's Jacobian (trust region, Moré's scaling). "
+    "The default method is Levenberg-Marquardt on autograd's Jacobian (trust region, Moré's scaling); with "
+    "--family, MODEL is the response's mean and Fisher scoring (glm's) maximizes the family's likelihood. "
     "Exit 0 when it converged, 1 at the step budget or time limit, 3 when the residuals or Jacobian became "
-    "non-finite, 2 for bad input."
+    "non-finite (or a family's mean left its range), 2 for bad input."
 )
