@@ -233,3 +233,82 @@ def test_p0_and_bounds_take_constant_expressions():
     assert code == 0 and doc["p0"] == pytest.approx({"a": 2 * math.e, "k": 1 / math.pi}, rel=1e-15)
     code, out, err = invoke("fit", "y ~ a*exp(-k*t)", "--data", DECAY, "--p0", "a=k,k=1")
     assert code == 2 and err.startswith("error: --p0 a: 'k' names k, but a value here cannot depend on a variable")
+
+
+ANES = str(ROOT / "examples" / "anes96.csv")
+STRIKES = str(ROOT / "tests" / "data" / "strikes.csv")
+LOGIT = "vote ~ 1/(1+exp(-(b0 + b1*age + b2*educ + b3*income + b4*selfLR)))"
+
+
+def test_family_binomial_json_has_the_likelihood_fields():
+    code, out, err = invoke("fit", LOGIT, "--data", ANES, "--family", "binomial", "--json")
+    doc = json.loads(out)
+    assert code == 0 and err == ""
+    assert doc["family"] == "binomial" and doc["method"] == "fisher-scoring" and doc["test"] == "z"
+    assert doc["params"]["b4"] == pytest.approx(1.2214819707818667, rel=1e-6)  # statsmodels' Logit
+    assert doc["stderr"]["b4"] == pytest.approx(0.07922330875448069, rel=1e-4)
+    assert doc["deviance"] == pytest.approx(852.7609216, rel=1e-6) and doc["dispersion"] == 1.0
+    assert doc["dispersion_fixed"] is True and doc["df_null"] == 943
+    for key in ("p_value", "conf_int", "conf_level", "null_deviance", "loglik", "aic", "bic", "pearson_chi2"):
+        assert key in doc
+    assert doc["conf_int"]["b4"][0] < doc["params"]["b4"] < doc["conf_int"]["b4"][1]
+
+
+def test_family_gamma_report_reads_as_summary_glm():
+    code, out, _ = invoke("fit", "duration ~ exp(b0 + b1*iprod)", "--data", STRIKES, "--family", "gamma")
+    assert code == 0
+    for words in ("t-value", "p-value", "2.5%", "97.5%", "family", "gamma", "dispersion", "(estimated)",
+                  "null deviance", "on 60 degrees of freedom", "on 61 degrees of freedom", "Pearson chi-square",
+                  "log-likelihood", "AIC", "fisher-scoring", "converged"):
+        assert words in out, words
+    assert "R^2" not in out
+
+
+def test_least_squares_report_and_json_have_p_values_and_intervals():
+    _, out, _ = invoke("fit", "y ~ b1*(1-exp(-b2*x))", "--data", MISRA, "--p0", "b1=500,b2=1e-4", "--json")
+    doc = json.loads(out)
+    assert doc["test"] == "t" and doc["family"] is None and doc["deviance"] is None
+    assert 0 <= doc["p_value"]["b1"] < 1e-10
+    lo, hi = doc["conf_int"]["b2"]
+    assert lo < doc["params"]["b2"] < hi
+    code, out, _ = invoke("fit", "y ~ b1*(1-exp(-b2*x))", "--data", MISRA, "--p0", "b1=500,b2=1e-4")
+    assert code == 0 and "p-value" in out and "97.5%" in out and "t-value" in out
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--family", "poisson", "--data", STRIKES, "iprod ~ exp(a)"], "column 'iprod' is -0.0"),
+    (["--family", "poisson", "--data", STRIKES, "duration ~ exp(a + b*iprod)", "--loss", "huber"],
+     "with --family poisson: the family is the loss; leave --loss out"),
+    (["--family", "negbin", "--data", STRIKES, "duration ~ exp(a)"], "negbin"),
+])
+def test_family_input_errors_are_one_line_exit_2(args, words):
+    code, out, err = invoke("fit", *args)
+    assert code == 2 and out == "" and words in err and "Traceback" not in err
+
+
+def test_family_outside_its_range_exits_3_with_the_row():
+    code, out, _ = invoke("fit", "duration ~ a + b*iprod", "--data", STRIKES, "--family", "poisson",
+                          "--p0", "a=-1,b=0", "--json")
+    doc = json.loads(out)
+    assert code == 3 and doc["status"] == "diverged" and "data row 1" in doc["message"] and "--p0" in doc["message"]
+
+
+def test_family_trace_has_a_step_per_fisher_scoring_step_and_the_result(tmp_path):
+    trace = tmp_path / "t.jsonl"
+    code, _, _ = invoke("fit", LOGIT, "--data", ANES, "--family", "binomial", "--trace", str(trace))
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert code == 0 and records[0]["settings"] == {"method": "fisher-scoring", "family": "binomial"}
+    steps = [r for r in records if r["type"] == "step"]
+    assert len(steps) == records[-1]["nit"] and records[-1]["family"] == "binomial"
+    assert [s["f"] for s in steps] == sorted(s["f"] for s in steps)[::-1]  # half the deviance, never rising
+
+
+def test_family_binomial_trials_column():
+    beetle = str(ROOT / "tests" / "data" / "beetle.csv")
+    code, out, _ = invoke("fit", "killed/n ~ 1/(1+exp(-(a + b*dose)))", "--data", beetle, "--family", "binomial",
+                          "--trials", "n", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["trials"] == "n" and doc["settings"]["trials"] == "n"
+    assert doc["params"]["b"] == pytest.approx(34.27032573, rel=1e-6)  # statsmodels' GLM on successes/failures
+    code, _, err = invoke("fit", "killed/n ~ a + b*dose", "--data", beetle, "--trials", "n")
+    assert code == 2 and "--trials is the number of trials of a binomial proportion; give --family binomial" in err

@@ -147,6 +147,8 @@ EXPECT: dict[str, tuple[int, Callable[[str], bool] | None, str]] = {
     'gdsolve minimize "mean((y - b0 - X @ w)**2)" --data diabetes.csv --matrix X=age..s6 --method lbfgs --x0 b0=0,w=0 '
     '--max-iter 2000':
         (0, lambda out: "converged" in out and "b0 = -334.567" in out and "w[8] = 68.483" in out, "shell"),
+    'gdsolve fit "vote ~ 1/(1+exp(-(b0 + b1*age + b2*educ + b3*income + b4*selfLR)))" --data anes96.csv --family binomial':
+        (0, lambda out: same_numbers(out, "\n".join(readme_block("readme-family"))), "shell"),
     'gdsolve grad "mean(3*(x+2)**2)" --shape x=2,2 --at x=1':
         (0, lambda out: "27" in out and out.count("4.5") == 4 and "declined" in out, "main"),
     'gdsolve minimize "sum(log(s) + (y-mu)**2/(2*s**2))" --data normal.csv --x0 mu=5,s=2 --method lbfgs --stderr --quiet':
@@ -264,7 +266,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         code, _, err = in_process(f'gdsolve minimize "(1-x)**2 + 100*(y-x^2)**2" --lr {lr} --max-iter 300 '
                                   f'--x0 x=-1,y=1 --trace {d / name}.jsonl --quiet')
         assert code == 1, err
-    for name in ("problems.jsonl", "misra1a.csv", "decay.tsv", "normal.csv", "diabetes.csv"):
+    for name in ("problems.jsonl", "misra1a.csv", "decay.tsv", "normal.csv", "diabetes.csv", "anes96.csv"):
         shutil.copy(ROOT / "examples" / name, d / name)
     return d
 

@@ -121,6 +121,15 @@ def statistics(names: tuple[str, ...], r: torch.Tensor, J: torch.Tensor, y: torc
     )
 
 
+#: A likelihood fit's numbers (:class:`~gdsolve.api.likelihood.Likelihood`), read through as attributes
+#: of a :class:`FitResult` and written at the top of its JSON; ``None`` for a least-squares fit.
+LIKELIHOOD_KEYS = ("family", "dispersion", "dispersion_fixed", "deviance", "null_deviance", "df_null", "loglik",
+                   "pearson_chi2", "trials")
+
+#: The confidence level of :attr:`FitResult.conf_int`.
+CONF_LEVEL = 0.95
+
+
 @dataclass(frozen=True)
 class FitResult:
     """The outcome of :func:`gdsolve.fit`.
@@ -138,6 +147,8 @@ class FitResult:
         fitted, residuals: per data row (``y - fitted``, not divided by sigma).
         active_bounds: the parameters that end on a bound, ``{name: "lower"|"upper"}``
             (they have no standard error; ``stderr_reason`` says so).
+        test, p_value, conf_int: each parameter's test against 0 and 95% interval (t or normal, see :attr:`test`).
+        likelihood: a fit with a family: deviance, dispersion, log-likelihood (else ``None``).
     """
 
     params: dict[str, float]
@@ -170,6 +181,44 @@ class FitResult:
     active_bounds: dict[str, str] = field(default_factory=dict)
     #: the data table the fit read (for :meth:`write_residuals`; not in :meth:`to_dict`)
     table: Table | None = field(default=None, repr=False, compare=False)
+    #: a fit with a family: its :class:`~gdsolve.api.likelihood.Likelihood` (deviance, dispersion...); None for least squares
+    likelihood: Any = None
+
+    @property
+    def test(self) -> str:
+        """``"t"``: the t distribution with ``dof`` degrees of freedom (least squares, and a family whose
+        dispersion is estimated, as R's ``summary``); ``"z"``: the normal (binomial, poisson: phi is 1)."""
+        return "z" if self.likelihood is not None and self.likelihood.dispersion_fixed else "t"
+
+    @property
+    def p_value(self) -> dict[str, float | None]:
+        """Each parameter's two-sided p-value against 0 (see :attr:`test`); ``None`` without a standard error."""
+        from ..core.probability import two_sided_normal_p, two_sided_t_p
+
+        out: dict[str, float | None] = {}
+        for k, t in self.t_value.items():
+            if t is None or (self.test == "t" and self.stats.dof <= 0):
+                out[k] = None
+            else:
+                out[k] = two_sided_normal_p(t) if self.test == "z" else two_sided_t_p(t, self.stats.dof)
+        return out
+
+    @property
+    def conf_int(self) -> dict[str, tuple[float, float] | None]:
+        """Each parameter's :data:`CONF_LEVEL` confidence interval, ``value -/+ q * stderr`` with ``q`` the
+        quantile of :attr:`test`'s distribution (R's ``confint.default`` for z; ``confint.lm`` for t)."""
+        from ..core.probability import normal_quantile, t_quantile
+
+        q = None
+        if self.test == "z":
+            q = normal_quantile(0.5 + CONF_LEVEL / 2)
+        elif self.stats.dof > 0:
+            q = t_quantile(0.5 + CONF_LEVEL / 2, self.stats.dof)
+        out: dict[str, tuple[float, float] | None] = {}
+        for k, se in self.stats.stderr.items():
+            v = self.params[k]
+            out[k] = None if se is None or q is None else (v - q * se, v + q * se)
+        return out
 
     @property
     def x(self) -> dict[str, float]:
@@ -194,6 +243,8 @@ class FitResult:
         # stderr, rss, r2, ... read through to the statistics
         if name in Statistics.__dataclass_fields__:
             return getattr(self.stats, name)
+        if name in LIKELIHOOD_KEYS:  # deviance, dispersion, ...: None for least squares
+            return None if self.likelihood is None else getattr(self.likelihood, name)
         raise AttributeError(f"'FitResult' object has no attribute {name!r}")
 
     def message_for(self, *, cli: bool) -> str:
@@ -208,6 +259,8 @@ class FitResult:
         out: dict[str, Any] = {
             "model": self.model, "params": dict(self.params), "stderr": stats["stderr"],
             "stderr_percent": self.stderr_percent, "t_value": self.t_value,
+            "p_value": self.p_value, "conf_int": {k: (None if v is None else list(v)) for k, v in self.conf_int.items()},
+            "conf_level": CONF_LEVEL, "test": self.test,
             "stderr_reason": stats["stderr_reason"], "correlation": stats["correlation"],
             "active_bounds": dict(self.active_bounds),
             "rss": self.stats.rss, "residual_std": self.stats.residual_std,
@@ -222,6 +275,8 @@ class FitResult:
             "data": self.source, "dropped": self.dropped, "elapsed": self.elapsed,
             "settings": dict(self.settings),
         }
+        # a family's numbers at top level (null for least squares): one schema for every fit
+        out.update({k: getattr(self, k) for k in LIKELIHOOD_KEYS})
         return out
 
     def write_residuals(self, path: str | os.PathLike[str]) -> None:

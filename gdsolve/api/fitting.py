@@ -117,8 +117,10 @@ def fit(
     drop_missing: bool = False,
     device: str | None = None,
     callback: Callable[[Any], None] | None = None,
+    family: str | None = None,
+    trials: str | None = None,
 ) -> FitResult:
-    """Fit ``model`` (``"y ~ b1*(1-exp(-b2*x))"``) to ``data`` by least squares.
+    """Fit ``model`` (``"y ~ b1*(1-exp(-b2*x))"``) to ``data`` by least squares, or by maximum likelihood.
 
     Args:
         model: ``response ~ formula``; the response is a column or a formula of
@@ -147,6 +149,12 @@ def fit(
         device: ``cpu`` (default), ``cuda``, ``mps`` or ``auto``.
         callback: called after every step with the :class:`~gdsolve.optim.lm.LMState`
             (lm) or the minimize method's step.
+        family: ``gaussian``, ``binomial``, ``poisson`` or ``gamma``: the formula is the
+            response's mean and the fit maximizes the family's likelihood by Fisher
+            scoring (:mod:`gdsolve.api.likelihood`); the start is 0 for every parameter
+            (or 1 where the mean is not valid at 0) unless ``p0`` says otherwise.
+        trials: with ``family="binomial"``, a column of trials per row: the response is
+            the proportion of successes (R's ``glm`` weights).
 
     Raises:
         GdsolveError: bad data, model or option, before anything runs.
@@ -158,6 +166,17 @@ def fit(
         raise DataError(f"{fm.table.source}: {fm.table.rows} data row{'' if fm.table.rows == 1 else 's'} for {len(names)} parameters "
                         f"({', '.join(names)}); a least-squares fit needs at least one row per parameter: "
                         "add rows, or write a model with fewer parameters")
+    lik = None
+    if trials is not None and family is None:
+        raise OptionError("{trials} is the number of trials of a binomial proportion; give [[--family binomial||"
+                          "family='binomial']] (least squares weighs rows by {sigma})")
+    if family is not None:
+        from . import likelihood as lik
+
+        fam = lik.check_family_options(family, method=method, loss=loss, sigma=fm.sigma, absolute_sigma=absolute_sigma,
+                                       bounds=bounds or {}, gtol=gtol, f_scale=f_scale, trials=trials)
+        lik.check_response(fm, fam, fm.observed())
+        lik.trials_of(fm, trials)
     start = resolve_p0(names, fm.expand(p0, "p0"))  # {"w": 0} is every element of a vector parameter
     bounds = fm.expand(check_bounds(bounds or {}), "bounds")
     unknown = [k for k in bounds if k not in names]
@@ -178,6 +197,11 @@ def fit(
 
     where = resolve_device(device or "cpu")
     n_starts = starts or 1
+    if lik is not None:
+        if p0 is None:
+            start = lik.default_starts(fm, fam, where)
+        return _fit_family(lik, fm, fam, draw_fit_starts(start, {}, n_starts, seed).to(where), max_iter, ftol, xtol,
+                           time_limit, callback, where, seed, t0, trials)
     P0 = draw_fit_starts(start, bounds, n_starts, seed).to(where)
     settings = {"method": method, "loss": loss, "f_scale": f_scale, "absolute_sigma": absolute_sigma, "sigma": sigma,
                 "starts": n_starts, "seed": seed, "ftol": ftol, "xtol": xtol, "gtol": gtol, "time_limit": time_limit,
@@ -214,6 +238,23 @@ def fit(
     template = fit_template(template, method)
     return _report(fm, P.detach(), residuals, status, rule, template, nit, nfev, dict(zip(names, P0[best].tolist())),
                    n_starts, settings, time.perf_counter() - t0)
+
+
+def _fit_family(lik: Any, fm: FitModel, fam: Any, P0: torch.Tensor, max_iter: int | None, ftol: float, xtol: float,
+                time_limit: float | None, callback: Callable[[Any], None] | None, where: str, seed: int,
+                t0: float, trials: str | None) -> FitResult:
+    """The likelihood fit (:mod:`gdsolve.api.likelihood`): Fisher scoring from every start, the best reported."""
+    budget = FIT_MAX_ITER if max_iter is None else max_iter
+    settings = {"method": lik.METHOD, "family": fam.name, "loss": "linear", "f_scale": DEFAULT_F_SCALE,
+                "absolute_sigma": False, "sigma": None, "starts": P0.shape[0], "seed": seed, "ftol": ftol,
+                "xtol": xtol, "time_limit": time_limit, "device": where, "bounds": {}, "max_iter": budget,
+                "trials": trials}
+    run, row = lik.fit_family(fm, fam, P0, max_iter=budget, ftol=ftol, xtol=xtol, time_limit=time_limit,
+                              callback=callback, where=where, trials=lik.trials_of(fm, trials))
+    rule, template = lik.message(run, fam, fm.parameters, ftol, xtol, time_limit)
+    template = fit_template(template, LEAST_SQUARES)
+    return lik.report(fm, fam, run, rule, template, dict(zip(fm.parameters, P0[row].tolist())), P0.shape[0],
+                      settings, time.perf_counter() - t0, trials)
 
 
 #: Options a fit's message may name: ``{name}`` or ``[[--flag ...||...]]`` (see :mod:`gdsolve.core.errors`).

@@ -12,7 +12,17 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..core.settings import DEFAULT_F_SCALE, DEFAULT_MAX_ITER, DEFAULT_SEED, FIT_FTOL, FIT_GTOL, FIT_MAX_ITER, FIT_XTOL, LOSSES
+from ..core.settings import (
+    DEFAULT_F_SCALE,
+    DEFAULT_MAX_ITER,
+    DEFAULT_SEED,
+    FAMILY_NAMES,
+    FIT_FTOL,
+    FIT_GTOL,
+    FIT_MAX_ITER,
+    FIT_XTOL,
+    LOSSES,
+)
 from . import startup
 from .options import DATA_PANEL, DeviceOpt, DropMissingOpt, JsonOpt, MatrixOpt, ShapeOpt, TraceOpt, command, reworded
 
@@ -22,6 +32,8 @@ METHOD = "Method"
 
 #: The library's losses, as a choice typer validates and lists in --help (torch-free: the table is in settings).
 Loss = enum.Enum("Loss", {v: v for v in LOSSES}, type=str)  # type: ignore[misc]
+#: fit's likelihoods, as a choice (the names are torch-free in settings; the families are in optim.family).
+Family = enum.Enum("Family", {v: v for v in FAMILY_NAMES}, type=str)  # type: ignore[misc]
 
 
 @command()
@@ -34,10 +46,14 @@ def fit_command(
     data: Annotated[str, typer.Option("--data", metavar="FILE", rich_help_panel=DATA, show_default=False,
                                       help="CSV, TSV or whitespace columns with a header row; - for stdin.")],
     p0: Annotated[Optional[str], typer.Option("--p0", metavar="b1=500,b2=1e-4", show_default=False,
-                                              help="Start values (default 1 for every parameter); w=0 sets every "
+                                              help="Start values (default 1 for every parameter; with --family 0, "
+                                                   "or 1 where the mean is not valid at 0); w=0 sets every "
                                                    "element of a vector, w=[1,2,3] each.")] = None,
     sigma: Annotated[Optional[str], typer.Option("--sigma", metavar="COLUMN", rich_help_panel=DATA,
                                                  help="Column of per-point errors; residuals are divided by it.")] = None,
+    trials: Annotated[Optional[str], typer.Option("--trials", metavar="COLUMN", rich_help_panel=DATA, show_default=False,
+                                                  help="With --family binomial: the number of trials per row; the "
+                                                       "response is the proportion of successes.")] = None,
     absolute_sigma: Annotated[bool, typer.Option("--absolute-sigma", rich_help_panel=DATA, metavar="",
                                                  help="Take --sigma as true errors: standard errors are not scaled "
                                                       "by the reduced chi-square.")] = False,
@@ -51,6 +67,11 @@ def fit_command(
                                                   help="Run N starts at once (p0 and draws around it), keep the "
                                                        "best.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the drawn starts.")] = DEFAULT_SEED,
+    family: Annotated[Optional[Family], typer.Option("--family", rich_help_panel=METHOD, show_default=False,
+                                                     help="Fit by maximum likelihood: MODEL is the mean of the "
+                                                          "response, the family its distribution (standard errors "
+                                                          "from the Fisher information, deviance, AIC). Default: "
+                                                          "least squares.")] = None,
     method: Annotated[str, typer.Option("--method", rich_help_panel=METHOD,
                                         help="lm (Levenberg-Marquardt) or a minimize method (gd, adam, lbfgs...).")] = "lm",
     loss: Annotated[Loss, typer.Option("--loss", rich_help_panel=METHOD,
@@ -104,13 +125,15 @@ def fit_command(
         table = with_matrices(table, matrix)
     bound = parse_model(model, table, sigma=sigma, shapes=shape or None)
     budget = max_iter if max_iter is not None else FIT_MAX_ITER if method == "lm" else DEFAULT_MAX_ITER
-    out = Outputs(bound, options, fit={"method": method}, fit_max_iter=budget)
+    header = {"method": method} if family is None else {"method": "fisher-scoring", "family": family.value}
+    out = Outputs(bound, options, fit=header, fit_max_iter=budget)
     callback = out.callback if not startup.early_interrupt else _interrupted_at_first_step(out.callback)
     try:
         result = fit(bound, p0=start, absolute_sigma=absolute_sigma, bounds=parse_bounds(bounds or []),
                      starts=starts, seed=seed, method=method, loss=loss.value, f_scale=f_scale, max_iter=max_iter,
                      ftol=ftol, xtol=xtol, gtol=gtol, lr=lr, time_limit=time_limit,
-                     device=None if device is None else device.value, callback=callback)
+                     device=None if device is None else device.value, callback=callback,
+                     family=None if family is None else family.value, trials=trials)
         if residuals is not None:
             result.write_residuals(residuals)
     except BaseException:
@@ -133,9 +156,10 @@ def _interrupted_at_first_step(writer: Callable[..., None] | None) -> Callable[.
 
 
 fit_command.__doc__ = (
-    "Fit MODEL to the data in --data by least squares: the parameters, their standard errors and correlations, "
-    "and the goodness of fit.\n\n"
-    "The default method is Levenberg-Marquardt on autograd's Jacobian (trust region, Moré's scaling). "
+    "Fit MODEL to the data in --data by least squares, or by maximum likelihood with --family: the parameters, "
+    "their standard errors, p-values, 95% confidence intervals and correlations, and the goodness of fit.\n\n"
+    "The default method is Levenberg-Marquardt on autograd's Jacobian (trust region, Moré's scaling); with "
+    "--family, MODEL is the response's mean and Fisher scoring (glm's) maximizes the family's likelihood. "
     "Exit 0 when it converged, 1 at the step budget or time limit, 3 when the residuals or Jacobian became "
-    "non-finite, 2 for bad input."
+    "non-finite (or a family's mean left its range), 2 for bad input."
 )

@@ -42,6 +42,8 @@ LINE_SEARCHES = ("none", "armijo", "strong_wolfe")
 TRACE_FORMATS = ("jsonl", "csv")
 #: The losses of a fit (:mod:`gdsolve.optim.lm`): least squares, and three robust ones as in scipy's least_squares.
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
+#: fit's likelihoods (:mod:`gdsolve.optim.family`), by name: here so the CLI lists them without importing torch.
+FAMILY_NAMES = ("gaussian", "binomial", "poisson", "gamma")
 
 # ---- Defaults: each is written here once. The library's signatures, Settings, the command
 # line's options and --help read them from here (this module imports nothing heavy). Where

@@ -2,10 +2,13 @@
 
 Laid out as gnuplot's ``fit`` and lmfit's ``fit_report`` are, so it reads
 familiarly: one row per parameter (value, standard error, its percentage of
-the value, t-value), the correlations (:func:`~gdsolve.present.correlation.correlation_view`:
-the matrix, or where it does not fit the largest pairs), then n, degrees of freedom,
-RSS, residual standard deviation, reduced chi-square, R^2, AIC and BIC. Each part fits
-the screen: columns are dropped or rows stacked, never a number cut (:mod:`gdsolve.present.narrow`).
+the value, t-value, p-value), the 95% confidence intervals, the correlations
+(:func:`~gdsolve.present.correlation.correlation_view`: the matrix, or where it does not fit the
+largest pairs), then n, degrees of freedom, RSS, residual standard deviation, reduced chi-square,
+R^2, AIC and BIC. A fit with a family reads as R's ``summary(glm)``: z-values where the dispersion
+is fixed, then the family, its dispersion, the deviance and null deviance with their degrees of
+freedom, Pearson's chi-square, the log-likelihood, AIC and BIC. Each part fits the screen: columns
+are dropped or rows stacked, never a number cut (:mod:`gdsolve.present.narrow`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from ..api.fitresult import FitResult
+from ..api.fitresult import CONF_LEVEL, FitResult
 from .correlation import correlation_view
 from .narrow import fitted_table, titled_panel
 
@@ -31,7 +34,7 @@ def _num(v: float | None, digits: int = DIGITS) -> str:
 def fit_view(result: FitResult, *, cli: bool = True) -> Any:
     """A rich renderable of the whole report; it fits the width it is drawn at (:mod:`gdsolve.present.narrow`)."""
     colour = "green" if result.success else ("yellow" if result.status.value != "diverged" else "red")
-    parts: list[Any] = [parameter_table(result)]
+    parts: list[Any] = [parameter_table(result), interval_table(result)]
     if result.active_bounds:
         parts.append("active bounds: " + ", ".join(f"{escape(k)} at its {v} bound"
                                                    for k, v in result.active_bounds.items()))
@@ -51,17 +54,42 @@ def fit_view(result: FitResult, *, cli: bool = True) -> Any:
 
 
 def parameter_table(result: FitResult) -> Any:
-    """One row per parameter: value, standard error, its percentage, t-value (the last columns dropped, or
-    the rows stacked, where the screen is narrow)."""
-    pct, t = result.stderr_percent, result.t_value
+    """One row per parameter: value, standard error, its percentage, t- (or z-) value, p-value (the last
+    columns dropped, or the rows stacked, where the screen is narrow)."""
+    pct, t, p = result.stderr_percent, result.t_value, result.p_value
     rows = [[name, _num(value), _num(result.stderr[name], 6), "n/a" if pct[name] is None else f"{pct[name]:.3g}%",
-             _num(t[name], 4)] for name, value in result.params.items()]
-    return fitted_table("Parameters", ["name", "value", "std error", "error %", "t-value"], rows, keep=3)
+             _num(t[name], 4), _num(p[name], 3)] for name, value in result.params.items()]
+    return fitted_table("Parameters", ["name", "value", "std error", "error %", f"{result.test}-value", "p-value"],
+                        rows, keep=3)
+
+
+def interval_table(result: FitResult) -> Any:
+    """Each parameter's confidence interval, as R's ``confint`` prints it (its own table: the parameter
+    table stays within 80 columns)."""
+    lo, hi = (f"{100 * q:g}%" for q in ((1 - CONF_LEVEL) / 2, (1 + CONF_LEVEL) / 2))  # R's headers
+    dist = "t" if result.test == "t" else "normal"
+    rows = [[name, *(("n/a", "n/a") if interval is None else (_num(interval[0]), _num(interval[1])))]
+            for name, interval in result.conf_int.items()]
+    return fitted_table(f"{100 * CONF_LEVEL:g}% confidence intervals ({dist})", ["name", lo, hi], rows, keep=2)
+
+
+def _likelihood_rows(result: FitResult) -> list[tuple[str, str]]:
+    """A family's goodness of fit, as R's ``summary(glm)`` gives it."""
+    how = "fixed" if result.dispersion_fixed else "estimated"
+    return [
+        ("family", str(result.family)), ("dispersion", f"{_num(result.dispersion)} ({how})"),
+        ("n (data rows)", str(result.n)),
+        ("deviance", f"{_num(result.deviance)} on {result.dof} degrees of freedom"),
+        ("null deviance", f"{_num(result.null_deviance)} on {result.df_null} degrees of freedom"),
+        ("Pearson chi-square", _num(result.pearson_chi2)), ("log-likelihood", _num(result.loglik)),
+        ("AIC", _num(result.aic)), ("BIC", _num(result.bic)),
+    ]
 
 
 def goodness_table(result: FitResult) -> Any:
-    """n, degrees of freedom, RSS, residual standard deviation, reduced chi-square, R^2, AIC, BIC (and the cost)."""
-    rows = [
+    """n, degrees of freedom, RSS, residual standard deviation, reduced chi-square, R^2, AIC, BIC (and the cost);
+    with a family, its dispersion, deviances, Pearson's chi-square and log-likelihood instead."""
+    rows = _likelihood_rows(result) if result.family is not None else [
         ("n (data rows)", str(result.n)), ("degrees of freedom", str(result.dof)),
         ("residual sum of squares", _num(result.rss)),
         ("residual standard deviation", _num(result.residual_std)),
