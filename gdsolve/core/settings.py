@@ -39,6 +39,10 @@ METHODS: dict[str, dict[str, float]] = {
     "lbfgs": {"lr": 1.0, "history_size": 100},
 }
 LINE_SEARCHES = ("none", "armijo", "strong_wolfe")
+#: ``auto``: lbfgs runs in variables rescaled by the Hessian's diagonal at the start where their curvatures
+#: differ by more than a factor of 1000 (:mod:`gdsolve.optim.scaling`); the first-order methods never (their
+#: ``lr`` is a step in the user's units: gd's update stays the tutorial's). ``none``: never.
+SCALES = ("auto", "none")
 TRACE_FORMATS = ("jsonl", "csv")
 #: The losses of a fit (:mod:`gdsolve.optim.lm`): least squares, and three robust ones as in scipy's least_squares.
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
@@ -154,6 +158,7 @@ class Settings:
     step_size: int | None = None
     t_max: int | None = None
     bounds: Bounds = field(default_factory=dict)
+    scale: str = "auto"
 
     def __post_init__(self) -> None:
         if self.lr is not None:
@@ -181,6 +186,8 @@ class Settings:
             raise OptionError(f"{{target}} must be a finite number, got {shown(self.target)}")
         self._check_schedule()
         object.__setattr__(self, "bounds", check_bounds(self.bounds))
+        if not isinstance(self.scale, str) or self.scale not in SCALES:
+            raise OptionError(f"{{scale}} must be one of {', '.join(SCALES)}, got {shown(self.scale)}")
 
     def _check_line_search(self) -> None:
         if not isinstance(self.line_search, str) or self.line_search not in LINE_SEARCHES:
@@ -225,7 +232,7 @@ class Settings:
             "time_limit": self.time_limit, "target": self.target,
             "schedule": self.schedule, "schedule_params": self.schedule_params(),
             "bounds": {k: [lo, hi] for k, (lo, hi) in self.bounds.items()},
-            "dtype": self.dtype, "seed": self.seed,
+            "dtype": self.dtype, "seed": self.seed, "scale": self.scale,
         }
 
 

@@ -66,6 +66,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..optim.scaling import hessian
+
 RTOL = 1e-3
 MAX_VARIABLES = 500
 MODEL_GAIN = 0.25  # the Newton step must realize at least this fraction of the decrease it predicts
@@ -99,17 +101,7 @@ def judge(objective: object, X: torch.Tensor, X0: torch.Tensor, free: torch.Tens
     not held on a bound (the held ones are fixed and not judged). Rows where the curvature is not
     finite are unchecked; an operation without a second derivative raises ``RuntimeError``."""
     d = X.shape[1]
-    Xg = X.detach().requires_grad_(True)
-    F = objective(Xg)  # type: ignore[operator]
-    (G,) = torch.autograd.grad(F.sum(), Xg, create_graph=True)
-    cols = []
-    for i in range(d):
-        c = None
-        if G.requires_grad:
-            (c,) = torch.autograd.grad(G[:, i].sum(), Xg, retain_graph=True, allow_unused=True)
-        cols.append(torch.zeros_like(X) if c is None else c)
-    H = torch.stack(cols, 1).detach()  # H[r, i, j] = d2f / dx_i dx_j
-    g, F = G.detach(), F.detach()
+    F, g, H = hessian(objective, X)  # type: ignore[arg-type]
     with torch.no_grad():
         F0 = objective(X0)  # type: ignore[operator]
     if free is not None:
