@@ -163,6 +163,9 @@ class OptimizeResult:
     verify: dict[str, Any] | None = None
     #: With ``shape=``: the shaped variables; ``x`` names their elements (``w[0]``), :meth:`to_dict` nests them.
     shapes: dict[str, tuple[int, ...]] | None = None
+    #: The change of variables the method ran in, ``x = factor * z`` per variable:
+    #: ``{"kind": "hessian-diagonal", "factors": {name: factor}}``, or ``None`` (see :mod:`gdsolve.optim.scaling`).
+    scaling: dict[str, Any] | None = None
 
     def message_for(self, *, cli: bool) -> str:
         """The stop message for the command line (``--lr``) or for Python (``lr``)."""
@@ -190,6 +193,8 @@ class OptimizeResult:
 
             for name in ("x", "grad", "x0"):
                 out[name] = regroup(self.shapes, out[name])
+            if self.scaling:
+                out["scaling"]["factors"] = regroup(self.shapes, self.scaling["factors"])
             for point in [out.get("best"), *(out.get("minima") or [])]:
                 for name in ("x", "x0"):
                     if point and name in point:

@@ -288,6 +288,7 @@ class RunFacts:
     collapsed: bool = False  # the last line search took a step far below its first trial
     ls_failed: bool = False  # the last line search found no decrease at all
     ls_nonfinite: bool = False  # ...because f was not finite at a trial point
+    unscaled: bool = False  # lbfgs ran with scale "none" (see gdsolve.optim.scaling)
 
 
 ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad")
@@ -339,6 +340,8 @@ def diagnose(names: Sequence[str], v: Stationarity, facts: RunFacts) -> str:
         cause = (f"the variables differ in size by a factor of {spread:.0e} ({names[hi]} ~ {sizes[hi]:.3g}, "
                  f"{names[lo]} ~ {sizes[lo]:.3g}), which {facts.method} handles badly; rescale them to similar sizes "
                  f"(write {names[lo]} as a multiple of {sizes[lo]:.0e}), or stop on the gradient with {{gtol}}")
+        if facts.unscaled:
+            cause += "; or let lbfgs rescale them: drop [[--scale none||scale='none']]"
     elif facts.method in ADAPTIVE:
         cause = (f"{facts.method}'s per-variable step sizes shrank faster than the gradient; "
                  "try a larger {lr} or [[--method lbfgs||method='lbfgs']]")
