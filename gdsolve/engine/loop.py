@@ -154,7 +154,6 @@ class Batch(Ledger, BatchRecords):
         #: ``(B, d)`` each row's scaling (x = D z: L-BFGS iterates in z), or ``None`` (see :mod:`gdsolve.optim.scaling`)
         self.scaling = (scaling.initial(objective, self.x0) if first.method == "lbfgs" and first.scale == "auto"
                         else None)
-        self._D = self.scaling  # the working rows' factors while the loop runs
         self.factor = 1.0  # the schedule's multiplier of every row's base rate
         #: f as the loop evaluates it: the objective, or its torch.compile-d form.
         self.f: Callable[[torch.Tensor], torch.Tensor] = objective
@@ -277,6 +276,7 @@ class Batch(Ledger, BatchRecords):
         # A gradient that is not finite makes the step non-finite, except where a bound clamps it or a
         # line search refuses to move: there the probe tests it too.
         check_g = self.box is not None or update is not None
+        self._D = self.scaling  # the working rows' factors
         change = None
         k = -1
         for k in range(max_iter):
