@@ -118,7 +118,7 @@ def test_logistic_regression_on_dollars_converges_with_the_defaults(income):
     assert r.x["b0"] == pytest.approx(best["b0"], rel=1e-6) and r.x["b1"] == pytest.approx(best["b1"], rel=1e-6)
     assert r.scaling is not None and r.scaling["kind"] == "hessian-diagonal"
     old = minimize(NLL, x0={"b0": 0, "b1": 0}, data=data, method="lbfgs", scale="none")
-    assert old.status is Status.STALLED and old.scaling is None  # what the first try gave before
+    assert old.status is Status.STALLED and old.nit <= 3 and old.scaling is None  # the first try before
 
 
 def test_misra1a_from_nists_first_start_reaches_the_certified_values():
