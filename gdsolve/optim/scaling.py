@@ -25,10 +25,10 @@ on z), every record, trace row and callback -- sees ``x``.
 
 Example:
     >>> import torch
-    >>> f = lambda X: X[:, 0] ** 2 + 1e8 * X[:, 1] ** 2
+    >>> f = lambda X: X[:, 0] ** 2 / 2 + 1e8 * X[:, 1] ** 2  # curvatures 1 and 2e8
     >>> X = torch.tensor([[1.0, 1.0]], dtype=torch.float64)
-    >>> factors(hessian(f, X, diagonal=True)[2]).tolist()  # 1/sqrt(2) and 1/sqrt(2e8), as powers of two
-    [[0.5, 6.103515625e-05]]
+    >>> factors(hessian(f, X, diagonal=True)[2]).tolist()  # 1 and 1/sqrt(2e8) = 7.07e-05, as powers of two
+    [[1.0, 6.103515625e-05]]
 """
 
 from __future__ import annotations

@@ -268,8 +268,8 @@ def _method_line(settings: dict) -> str:
 def scaling_line(scaling: dict, most: int = 6) -> str:
     """The change of variables a run made, for the summary: each variable over its factor (``x = factor * z``).
 
-    >>> scaling_line({"kind": "hessian-diagonal", "factors": {"b0": 0.125, "b1": 2.0 ** -17}})
-    'iterated in b0/0.125, b1/7.63e-06 (the Hessian's diagonal at the start)'
+    >>> print(scaling_line({"kind": "hessian-diagonal", "factors": {"b0": 0.125, "b1": 2.0 ** -17}}))
+    iterated in b0/0.125, b1/7.63e-06 (the Hessian's diagonal at the start)
     """
     factors = scaling["factors"]
     parts = [f"{name}/{d:.3g}" for name, d in list(factors.items())[:most]]
