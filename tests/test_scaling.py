@@ -88,6 +88,16 @@ def test_one_variable_or_no_second_derivative_means_no_scaling():
     assert scaling.initial(linear, torch.tensor([[1.0, 1.0]], dtype=torch.float64)) is None
 
 
+def test_more_than_max_variables_are_not_scaled():
+    n = scaling.MAX_VARIABLES + 1
+    data = {"s": [10.0 ** (8 * i / n) for i in range(n)]}
+    r = minimize("sum(s*(w-1)**2)", data=data, shape={"w": n}, x0={"w": 0}, method="lbfgs", max_iter=1)
+    assert r.scaling is None
+    r = minimize("sum(s*(w-1)**2)", data={"s": [1.0, 1e4, 1e8]}, shape={"w": 3}, x0={"w": 0}, method="lbfgs",
+                 max_iter=1)
+    assert r.scaling is not None  # the same kind of problem with three variables is
+
+
 def test_the_scaled_update_gives_points_in_x_and_leaves_a_still_row_bit_for_bit():
     f = compile_objective("(x-1)**2 + 1e8*(y-2)**2")
     X = torch.tensor([[0.3, 0.7], [0.1, 0.1]], dtype=torch.float64)
