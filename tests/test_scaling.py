@@ -215,3 +215,10 @@ def test_scale_auto_is_for_lbfgs_only():
 def test_scale_must_be_auto_or_none():
     with pytest.raises(OptionError, match="scale must be one of auto, none"):
         minimize("(x-1)**2", method="lbfgs", scale="diagonal")
+
+
+def test_a_large_batch_lets_stopped_rows_go_and_keeps_each_rows_factors():
+    # 40 rows: the engine gathers the running rows as others stop, and the factors go with them
+    r = minimize(ROSEN_THOUSANDTHS, method="lbfgs", starts=40, bounds={"x": (-2, 2), "y": (-3000, 3000)})
+    assert r.rows is not None and r.rows["converged"] == 40
+    assert r.x["x"] == pytest.approx(1, rel=1e-8) and r.x["y"] == pytest.approx(1000, rel=1e-8)
