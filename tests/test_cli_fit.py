@@ -154,7 +154,9 @@ def test_absolute_sigma_with_a_sigma_column():
 
 @pytest.mark.parametrize(("method", "lr", "advice"), [
     ("gd", "1e-12", "--method lm"),  # minimize's advice was: --line-search armijo, or a smaller --eps
-    ("lbfgs", "1", "--method lm"),  # ... or stop on the gradient with --gtol (which fit refuses with lbfgs)
+    # ... or stop on the gradient with --gtol (which fit refuses with lbfgs); at its default rate lbfgs rescales
+    # b1 and b2 and converges here (test_fit_with_lbfgs_rescales_misra1a...), so a tiny rate makes it stall
+    ("lbfgs", "1e-12", "--method lm"),
     ("adam", "0.01", "try a smaller --lr (e.g. --lr 0.001)"),  # in CLI words under --json, not lr=0.001
 ])
 def test_fit_messages_name_only_options_fit_takes_in_cli_words(method, lr, advice):
@@ -312,3 +314,12 @@ def test_family_binomial_trials_column():
     assert doc["params"]["b"] == pytest.approx(34.27032573, rel=1e-6)  # statsmodels' GLM on successes/failures
     code, _, err = invoke("fit", "killed/n ~ a + b*dose", "--data", beetle, "--trials", "n")
     assert code == 2 and "--trials is the number of trials of a binomial proportion; give --family binomial" in err
+
+
+def test_fit_with_lbfgs_rescales_misra1a_and_reaches_the_certified_values():
+    code, out, _ = invoke("fit", "y ~ b1*(1-exp(-b2*x))", "--data", MISRA, "--p0", "b1=500,b2=1e-4",
+                          "--method", "lbfgs", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["status"] == "converged"
+    assert doc["params"]["b1"] == pytest.approx(2.3894212918e02, rel=1e-5)
+    assert doc["params"]["b2"] == pytest.approx(5.5015643181e-04, rel=1e-5)

@@ -149,6 +149,35 @@ def test_history_size_changes_how_lbfgs_converges():
     assert full["nit"] < short["nit"]  # more stored updates: fewer iterations on an ill-conditioned quadratic
 
 
+MISRA_SSR = "sum((y - b1*(1-exp(-b2*x)))**2)"
+
+
+def test_scale_auto_lets_lbfgs_solve_a_badly_scaled_problem_and_the_json_says_how():
+    scaled = doc("minimize", MISRA_SSR, "--data", MISRA, "--x0", "b1=500,b2=1e-4", "--method", "lbfgs")
+    assert scaled["status"] == "converged" and abs(scaled["x"]["b1"] - 238.94212918) < 1e-4
+    assert scaled["settings"]["scale"] == "auto" and scaled["scaling"]["kind"] == "hessian-diagonal"
+    factors = scaled["scaling"]["factors"]
+    assert set(factors) == {"b1", "b2"} and factors["b2"] < 1e-3 * factors["b1"]  # b2's curvature is far larger
+    plain = doc("minimize", MISRA_SSR, "--data", MISRA, "--x0", "b1=500,b2=1e-4", "--method", "lbfgs",
+                "--scale", "none")
+    assert plain["status"] == "stalled" and plain["scaling"] is None and plain["settings"]["scale"] == "none"
+    assert "drop --scale none" in plain["message"]
+
+
+def test_scale_trace_rows_and_summary_are_in_the_users_variables():
+    args = ("minimize", "(1-x)**2 + 100*(y/1000 - x**2)**2", "--x0", "x=-1.2,y=1000", "--method", "lbfgs")
+    rows = steps(*args)
+    assert rows[0]["x"] == {"x": -1.2, "y": 1000.0}
+    assert abs(rows[-1]["x"]["y"] - 1000) < 1e-3 and abs(rows[-1]["x"]["x"] - 1) < 1e-6
+    code, out, _ = cli(*args, "--quiet")
+    assert code == 0 and "scaling" in out and "y/64" in out  # y's curvature is 2e-4: z = y / 64
+
+
+def test_scale_auto_is_refused_for_a_method_with_a_users_rate():
+    code, _, err = cli("minimize", "(x-1)**2", "--scale", "auto")
+    assert code == ExitStatus.USAGE and "--scale auto applies to --method lbfgs only" in err
+
+
 def test_line_search_armijo_tames_a_rate_that_diverges():
     assert doc("minimize", "(x-4)**2", "--x0", "0", "--lr", "5")["status"] == "diverged"
     d = doc("minimize", "(x-4)**2", "--x0", "0", "--lr", "5", "--line-search", "armijo")

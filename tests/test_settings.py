@@ -165,3 +165,11 @@ def test_a_fit_option_given_at_its_default_value_is_still_given():
     with pytest.raises(OptionError, match="ftol is a stopping rule of lm"):
         fit("y ~ a + b*x", data, method="adam", ftol=1e-14)
     assert fit("y ~ a + b*x", data).params["b"] == pytest.approx(10.2 / 5, rel=1e-9)  # Sxy / Sxx
+
+
+def test_scale_is_auto_for_lbfgs_none_for_the_others_and_in_the_settings():
+    assert Settings(method="lbfgs").as_dict()["scale"] == "auto"
+    assert Settings(method="lbfgs", scale="none").as_dict()["scale"] == "none"
+    assert Settings(method="adam").scale == Settings(method="adam", scale="none").scale == "none"
+    with pytest.raises(OptionError, match="applies to method lbfgs only"):
+        Settings(method="adam", scale="auto")

@@ -174,8 +174,18 @@ def test_badly_scaled_fit_is_not_called_converged(method, start):
 
 
 def test_badly_scaled_lbfgs_says_why():
-    _, r = run(MISRA1A_SSR, {"b1": 500, "b2": 1e-4}, method="lbfgs")
+    # without its automatic scaling, lbfgs stalls here, and the message says why and what to do
+    _, r = run(MISRA1A_SSR, {"b1": 500, "b2": 1e-4}, method="lbfgs", scale="none")
     assert r.status is Status.STALLED and "differ in size" in r.message and "b2" in r.message
+    assert "drop scale='none'" in r.message
+
+
+def test_badly_scaled_lbfgs_converges_by_default():
+    # the same start with the defaults: lbfgs rescales b1 and b2 (Hessian's diagonal) and reaches NIST's values
+    _, r = run(MISRA1A_SSR, {"b1": 500, "b2": 1e-4}, method="lbfgs")
+    assert r.status is Status.CONVERGED
+    assert r.x["b1"] == pytest.approx(2.3894212918e02, rel=1e-6)
+    assert r.x["b2"] == pytest.approx(5.5015643181e-04, rel=1e-6)
 
 
 def test_adaptive_method_tiny_steps_are_stalled():

@@ -7,7 +7,7 @@ point ``x`` of a minimized objective (for :func:`~gdsolve.api.solve.maximize` of
 the engine's ``-f``: the covariance is then the inverse of the *negative* Hessian of ``f``):
 
 * ``covariance = H^-1`` (autograd's Hessian, float64, the same one the stationarity check reads:
-  :func:`gdsolve.engine.stationarity.hessians`); ``stderr`` the square roots of its diagonal;
+  :func:`gdsolve.optim.scaling.hessian`); ``stderr`` the square roots of its diagonal;
   ``correlation`` its normalised form;
 * ``z_value = x / stderr`` and ``p_value = P(|Z| >= |z|)`` for a standard normal ``Z``, and the 95%
   interval ``conf_int = x -/+ 1.96 stderr`` (:mod:`gdsolve.core.probability`).
@@ -50,7 +50,8 @@ import torch
 from ..core.probability import normal_quantile, two_sided_normal_p
 from ..core.result import OptimizeResult
 from ..core.status import StopRule
-from ..engine.stationarity import MAX_VARIABLES, hessians
+from ..engine.stationarity import MAX_VARIABLES
+from ..optim.scaling import hessian
 from .spectrum import covariance_from_spectrum
 
 #: A scaled Hessian eigenvalue below this fraction of the largest, times the number of variables, is zero:
@@ -100,7 +101,7 @@ def infer(objective: Any, result: OptimizeResult) -> Inference:
     if free:
         X = torch.tensor([[result.x[n] for n in names]], dtype=torch.float64)
         try:
-            _, _, H = hessians(objective, X)
+            _, _, H = hessian(objective, X)
         except RuntimeError as exc:  # an operation without a second derivative
             return _refused(names, f"the Hessian cannot be computed at the answer ({exc})")
         H = H[0]

@@ -21,6 +21,7 @@ from ..core.settings import (
     DTYPES,
     LINE_SEARCHES,
     METHODS,
+    SCALES,
     SCHEDULES,
 )
 from .options import (
@@ -45,6 +46,7 @@ DType = choices("DType", DTYPES)
 Method = choices("Method", tuple(METHODS))
 LineSearch = choices("LineSearch", LINE_SEARCHES)
 Schedule = choices("Schedule", SCHEDULES)
+Scale = choices("Scale", SCALES)
 
 
 def _method_help() -> str:
@@ -111,6 +113,12 @@ def solve_command(sense: str) -> Callable[..., None]:
         line_search: Annotated[LineSearch, typer.Option("--line-search", metavar="NAME", rich_help_panel=METHOD,
                                                         help="none, or armijo (gd, momentum); lbfgs always uses strong_wolfe.")
                                ] = LineSearch.none,
+        scale: Annotated[Optional[Scale], typer.Option("--scale", metavar="KIND", rich_help_panel=METHOD,
+                                                       show_default=False,
+                                                       help="lbfgs: auto (its default) iterates in variables rescaled "
+                                                            "by the Hessian's diagonal at the start when their "
+                                                            "curvatures differ by more than 1000x; none: never. "
+                                                            "Other methods never rescale.")] = None,
         dtype: Annotated[DType, typer.Option("--dtype", metavar="TYPE", rich_help_panel=METHOD,
                                              help="Floating-point precision: float64 or float32.")] = DType.float64,
         eps: Annotated[float, typer.Option("--eps", metavar="TOL", rich_help_panel=STOP,
@@ -158,6 +166,7 @@ def solve_command(sense: str) -> Callable[..., None]:
             "method": method.value, "lr": lr, "line_search": line_search.value, "eps": eps, "gtol": gtol, "ftol": ftol,
             "max_iter": max_iter, "time_limit": time_limit, "target": target, "schedule": schedule.value,
             "gamma": gamma, "step_size": step_size, "t_max": t_max, "dtype": dtype.value, "seed": seed,
+            "scale": None if scale is None else scale.value,
             "options": {"momentum": momentum, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay,
                         "alpha": alpha, "history_size": history_size},
         }

@@ -178,6 +178,9 @@ class OptimizeResult:
     covariance: dict[str, dict[str, float]] | None = None
     correlation: dict[str, dict[str, float]] | None = None
     stderr_reason: str | None = None
+    #: The change of variables the method ran in, ``x = factor * z`` per variable:
+    #: ``{"kind": "hessian-diagonal", "factors": {name: factor}}``, or ``None`` (see :mod:`gdsolve.optim.scaling`).
+    scaling: dict[str, Any] | None = None
 
     def message_for(self, *, cli: bool) -> str:
         """The stop message for the command line (``--lr``) or for Python (``lr``)."""
@@ -208,6 +211,8 @@ class OptimizeResult:
 
             for name in ("x", "grad", "x0"):
                 out[name] = regroup(self.shapes, out[name])
+            if self.scaling:
+                out["scaling"]["factors"] = regroup(self.shapes, self.scaling["factors"])
             for point in [out.get("best"), *(out.get("minima") or [])]:
                 for name in ("x", "x0"):
                     if point and name in point:

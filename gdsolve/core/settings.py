@@ -39,6 +39,10 @@ METHODS: dict[str, dict[str, float]] = {
     "lbfgs": {"lr": 1.0, "history_size": 100},
 }
 LINE_SEARCHES = ("none", "armijo", "strong_wolfe")
+#: ``auto`` (lbfgs's default): lbfgs runs in variables rescaled by the Hessian's diagonal at the start where
+#: their curvatures differ by more than a factor of 1000 (:mod:`gdsolve.optim.scaling`). ``none``: never; the
+#: only choice for the first-order methods, whose ``lr`` is a step in the user's units (gd's update stays the tutorial's).
+SCALES = ("auto", "none")
 TRACE_FORMATS = ("jsonl", "csv")
 #: The losses of a fit (:mod:`gdsolve.optim.lm`): least squares, and three robust ones as in scipy's least_squares.
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
@@ -137,6 +141,8 @@ class Settings:
     100
     >>> Settings(method="lbfgs").lr, Settings(method="lbfgs").line_search
     (1.0, 'strong_wolfe')
+    >>> Settings(method="lbfgs").scale, Settings().scale
+    ('auto', 'none')
     """
 
     lr: float | None = None
@@ -156,6 +162,7 @@ class Settings:
     step_size: int | None = None
     t_max: int | None = None
     bounds: Bounds = field(default_factory=dict)
+    scale: str | None = None
 
     def __post_init__(self) -> None:
         if self.lr is not None:
@@ -183,6 +190,16 @@ class Settings:
             raise OptionError(f"{{target}} must be a finite number, got {shown(self.target)}")
         self._check_schedule()
         object.__setattr__(self, "bounds", check_bounds(self.bounds))
+        self._check_scale()
+
+    def _check_scale(self) -> None:
+        if self.scale is None:  # not given: lbfgs scales where it helps; the first-order methods never
+            object.__setattr__(self, "scale", "auto" if self.method == "lbfgs" else "none")
+        if not isinstance(self.scale, str) or self.scale not in SCALES:
+            raise OptionError(f"{{scale}} must be one of {', '.join(SCALES)}, got {shown(self.scale)}")
+        if self.scale == "auto" and self.method != "lbfgs":
+            raise OptionError(f"[[--scale auto||scale='auto']] applies to {{method}} lbfgs only: {self.method}'s "
+                              "{lr} is a step in your variables' units, taken as given")
 
     def _check_line_search(self) -> None:
         if not isinstance(self.line_search, str) or self.line_search not in LINE_SEARCHES:
@@ -227,7 +244,7 @@ class Settings:
             "time_limit": self.time_limit, "target": self.target,
             "schedule": self.schedule, "schedule_params": self.schedule_params(),
             "bounds": {k: [lo, hi] for k, (lo, hi) in self.bounds.items()},
-            "dtype": self.dtype, "seed": self.seed,
+            "dtype": self.dtype, "seed": self.seed, "scale": self.scale,
         }
 
 

@@ -58,7 +58,7 @@ from ..core.settings import Settings
 from ..core.status import StopRule
 from ..formula.compiling import compiled
 from ..formula.objective import Objective
-from ..optim import rowlbfgs
+from ..optim import rowlbfgs, scaling
 from ..optim.box import Box
 from ..optim.rowmethods import RULES, armijo, momentum_direction, take_rows
 from ..optim.schedules import advance, schedule_on, stand_in
@@ -71,7 +71,7 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 #: Settings every row of one batch must share (a sweep varies the others).
 SHARED = ("method", "line_search", "eps", "gtol", "ftol", "max_iter", "time_limit", "target", "schedule",
-          "gamma", "step_size", "t_max", "bounds", "dtype")
+          "gamma", "step_size", "t_max", "bounds", "dtype", "scale")
 
 #: A batch of at most this many rows (and :data:`HOST_VALUES` values) on the CPU reads its
 #: values back whole each iteration and tests the rules on them, instead of reducing tensors.
@@ -151,6 +151,9 @@ class Batch(Ledger, BatchRecords):
         self.stop_requested = False
         self._started = False
         self.state = self._initial_state()
+        #: ``(B, d)`` each row's scaling (x = D z: L-BFGS iterates in z), or ``None`` (see :mod:`gdsolve.optim.scaling`)
+        self.scaling = (scaling.initial(objective, self.x0) if first.method == "lbfgs" and first.scale == "auto"
+                        else None)
         self.factor = 1.0  # the schedule's multiplier of every row's base rate
         #: f as the loop evaluates it: the objective, or its torch.compile-d form.
         self.f: Callable[[torch.Tensor], torch.Tensor] = objective
@@ -273,6 +276,7 @@ class Batch(Ledger, BatchRecords):
         # A gradient that is not finite makes the step non-finite, except where a bound clamps it or a
         # line search refuses to move: there the probe tests it too.
         check_g = self.box is not None or update is not None
+        self._D = self.scaling  # the working rows' factors
         change = None
         k = -1
         for k in range(max_iter):
@@ -429,6 +433,8 @@ class Batch(Ledger, BatchRecords):
                     self.cap = cap = cap[keep]
                 if getattr(self, "_frozen", None) is not None:
                     self._frozen = self._frozen[keep]
+                if self._D is not None:
+                    self._D = self._D[keep]
                 ones = ones[keep]
                 active = torch.ones(n, dtype=torch.bool, device=dev)
                 si = si[:0]
@@ -463,7 +469,10 @@ class Batch(Ledger, BatchRecords):
                     state = rowlbfgs.reset(state, active & (frozen != prev).any(1))
                 self._frozen = frozen
                 Gm = G.masked_fill(frozen, 0.0)
-            out = rowlbfgs.update_active(state, X, Gm, F, lr, active, self._evaluate_fg(frozen))
+            if self._D is not None:
+                out = scaling.update(state, X, Gm, F, lr, active, self._evaluate_fg(frozen), self._D)
+            else:
+                out = rowlbfgs.update_active(state, X, Gm, F, lr, active, self._evaluate_fg(frozen))
             return out.X, out.state, out
         direction = G  # armijo, for gd or momentum
         if s.method == "momentum":

@@ -322,7 +322,8 @@ class MultiRun:
         combo = self.combo[idx]
         again = Batch(self.objective, self.combos, combo, b.x0[idx.to(b.device)].cpu().double(),
                       device=str(b.device), row_max_iter=b.state.nit[idx.to(b.device)])
-        again.f = b.f  # the same evaluation (compiled or not) retraces the same path
+        again.f = b.f  # the same evaluation (compiled or not) and the same scaling retrace the same path
+        again.scaling = None if b.scaling is None else b.scaling[idx.to(b.device)]
         local = list(range(len(rows)))
         for bstep in again:
             for j, step in again.row_steps(bstep, local):

@@ -23,6 +23,7 @@ from ..core.result import OptimizeResult, Point, RuleCheck
 from ..core.settings import Settings
 from ..core.status import Status, StopRule, format_pair, stop_message
 from ..formula.objective import Objective
+from ..optim import scaling
 from ..optim.box import Box
 from .advice import diverged_hint, max_iter_hint
 from .stationarity import RTOL, RunFacts, Stationarity, check, diagnose
@@ -54,6 +55,7 @@ class RowRecord:
     detail: str = ""  # for nonfinite and blow-up stops: what happened and where
     unbounded: bool = False  # f (minimized) reached -inf: no rate can help
     elapsed: float = 0.0
+    scaling: list[float] | None = None  # x = D z: the factors D the method ran with (None: unscaled)
     origin: list[float] | None = None  # where the run's travel began, for the stationarity check (default x0;
     # a basin-hopping chain's final descent: where the chain began)
 
@@ -155,6 +157,7 @@ def build_result(objective: Objective, settings: Settings, row: RowRecord, *, se
         stationarity=stationarity_record(names, verdict),
         message_template=template,
         shapes=objective.shapes or None,
+        scaling=None if row.scaling is None else {"kind": scaling.KIND, "factors": dict(zip(names, row.scaling))},
     )
 
 
@@ -190,7 +193,8 @@ def run_facts(settings: Settings, row: RowRecord) -> RunFacts:
     t = row.last_t
     collapsed = t is not None and settings.line_search != "none" and t < COLLAPSED * row.last_lr
     return RunFacts(method=settings.method, schedule=settings.schedule, lr0=settings.lr, lr=row.last_lr,
-                    eps=settings.eps, collapsed=collapsed, ls_failed=row.ls_failed, ls_nonfinite=row.ls_nonfinite)
+                    eps=settings.eps, collapsed=collapsed, ls_failed=row.ls_failed, ls_nonfinite=row.ls_nonfinite,
+                    unscaled=settings.method == "lbfgs" and settings.scale == "none")
 
 
 def max_iter_detail(settings: Settings, last_step: float) -> str:

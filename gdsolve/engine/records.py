@@ -41,6 +41,7 @@ class BatchRecords:
     x0: torch.Tensor
     origin: torch.Tensor
     lr0: torch.Tensor
+    scaling: torch.Tensor | None
     factor: float
     elapsed: float
 
@@ -106,8 +107,14 @@ class BatchRecords:
             last_t=last_t if searched and math.isfinite(last_t) else None,
             last_lr=float(st.last_lr[i]), lr=self._lr(i), ls_failed=bool(st.ls_failed[i]),
             ls_nonfinite=bool(st.ls_nonfinite[i]), backtracks=int(st.backtracks[i]), detail=detail, unbounded=unbounded,
-            elapsed=self.elapsed,
+            elapsed=self.elapsed, scaling=self._factors(i),
         )
+
+    def _factors(self, i: int) -> list[float] | None:
+        """Row ``i``'s scaling factors, ``None`` where it ran unscaled (all ones)."""
+        if self.scaling is None or bool((self.scaling[i] == 1).all()):
+            return None
+        return self.scaling[i].tolist()
 
     def _lr(self, i: int) -> float:
         return float(self.lr0[i]) * self.factor

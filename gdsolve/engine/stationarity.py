@@ -66,6 +66,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..optim.scaling import hessian
+
 RTOL = 1e-3
 MAX_VARIABLES = 500
 MODEL_GAIN = 0.25  # the Newton step must realize at least this fraction of the decrease it predicts
@@ -94,38 +96,12 @@ class Judgement:
     gnorm: torch.Tensor  # (n,)
 
 
-def hessians(objective: object, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """f, its gradient and its Hessian at each row of ``X`` (n, d), by autograd: ``(F (n,), G (n, d), H (n, d, d))``.
-
-    One backward pass per variable, through the gradient's graph. The one Hessian of a formula: the
-    stationarity check and ``minimize --stderr`` (:mod:`gdsolve.api.inference`) both read it here. An
-    operation without a second derivative raises ``RuntimeError``.
-
-    >>> from gdsolve.formula.objective import compile_objective
-    >>> F, G, H = hessians(compile_objective("x**2*y"), torch.tensor([[1.0, 2.0]], dtype=torch.float64))
-    >>> H[0].tolist()
-    [[4.0, 2.0], [2.0, 0.0]]
-    """
-    d = X.shape[1]
-    Xg = X.detach().requires_grad_(True)
-    F = objective(Xg)  # type: ignore[operator]
-    (G,) = torch.autograd.grad(F.sum(), Xg, create_graph=True)
-    cols = []
-    for i in range(d):
-        c = None
-        if G.requires_grad:
-            (c,) = torch.autograd.grad(G[:, i].sum(), Xg, retain_graph=True, allow_unused=True)
-        cols.append(torch.zeros_like(X) if c is None else c)
-    H = torch.stack(cols, 1).detach()  # H[r, i, j] = d2f / dx_i dx_j
-    return F.detach(), G.detach(), H
-
-
 def judge(objective: object, X: torch.Tensor, X0: torch.Tensor, free: torch.Tensor | None = None) -> Judgement:
     """Judge each row of ``X`` (n, d, float64), started at ``X0``; ``free`` (n, d) marks the variables
     not held on a bound (the held ones are fixed and not judged). Rows where the curvature is not
     finite are unchecked; an operation without a second derivative raises ``RuntimeError``."""
     d = X.shape[1]
-    F, g, H = hessians(objective, X)
+    F, g, H = hessian(objective, X)  # type: ignore[arg-type]
     with torch.no_grad():
         F0 = objective(X0)  # type: ignore[operator]
     if free is not None:
@@ -312,6 +288,7 @@ class RunFacts:
     collapsed: bool = False  # the last line search took a step far below its first trial
     ls_failed: bool = False  # the last line search found no decrease at all
     ls_nonfinite: bool = False  # ...because f was not finite at a trial point
+    unscaled: bool = False  # lbfgs ran with scale "none" (see gdsolve.optim.scaling)
 
 
 ADAPTIVE = ("adam", "adamw", "rmsprop", "adagrad")
@@ -363,6 +340,8 @@ def diagnose(names: Sequence[str], v: Stationarity, facts: RunFacts) -> str:
         cause = (f"the variables differ in size by a factor of {spread:.0e} ({names[hi]} ~ {sizes[hi]:.3g}, "
                  f"{names[lo]} ~ {sizes[lo]:.3g}), which {facts.method} handles badly; rescale them to similar sizes "
                  f"(write {names[lo]} as a multiple of {sizes[lo]:.0e}), or stop on the gradient with {{gtol}}")
+        if facts.unscaled:
+            cause += "; or let lbfgs rescale them: drop [[--scale none||scale='none']]"
     elif facts.method in ADAPTIVE:
         cause = (f"{facts.method}'s per-variable step sizes shrank faster than the gradient; "
                  "try a larger {lr} or [[--method lbfgs||method='lbfgs']]")

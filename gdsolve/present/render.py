@@ -250,6 +250,8 @@ def summary_panel(result: OptimizeResult, *, cli: bool = False) -> Panel:
         style = "green" if found and result.verify["nearest"]["sought"] else ("yellow" if found else "dim")
         grid.add_row("verify", Text(summary(result.verify, result.variables), style=style))
     grid.add_row("method", _method_line(result.settings))
+    if result.scaling:
+        grid.add_row("scaling", scaling_line(result.scaling))
     grid.add_row("time", f"{result.elapsed:.3g} s")
     title = f"gdsolve {result.sense}: {result.status.value}"
     return Panel(grid, title=title, title_align="left", border_style=_STYLE[result.status], expand=False)
@@ -265,6 +267,20 @@ def _method_line(settings: dict) -> str:
         params = ", ".join(f"{k} {v:g}" for k, v in (settings.get("schedule_params") or {}).items())
         line += f", {settings['schedule']} schedule ({params})"
     return line
+
+
+def scaling_line(scaling: dict, most: int = 6) -> str:
+    """The change of variables a run made, for the summary: each variable over its factor (``x = factor * z``).
+
+    >>> print(scaling_line({"kind": "hessian-diagonal", "factors": {"b0": 0.125, "b1": 2.0 ** -17}}))
+    iterated in b0/0.125, b1/7.63e-06 (the Hessian's diagonal at the start)
+    """
+    factors = scaling["factors"]
+    parts = [f"{name}/{d:.3g}" for name, d in list(factors.items())[:most]]
+    more = len(factors) - most
+    if more > 0:
+        parts.append(f"... ({more} more in --json)")
+    return f"iterated in {', '.join(parts)} (the Hessian's diagonal at the start)"
 
 
 def _same(a: float, b: float) -> bool:
