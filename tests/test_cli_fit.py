@@ -323,3 +323,13 @@ def test_fit_with_lbfgs_rescales_misra1a_and_reaches_the_certified_values():
     assert code == 0 and doc["status"] == "converged"
     assert doc["params"]["b1"] == pytest.approx(2.3894212918e02, rel=1e-5)
     assert doc["params"]["b2"] == pytest.approx(5.5015643181e-04, rel=1e-5)
+
+
+def test_one_bare_p0_starts_every_parameter():
+    code, out, err = invoke("fit", "y ~ a*exp(-k*t)", "--data", DECAY, "--p0", "0.5", "--json")
+    assert code == 0, err
+    assert json.loads(out)["p0"] == {"a": 0.5, "k": 0.5}
+    code, out, err = invoke("fit", "y ~ a*exp(-k*t)", "--data", DECAY, "--p0", "2,0.25", "--json")
+    assert code == 0 and json.loads(out)["p0"] == {"a": 2.0, "k": 0.25}, err
+    code, _, err = invoke("fit", "y ~ a*exp(-k*t)", "--data", DECAY, "--p0", "1,2,3")
+    assert code == 2 and "3 values for 2 parameters" in err

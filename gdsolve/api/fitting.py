@@ -50,10 +50,16 @@ _RULE = {lm.FTOL: StopRule.FTOL, lm.XTOL: StopRule.XTOL, lm.GTOL: StopRule.GTOL,
 Data = Table | Mapping[str, Sequence[float]] | str | os.PathLike[str]
 
 
-def resolve_p0(names: Sequence[str], p0: Mapping[str, float] | Sequence[float] | None) -> dict[str, float]:
-    """Every parameter's start: the given values, 1 for the rest (as ``curve_fit``)."""
+def resolve_p0(names: Sequence[str], p0: Mapping[str, float] | Sequence[float] | float | None) -> dict[str, float]:
+    """Every parameter's start: the given values, 1 for the rest (as ``curve_fit``); one number starts them all.
+
+    >>> resolve_p0(["a", "b"], {"a": 2}), resolve_p0(["a", "b"], 0)
+    ({'a': 2.0, 'b': 1.0}, {'a': 0.0, 'b': 0.0})
+    """
     if p0 is None:
         return dict.fromkeys(names, 1.0)
+    if is_real(p0):
+        p0 = dict.fromkeys(names, p0)  # type: ignore[arg-type]
     if isinstance(p0, Mapping):
         unknown = [k for k in p0 if k not in names]
         if unknown:
@@ -98,7 +104,7 @@ def draw_fit_starts(p0: Mapping[str, float], bounds: Bounds, n: int, seed: int) 
 def fit(
     model: str | FitModel,
     data: Data | None = None,
-    p0: Mapping[str, float] | Sequence[float] | None = None,
+    p0: Mapping[str, float] | Sequence[float] | float | None = None,
     *,
     sigma: str | None = None,
     absolute_sigma: bool = False,
@@ -130,7 +136,8 @@ def fit(
             and ``drop_missing`` are its own and are not given again).
         data: a path (CSV, TSV or columns; ``"-"`` for stdin), a mapping of
             column name to numbers, or a :class:`~gdsolve.formula.data.Table`.
-        p0: start values ``{name: value}`` (or a sequence in parameter order); 1 for any not given.
+        p0: start values ``{name: value}`` (or a sequence in parameter order, or one number for every
+            parameter); 1 for any not given.
         sigma: a column of per-point errors: residuals are divided by it.
         absolute_sigma: take ``sigma`` as the true errors: the covariance is not
             scaled by the reduced chi-square (``curve_fit``'s option).

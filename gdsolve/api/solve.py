@@ -264,7 +264,7 @@ def minimize(
     Args:
         expression: the formula, e.g. ``"(1-x)**2 + 100*(y-x^2)**2"``.
         x0: start point ``{name: value}`` (or a sequence in variable order, or one
-            number); default: drawn with ``seed``, from a standard normal (uniform
+            number for every variable); default: drawn with ``seed``, from a standard normal (uniform
             inside two-sided ``bounds``, beside a one-sided bound).
         lr: learning rate (default: the method's; 0.1 for gd).
         eps: stop when ``||x_new - x_old|| < eps``. max_iter: at most this many updates.

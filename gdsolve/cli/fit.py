@@ -48,7 +48,8 @@ def fit_command(
     p0: Annotated[Optional[str], typer.Option("--p0", metavar="b1=500,b2=1e-4", show_default=False,
                                               help="Start values (default 1 for every parameter; with --family 0, "
                                                    "or 1 where the mean is not valid at 0); w=0 sets every "
-                                                   "element of a vector, w=[1,2,3] each.")] = None,
+                                                   "element of a vector, w=[1,2,3] each; one value sets every "
+                                                   "parameter.")] = None,
     sigma: Annotated[Optional[str], typer.Option("--sigma", metavar="COLUMN", rich_help_panel=DATA,
                                                  help="Column of per-point errors; residuals are divided by it.")] = None,
     trials: Annotated[Optional[str], typer.Option("--trials", metavar="COLUMN", rich_help_panel=DATA, show_default=False,
@@ -114,7 +115,9 @@ def fit_command(
 
     start = None
     if p0 is not None:
-        start = parse_assignments(p0, "--p0", names_required=True)
+        start = parse_assignments(p0, "--p0")
+        if isinstance(start, list):  # --p0 0: every parameter; --p0 1,2: the parameters in order
+            start = start[0] if len(start) == 1 else start
     if residuals == "-":
         raise OptionError("--residuals writes a file; give it a path (stdout holds the report)")
     options = OutputOptions(json=json_, trace=trace)  # refuses --json with --trace - before any data is read

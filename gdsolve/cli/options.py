@@ -65,7 +65,7 @@ DeviceOpt = Annotated[Optional[Device], typer.Option(
 
 ShapeOpt = Annotated[Optional[list[str]], typer.Option(
     "--shape", metavar="w=3", rich_help_panel=DATA_PANEL, show_default=False,
-    help="Make a variable a tensor: w=3, x=2,2 (repeatable); reduce it with sum, mean, prod, norm or dot.")]
+    help="Make a variable a tensor: w=3, x=2,2 (repeatable); reduce it with sum, mean, prod, norm, dot or logsumexp.")]
 DataOpt = Annotated[Optional[str], typer.Option(
     "--data", metavar="FILE", rich_help_panel=DATA_PANEL, show_default=False,
     help="CSV, TSV or whitespace columns with a header row (- for stdin); each column is a vector by its name.")]

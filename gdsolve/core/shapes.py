@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,25 +42,44 @@ MAX_ELEMENTS = 10_000_000
 Shapes = dict[str, tuple[int, ...]]
 
 
+def named_specs(specs: Sequence[str] | Mapping[str, Any], refuse: Callable[[str], Exception]) -> list[tuple[str, Any]]:
+    """``NAME=VALUE`` texts (the command line) or a mapping (Python) as ``[(name, value)]``: the one reader of
+    ``--shape`` and ``--matrix``; ``refuse(spec)`` is the error for a text without a name, ``=`` or value.
+
+    >>> named_specs(["w=3", " X = a..b"], ValueError)
+    [('w', '3'), ('X', 'a..b')]
+    """
+    if isinstance(specs, Mapping):
+        return list(specs.items())
+    items = []
+    for spec in specs:
+        name, sep, value = str(spec).partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise refuse(str(spec))
+        items.append((name.strip(), value.strip()))
+    return items
+
+
 def parse_shapes(specs: Sequence[str] | Mapping[str, Any] | None) -> Shapes:
     """``["w=3", "x=2,2"]`` (the command line) or ``{"w": 3, "x": (2, 2)}`` (Python) -> ``{name: shape}``."""
     if not specs:
         return {}
     out: Shapes = {}
-    items: list[tuple[str, Any]]
-    if isinstance(specs, Mapping):
-        items = list(specs.items())
-    else:
-        items = []
-        for spec in specs:
-            name, sep, dims = str(spec).partition("=")
-            if not sep or not name.strip():
-                raise OptionError(f"{{shape}} {shown(spec)} must be NAME=DIMS, as [[--shape w=3 or --shape x=2,2||"
-                                  "shape={'w': 3, 'x': (2, 2)}]]")
-            try:
-                items.append((name.strip(), tuple(int(d) for d in dims.split(","))))
-            except ValueError:
-                raise OptionError(f"{{shape}} {shown(spec)}: the dimensions must be whole numbers, as x=2,2") from None
+
+    def refuse(spec: str) -> Exception:
+        return OptionError(f"{{shape}} {shown(spec)} must be NAME=DIMS, as [[--shape w=3 or --shape x=2,2||"
+                           "shape={'w': 3, 'x': (2, 2)}]]")
+
+    items: list[tuple[str, Any]] = []
+    for name, dims in named_specs(specs, refuse):
+        if not isinstance(dims, str):
+            items.append((name, dims))
+            continue
+        try:
+            items.append((name, tuple(int(d) for d in dims.split(","))))
+        except ValueError:
+            raise OptionError(f"{{shape}} {shown(f'{name}={dims}')}: the dimensions must be whole numbers, "
+                              "as x=2,2") from None
     total = 0
     for name, dims in items:
         if not isinstance(name, str) or not name.isidentifier():

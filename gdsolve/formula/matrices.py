@@ -22,6 +22,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from ..core.errors import shown
+from ..core.shapes import named_specs
 from .data import DataError, Matrix, Table, subscript
 
 
@@ -35,18 +36,9 @@ def with_matrices(table: Table, specs: Mapping[str, str | Sequence[str]] | Seque
     """
     if not specs:
         return table
-    items: list[tuple[str, Any]]
-    if isinstance(specs, Mapping):
-        items = list(specs.items())
-    else:
-        items = []
-        for spec in specs:
-            name, sep, cols = str(spec).partition("=")
-            if not sep or not name.strip() or not cols.strip():
-                raise DataError(f"matrix {shown(spec)} must be NAME=COLUMNS, as X=age..s6, X=s* or X=a,b,c",
-                                f"--matrix {shown(spec)} must be NAME=COLUMNS, as --matrix X=age..s6, "
-                                "X=s* or X=a,b,c")
-            items.append((name.strip(), cols.strip()))
+    items = named_specs(specs, lambda spec: DataError(
+        f"matrix {shown(spec)} must be NAME=COLUMNS, as X=age..s6, X=s* or X=a,b,c",
+        f"--matrix {shown(spec)} must be NAME=COLUMNS, as --matrix X=age..s6, X=s* or X=a,b,c"))
     matrices = dict(table.matrices)
     for name, cols in items:
         if not isinstance(name, str) or not name.isidentifier() or "__" in name:
