@@ -333,3 +333,25 @@ def test_one_bare_p0_starts_every_parameter():
     assert code == 0 and json.loads(out)["p0"] == {"a": 2.0, "k": 0.25}, err
     code, _, err = invoke("fit", "y ~ a*exp(-k*t)", "--data", DECAY, "--p0", "1,2,3")
     assert code == 2 and "3 values for 2 parameters" in err
+
+
+def test_the_short_logit_and_probit_are_the_long_ones():
+    """README "Likelihoods": sigmoid(b0 + X @ w) with --matrix is the written-out logit; normcdf is the erf probit."""
+    anes = str(ROOT / "examples" / "anes96.csv")
+    terms = "b0 + b1*age + b2*educ + b3*income + b4*selfLR"
+    fits = {}
+    for key, model, extra in [
+        ("long", f"vote ~ 1/(1+exp(-({terms})))", []),
+        ("short", "vote ~ sigmoid(b0 + X @ w)", ["--matrix", "X=age..selfLR"]),
+        ("erf", f"vote ~ 0.5*(1 + erf(({terms})/sqrt(2)))", []),
+        ("normcdf", f"vote ~ normcdf({terms})", []),
+    ]:
+        code, out, err = invoke("fit", model, "--data", anes, "--family", "binomial", *extra, "--json")
+        assert code == 0, err
+        fits[key] = json.loads(out)
+    renamed = dict(zip(["b0", "w[age]", "w[educ]", "w[income]", "w[selfLR]"], ["b0", "b1", "b2", "b3", "b4"]))
+    short = {renamed[k]: v for k, v in fits["short"]["params"].items()}
+    assert short == pytest.approx(fits["long"]["params"], rel=1e-8)
+    assert {renamed[k]: v for k, v in fits["short"]["stderr"].items()} == pytest.approx(fits["long"]["stderr"], rel=1e-6)
+    assert fits["normcdf"]["params"] == pytest.approx(fits["erf"]["params"], rel=1e-8)
+    assert fits["normcdf"]["deviance"] == pytest.approx(fits["erf"]["deviance"], rel=1e-10)
