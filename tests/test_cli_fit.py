@@ -260,7 +260,7 @@ def test_family_gamma_report_reads_as_summary_glm():
     code, out, _ = invoke("fit", "duration ~ exp(b0 + b1*iprod)", "--data", STRIKES, "--family", "gamma")
     assert code == 0
     for words in ("t-value", "p-value", "2.5%", "97.5%", "family", "gamma", "dispersion", "(estimated)",
-                  "null deviance", "on 60 degrees of freedom", "on 61 degrees of freedom", "Pearson chi-square",
+                  "deviance (60 degrees of freedom)", "null deviance (61 degrees of freedom)", "Pearson chi-square",
                   "log-likelihood", "AIC", "fisher-scoring", "converged"):
         assert words in out, words
     assert "R^2" not in out

@@ -63,3 +63,11 @@ def test_a_table_drops_its_last_columns_before_it_cuts_a_digit():
     assert "123456789.25" in narrow and "…" not in narrow
     tiny = _draw(table, 10)  # stacked, each value on its line, folded rather than cut
     assert "…" not in tiny and "123456789" in tiny.replace("\n", "").replace(" ", "")
+
+
+def test_a_wrapping_label_is_not_squeezed_away_to_cut_a_long_value():
+    # A label that may wrap still needs its longest word: below that the rows are stacked, never a value cut.
+    rows = [["deviance of the model", "852.76092 on 939 degrees of freedom"], ["AIC", "862.76092"]]
+    for width in (60, 40, 30):
+        out = _draw(fitted_table("Goodness", ["statistic", "value"], rows, header=False, wrap_first=True), width)
+        assert "…" not in out and "deviance" in out and "852.76092 on 939 degrees" in out, (width, out)

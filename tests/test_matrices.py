@@ -73,7 +73,7 @@ def test_columns_by_range_glob_list_and_mix():
     ("X=age,age", ["age twice"]),
     ("X=age,,bmi", ["empty item"]),
     ("X", ["NAME=COLUMNS"]),
-    ("bmi=age", ["already a column"]),
+    ("bmi=age", ["already a column", "as bmi_matrix"]),
     ("2x=age", ["not a name"]),
 ])
 def test_bad_matrix_specs_name_the_columns(spec, words):
@@ -82,6 +82,14 @@ def test_bad_matrix_specs_name_the_columns(spec, words):
         with_matrices(t, [spec])
     for w in words:
         assert w in str(info.value)
+
+
+def test_a_matrix_given_twice_says_so():
+    t = parse_table(synthetic(3)[0], "d.csv")
+    with pytest.raises(DataError) as info:
+        with_matrices(t, ["X=age..bmi", "X=s1"])
+    assert "X is given twice; give each matrix once" in str(info.value)
+    assert info.value.cli_message().startswith("--matrix X is given twice")
 
 
 def test_a_text_column_in_a_matrix_is_its_indicators():

@@ -83,3 +83,17 @@ def test_below_the_table_width_the_parameters_are_stacked(misra):
     assert "…" not in out
     assert re.search(r"value\s+238\.94213", out)
     assert re.search(r"std error\s+2\.70701", out)
+
+
+@pytest.mark.parametrize("width", [80, 40, 30])
+def test_a_family_report_keeps_every_label_and_value_whole(width):
+    """A goodness-of-fit row whose label wraps must not squeeze the label away and cut the value (it did at 40)."""
+    r = fit("vote ~ sigmoid(b0 + b1*selfLR)", read_table(str(ROOT / "examples" / "anes96.csv")), family="binomial")
+    out = _render(r, width)
+    assert max(len(line) for line in out.splitlines()) <= width
+    assert "…" not in out
+    for label, value in [("family", "binomial"), ("log-likelihood", f"{r.loglik:.{DIGITS}g}"),
+                         ("AIC", f"{r.aic:.{DIGITS}g}"), ("BIC", f"{r.bic:.{DIGITS}g}"),
+                         (f"deviance ({r.dof} degrees of freedom)", f"{r.deviance:.{DIGITS}g}"),
+                         (f"null deviance ({r.df_null} degrees of freedom)", f"{r.null_deviance:.{DIGITS}g}")]:
+        assert all(word in out for word in label.split()) and value in out, (label, value)  # a label may wrap

@@ -43,9 +43,13 @@ def with_matrices(table: Table, specs: Mapping[str, str | Sequence[str]] | Seque
     for name, cols in items:
         if not isinstance(name, str) or not name.isidentifier() or "__" in name:
             raise DataError(f"matrix name {shown(name)} is not a name; use letters, digits and _, as X")
+        if name in matrices and name not in table.matrices:
+            raise DataError(f"matrix {name} is given twice; give each matrix once, with all its columns "
+                            f"({name}=a..c,e)", f"--matrix {name} is given twice; give each matrix once, with all "
+                            f"its columns (--matrix {name}=a..c,e)")
         if name in table.columns or name in table.factors or name in matrices:
             raise DataError(f"matrix name {shown(name)} is already a column or a matrix of {table.source}; "
-                            "pick another name, as X")
+                            f"pick another name, as {name}_matrix")
         spec = cols if isinstance(cols, str) else ",".join(map(str, cols))
         chosen = select_columns(table, spec)
         labels = tuple(c.replace("[", "").replace("]", "") if subscript(c) else c for c in chosen)

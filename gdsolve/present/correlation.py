@@ -37,6 +37,15 @@ TOP_PAIRS = 10
 Correlation = Mapping[str, Mapping[str, float]]
 
 
+def shown_r(r: float) -> str:
+    """A correlation with 3 decimals and its sign; one that rounds to zero is ``+0.000``, not ``-0.000``.
+
+    >>> shown_r(-0.99949), shown_r(-4e-5), shown_r(0.25)
+    ('-0.999', '+0.000', '+0.250')
+    """
+    return f"{round(float(r), 3) or 0.0:+.3f}"  # round(-4e-5, 3) is -0.0, which is falsy
+
+
 def _matrix(corr: Correlation, title: str) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False)
     names = list(corr)
@@ -47,7 +56,7 @@ def _matrix(corr: Correlation, title: str) -> Table:
         cells = []
         for b in names:
             v = corr[a][b]
-            cells.append(Text(f"{v:+.3f}", style="bold" if a != b and abs(v) > HIGHLIGHT else ""))
+            cells.append(Text(shown_r(v), style="bold" if a != b and abs(v) > HIGHLIGHT else ""))
         table.add_row(Text(a), *cells)
     return table
 
@@ -74,7 +83,7 @@ def _pairs(corr: Correlation, title: str, width: int) -> RenderableType:
     grid.add_column(no_wrap=True)
     grid.add_column(justify="right", no_wrap=True)
     for a, b, r in shown:
-        grid.add_row(Text(f"  {a} ~ {b}"), Text(f"{r:+.3f}", style="bold"))
+        grid.add_row(Text(f"  {a} ~ {b}"), Text(shown_r(r), style="bold"))
     if natural_width(grid) > width:
         return Text(f"{title}: too wide for the screen ({len(pairs)} pairs); see --json", overflow="fold")
     from rich.console import Group

@@ -106,9 +106,14 @@ def fitted_table(title: str | None, headers: Sequence[str], rows: Sequence[Seque
 
     def build(width: int) -> RenderableType:
         for n in range(len(headers), min(keep, len(headers)) - 1, -1):
-            table = _table(title, headers[:n], [r[:n] for r in rows], just[:n],
-                           None if styles is None else [s[:n] for s in styles], header, wrap_first)
-            if natural_width(table, least=wrap_first) <= width:
+            cut = None if styles is None else [s[:n] for s in styles]
+            table = _table(title, headers[:n], [r[:n] for r in rows], just[:n], cut, header, wrap_first)
+            # The width it needs: every value whole, a wrapping label as narrow as its longest word (rich's own
+            # minimum would squeeze the label to nothing and cut the values instead).
+            probe = table if not wrap_first else _table(
+                title, headers[:n], [[max(r[0].split() or [""], key=len), *r[1:n]] for r in rows], just[:n], cut,
+                header)
+            if natural_width(probe) <= width:
                 return table
         return _stacked(title, headers, rows, styles, width)
 

@@ -79,8 +79,9 @@ def _likelihood_rows(result: FitResult) -> list[tuple[str, str]]:
     return [
         ("family", str(result.family)), ("dispersion", f"{_num(result.dispersion)} ({how})"),
         ("n (data rows)", str(result.n)),
-        ("deviance", f"{_num(result.deviance)} on {result.dof} degrees of freedom"),
-        ("null deviance", f"{_num(result.null_deviance)} on {result.df_null} degrees of freedom"),
+        # the degrees of freedom go with the label: the value column holds numbers only, so it never wraps
+        (f"deviance ({result.dof} degrees of freedom)", _num(result.deviance)),
+        (f"null deviance ({result.df_null} degrees of freedom)", _num(result.null_deviance)),
         ("Pearson chi-square", _num(result.pearson_chi2)), ("log-likelihood", _num(result.loglik)),
         ("AIC", _num(result.aic)), ("BIC", _num(result.bic)),
     ]
